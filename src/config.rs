@@ -1,0 +1,207 @@
+//! Configuration: vars from `wrangler.toml` and secrets from `wrangler secret` /
+//! `.dev.vars`, parsed once per isolate into typed values. Pure: the edge passes
+//! a lookup function, tests pass a map.
+
+use crate::domain::otp::{self, CodeHasher, OtpPolicy};
+use crate::domain::token::TokenKeys;
+
+pub const RESEND_API_URL: &str = "https://api.resend.com";
+const MIN_HASH_KEY_LEN: usize = 32;
+
+/// How code emails leave the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailConfig {
+    /// Writes the code to the worker's log. Local development only.
+    Log,
+    /// Resend's HTTP API (or anything that speaks it, such as the test stand-in).
+    Resend {
+        api_url: String,
+        api_key: String,
+        from: String,
+    },
+}
+
+pub struct Config {
+    pub environment: String,
+    pub otp: OtpPolicy,
+    pub code_hasher: CodeHasher,
+    pub tokens: TokenKeys,
+    pub mail: MailConfig,
+}
+
+impl Config {
+    /// Reads every setting, reporting all problems at once (names only, never values).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        let environment = get("ENVIRONMENT").unwrap_or_else(|| "local".into());
+
+        let otp = OtpPolicy {
+            length: number(&get, "OTP_LENGTH", 6, otp::MIN_LENGTH..=otp::MAX_LENGTH, &mut problems),
+            ttl_seconds: number(
+                &get,
+                "OTP_TTL_SECONDS",
+                300,
+                otp::MIN_TTL_SECONDS..=otp::MAX_TTL_SECONDS,
+                &mut problems,
+            ),
+            max_attempts: number(&get, "OTP_MAX_ATTEMPTS", 5, 1..=20, &mut problems),
+        };
+
+        let hash_key = require(&get, "OTP_HASH_KEY", &mut problems).unwrap_or_default();
+        if !hash_key.is_empty() && hash_key.len() < MIN_HASH_KEY_LEN {
+            problems.push(format!("OTP_HASH_KEY must be at least {MIN_HASH_KEY_LEN} characters"));
+        }
+
+        let issuer = get("JWT_ISSUER").unwrap_or_else(|| "allmine-auth".into());
+        let audience = get("JWT_AUDIENCE").unwrap_or_else(|| "allmine".into());
+        let previous = get("JWT_PREVIOUS_PUBLIC_KEYS").unwrap_or_default();
+        let previous: Vec<&str> = previous.split(',').filter(|k| !k.trim().is_empty()).collect();
+        let tokens = require(&get, "JWT_PRIVATE_KEY", &mut problems).and_then(|seed| {
+            TokenKeys::new(&seed, &previous, issuer, audience)
+                .map_err(|e| problems.push(e.0))
+                .ok()
+        });
+
+        let mail = mail_config(&get, &environment, &mut problems);
+
+        match (tokens, mail) {
+            (Some(tokens), Some(mail)) if problems.is_empty() => Ok(Self {
+                environment,
+                otp,
+                code_hasher: CodeHasher::new(hash_key.into_bytes()),
+                tokens,
+                mail,
+            }),
+            _ => Err(problems),
+        }
+    }
+}
+
+fn mail_config(
+    get: &impl Fn(&str) -> Option<String>,
+    environment: &str,
+    problems: &mut Vec<String>,
+) -> Option<MailConfig> {
+    match get("EMAIL_PROVIDER").as_deref().unwrap_or("log") {
+        // Logging codes is a development convenience; in production it would leak them.
+        "log" if environment == "production" => {
+            problems.push("EMAIL_PROVIDER=log is not allowed in production".into());
+            None
+        }
+        "log" => Some(MailConfig::Log),
+        "resend" => {
+            let api_key = require(get, "EMAIL_API_KEY", problems);
+            let from = require(get, "EMAIL_FROM", problems);
+            let api_url = get("EMAIL_API_URL").unwrap_or_else(|| RESEND_API_URL.into());
+            Some(MailConfig::Resend {
+                api_url: api_url.trim_end_matches('/').to_string(),
+                api_key: api_key?,
+                from: from?,
+            })
+        }
+        other => {
+            problems.push(format!("EMAIL_PROVIDER must be log or resend, not {other:?}"));
+            None
+        }
+    }
+}
+
+fn require(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    problems: &mut Vec<String>,
+) -> Option<String> {
+    let value = get(name).filter(|v| !v.trim().is_empty());
+    if value.is_none() {
+        problems.push(format!("{name} is not set"));
+    }
+    value
+}
+
+fn number<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+    problems: &mut Vec<String>,
+) -> T
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(raw) = get(name) else {
+        return default;
+    };
+    match raw.trim().parse::<T>() {
+        Ok(value) if range.contains(&value) => value,
+        _ => {
+            problems.push(format!(
+                "{name} must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ));
+            default
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn base() -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("JWT_PRIVATE_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".to_string()),
+            ("OTP_HASH_KEY", "k".repeat(32)),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, String>) -> Result<Config, Vec<String>> {
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_only_secrets_are_set() {
+        let config = load(&base()).unwrap();
+        assert_eq!(config.otp, OtpPolicy::default());
+        assert_eq!(config.mail, MailConfig::Log);
+        assert_eq!(config.tokens.audience, "allmine");
+    }
+
+    #[test]
+    fn every_problem_is_reported_by_name() {
+        let mut vars = base();
+        vars.remove("JWT_PRIVATE_KEY");
+        vars.insert("OTP_LENGTH", "3".into());
+        vars.insert("OTP_TTL_SECONDS", "30".into());
+        vars.insert("OTP_HASH_KEY", "short".into());
+        let problems = load(&vars).err().unwrap();
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems.iter().any(|p| p.starts_with("OTP_LENGTH")));
+        assert!(problems.iter().any(|p| p.starts_with("OTP_TTL_SECONDS")));
+        assert!(problems.iter().any(|p| p.starts_with("JWT_PRIVATE_KEY")));
+        assert!(problems.iter().any(|p| p.starts_with("OTP_HASH_KEY")));
+    }
+
+    #[test]
+    fn resend_needs_a_key_and_a_sender() {
+        let mut vars = base();
+        vars.insert("EMAIL_PROVIDER", "resend".into());
+        let problems = load(&vars).err().unwrap();
+        assert_eq!(problems, vec!["EMAIL_API_KEY is not set", "EMAIL_FROM is not set"]);
+        vars.insert("EMAIL_API_KEY", "re_123".into());
+        vars.insert("EMAIL_FROM", "Allmine <login@allmine.app>".into());
+        vars.insert("EMAIL_API_URL", "http://127.0.0.1:9999/".into());
+        match load(&vars).ok().unwrap().mail {
+            MailConfig::Resend { api_url, .. } => assert_eq!(api_url, "http://127.0.0.1:9999"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn log_provider_is_refused_in_production() {
+        let mut vars = base();
+        vars.insert("ENVIRONMENT", "production".into());
+        assert!(load(&vars).is_err());
+    }
+}

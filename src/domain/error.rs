@@ -1,0 +1,138 @@
+//! The service's one error type. `status()` and `public_messages()` are the whole
+//! mapping to HTTP; `crate::http::respond` turns it into the envelope.
+
+use std::fmt;
+
+/// Everything that can go wrong while serving a request.
+///
+/// Expected failures (the caller did something wrong) carry the messages we show;
+/// unexpected ones carry their cause for the log, which is never sent to the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppError {
+    /// 400: the request is malformed; one message per problem.
+    Validation(Vec<String>),
+    /// 400: the code does not match the pending one.
+    WrongCode { attempts_left: u32 },
+    /// 401: missing, malformed, expired or foreign credentials.
+    Unauthorized(&'static str),
+    /// 404: no such route.
+    RouteNotFound,
+    /// 404: no code is pending for the address (never sent, expired or used).
+    NoPendingCode,
+    /// 405: the path exists, the method does not.
+    MethodNotAllowed { allow: Vec<&'static str> },
+    /// 409: the resource exists or cannot change in its current state.
+    Conflict(&'static str),
+    /// 413: the body is larger than the service accepts.
+    PayloadTooLarge { limit: usize },
+    /// 415: the body is not JSON.
+    UnsupportedMediaType,
+    /// 429: every attempt on the pending code is spent.
+    TooManyAttempts,
+    /// 500: the deployment is missing or has malformed configuration.
+    Misconfigured(String),
+    /// 500: a bug or an unexpected storage failure.
+    Internal(String),
+    /// 502: the email provider answered with an error.
+    EmailRejected(String),
+    /// 503: a dependency could not be reached.
+    Unavailable { what: &'static str, cause: String },
+}
+
+impl AppError {
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::Validation(vec![message.into()])
+    }
+
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Validation(_) | Self::WrongCode { .. } => 400,
+            Self::Unauthorized(_) => 401,
+            Self::RouteNotFound | Self::NoPendingCode => 404,
+            Self::MethodNotAllowed { .. } => 405,
+            Self::Conflict(_) => 409,
+            Self::PayloadTooLarge { .. } => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::TooManyAttempts => 429,
+            Self::Misconfigured(_) | Self::Internal(_) => 500,
+            Self::EmailRejected(_) => 502,
+            Self::Unavailable { .. } => 503,
+        }
+    }
+
+    /// What the caller is told. Never includes an internal cause.
+    pub fn public_messages(&self) -> Vec<String> {
+        match self {
+            Self::Validation(messages) => messages.clone(),
+            Self::WrongCode { attempts_left: 0 } => {
+                vec!["Invalid code; no attempts left, request a new code".into()]
+            }
+            Self::WrongCode { attempts_left } => {
+                vec![format!("Invalid code; {attempts_left} attempt(s) left")]
+            }
+            Self::Unauthorized(why) => vec![(*why).into()],
+            Self::RouteNotFound => vec!["Resource not found".into()],
+            Self::NoPendingCode => {
+                vec!["No pending code for this email; it expired, was used, or was never sent".into()]
+            }
+            Self::MethodNotAllowed { allow } => {
+                vec![format!("Method not allowed; use {}", allow.join(", "))]
+            }
+            Self::Conflict(why) => vec![(*why).into()],
+            Self::PayloadTooLarge { limit } => {
+                vec![format!("Request body must be at most {limit} bytes")]
+            }
+            Self::UnsupportedMediaType => vec!["Content-Type must be application/json".into()],
+            Self::TooManyAttempts => {
+                vec!["Too many wrong attempts for this code; request a new code".into()]
+            }
+            Self::Misconfigured(_) | Self::Internal(_) => vec!["Internal server error".into()],
+            Self::EmailRejected(_) => vec!["The email could not be sent; try again later".into()],
+            Self::Unavailable { what, .. } => vec![format!("{what} is unavailable")],
+        }
+    }
+
+    /// The cause worth logging, for the failures that are ours rather than the caller's.
+    pub fn log_cause(&self) -> Option<String> {
+        match self {
+            Self::Misconfigured(cause) => Some(format!("misconfigured: {cause}")),
+            Self::Internal(cause) => Some(cause.clone()),
+            Self::EmailRejected(cause) => Some(format!("email provider: {cause}")),
+            Self::Unavailable { what, cause } => Some(format!("{what}: {cause}")),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.status(), self.public_messages().join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_causes_are_never_shown_to_the_caller() {
+        let err = AppError::internal("D1_ERROR: no such table: users");
+        assert_eq!(err.status(), 500);
+        assert_eq!(err.public_messages(), vec!["Internal server error"]);
+        assert!(err.log_cause().unwrap().contains("no such table"));
+    }
+
+    #[test]
+    fn caller_errors_map_to_documented_statuses() {
+        assert_eq!(AppError::validation("x").status(), 400);
+        assert_eq!(AppError::WrongCode { attempts_left: 2 }.status(), 400);
+        assert_eq!(AppError::NoPendingCode.status(), 404);
+        assert_eq!(AppError::Conflict("x").status(), 409);
+        assert_eq!(AppError::TooManyAttempts.status(), 429);
+        assert_eq!(AppError::validation("x").log_cause(), None);
+    }
+}

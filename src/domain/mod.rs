@@ -1,0 +1,14 @@
+//! The pure core of the service. Nothing in here knows about `worker`:
+//! every rule can be exercised natively with `cargo test`.
+//!
+//! Time and randomness are passed in by the caller, so tests can fix them.
+
+pub mod email;
+pub mod envelope;
+pub mod error;
+pub mod ids;
+pub mod otp;
+pub mod otp_message;
+pub mod requests;
+pub mod token;
+pub mod user;

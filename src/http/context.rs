@@ -1,0 +1,62 @@
+//! What a handler gets: the bindings, the configuration (parsed once per isolate)
+//! and the request's clock.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use chrono::{DateTime, Utc};
+use worker::{D1Database, Env, KvStore};
+
+use crate::config::Config;
+use crate::domain::error::AppError;
+
+pub const KV_BINDING: &str = "OTP_CODES";
+pub const D1_BINDING: &str = "DB";
+
+thread_local! {
+    // An isolate serves many requests with the same bindings; parsing keys and
+    // vars once saves that work on every request. Only a valid config is kept,
+    // so a fixed secret takes effect without waiting for a new isolate.
+    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
+}
+
+pub struct RequestCtx {
+    pub env: Env,
+    pub ctx: worker::Context,
+    pub now: DateTime<Utc>,
+}
+
+impl RequestCtx {
+    pub fn config(&self) -> Result<Rc<Config>, AppError> {
+        if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
+            return Ok(config);
+        }
+        let env = &self.env;
+        let loaded = Config::from_lookup(|name| {
+            env.secret(name)
+                .or_else(|_| env.var(name))
+                .ok()
+                .map(|v| v.to_string())
+        })
+        .map(Rc::new)
+        .map_err(|problems| AppError::Misconfigured(problems.join("; ")))?;
+        CONFIG.with(|c| *c.borrow_mut() = Some(loaded.clone()));
+        Ok(loaded)
+    }
+
+    pub fn kv(&self) -> Result<KvStore, AppError> {
+        self.env
+            .kv(KV_BINDING)
+            .map_err(|e| AppError::Misconfigured(format!("KV binding {KV_BINDING}: {e}")))
+    }
+
+    pub fn db(&self) -> Result<D1Database, AppError> {
+        self.env
+            .d1(D1_BINDING)
+            .map_err(|e| AppError::Misconfigured(format!("D1 binding {D1_BINDING}: {e}")))
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.now.timestamp_millis()
+    }
+}

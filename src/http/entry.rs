@@ -1,0 +1,64 @@
+//! The worker's entry points.
+
+use chrono::Utc;
+use worker::{event, Context, Env, Request, Response};
+
+use super::context::RequestCtx;
+use super::{handlers, respond, router};
+use crate::domain::ids::{random_hex, OsRandom};
+
+#[event(start)]
+fn start() {
+    // A panic aborts the Wasm instance; the shim then re-creates it and
+    // `worker/entry.mjs` answers a 500 envelope. Log the message first, as JSON.
+    std::panic::set_hook(Box::new(|info| {
+        worker::console_error!("{}", serde_json::json!({"event": "panic", "message": info.to_string()}));
+    }));
+}
+
+#[event(fetch)]
+pub async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let started = worker::Date::now().as_millis();
+    let method = req.method().to_string();
+    let path = req.path();
+    let request_id = req
+        .headers()
+        .get("cf-ray")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| random_hex(&mut OsRandom, 8));
+    let ctx = RequestCtx {
+        env,
+        ctx,
+        now: Utc::now(),
+    };
+
+    let result = match router::resolve(&method, &path) {
+        Ok(route) => handlers::dispatch(route, req, &ctx).await,
+        Err(err) => Err(err),
+    };
+    let outcome = match &result {
+        Ok(_) => "ok".to_string(),
+        Err(err) => format!("{err:?}").split(['(', ' ']).next().unwrap_or("").to_string(),
+    };
+    let mut response = match result {
+        Ok(response) => response,
+        Err(err) => respond::error(&err, ctx.now)?,
+    };
+    response.headers_mut().set("X-Request-Id", &request_id)?;
+
+    // One line per request; never a code, a token or a full address.
+    worker::console_log!(
+        "{}",
+        serde_json::json!({
+            "event": "request",
+            "requestId": request_id,
+            "method": method,
+            "path": path,
+            "status": response.status_code(),
+            "outcome": outcome,
+            "durationMs": worker::Date::now().as_millis().saturating_sub(started),
+        })
+    );
+    Ok(response)
+}

@@ -1,0 +1,10 @@
+//! The edge: everything that touches `worker` on the way in and out.
+//! A request is routed, its body parsed into domain types, handled, and its
+//! result turned into the envelope by `respond`.
+
+mod body;
+mod context;
+mod entry;
+mod handlers;
+pub mod respond;
+pub mod router;

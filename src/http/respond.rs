@@ -1,0 +1,48 @@
+//! The one place where results become HTTP responses in the envelope.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use worker::Response;
+
+use crate::domain::envelope::Envelope;
+use crate::domain::error::AppError;
+
+/// A success in the envelope.
+pub fn ok<T: Serialize>(status: u16, data: T, now: DateTime<Utc>) -> Result<Response, AppError> {
+    json(status, &Envelope::success(status, data, now)).map_err(AppError::internal)
+}
+
+/// Any other serialisable body that must still be an envelope (the JWKS adds `keys`).
+pub fn body<T: Serialize>(status: u16, body: &T) -> Result<Response, AppError> {
+    json(status, body).map_err(AppError::internal)
+}
+
+/// An error in the envelope. Causes are logged here and never sent.
+pub fn error(err: &AppError, now: DateTime<Utc>) -> worker::Result<Response> {
+    if let Some(cause) = err.log_cause() {
+        worker::console_error!(
+            "{}",
+            serde_json::json!({"event": "error", "status": err.status(), "cause": cause})
+        );
+    }
+    let status = err.status();
+    let mut response = json(status, &Envelope::failure(status, err.public_messages(), now))?;
+    let headers = response.headers_mut();
+    match err {
+        AppError::MethodNotAllowed { allow } => headers.set("Allow", &allow.join(", "))?,
+        AppError::Unauthorized(_) => headers.set("WWW-Authenticate", "Bearer")?,
+        _ => {}
+    }
+    Ok(response)
+}
+
+fn json<T: Serialize>(status: u16, body: &T) -> worker::Result<Response> {
+    let bytes = serde_json::to_vec(body)?;
+    let mut response = Response::from_bytes(bytes)?.with_status(status);
+    let headers = response.headers_mut();
+    headers.set("Content-Type", "application/json; charset=utf-8")?;
+    // Bodies carry tokens and personal data: never cache them anywhere.
+    headers.set("Cache-Control", "no-store")?;
+    headers.set("X-Content-Type-Options", "nosniff")?;
+    Ok(response)
+}

@@ -1,0 +1,62 @@
+//! The route table. Unknown paths and wrong methods become envelope errors here,
+//! instead of `worker::Router`'s plain-text 404 and 405.
+
+use crate::domain::error::AppError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    Jwks,
+    SendOtpEmail,
+    VerifyOtpEmail,
+}
+
+/// Every route the service answers: method, exact path, handler.
+pub const ROUTES: &[(&str, &str, Route)] = &[
+    ("GET", "/health", Route::Health),
+    ("GET", "/.well-known/jwks.json", Route::Jwks),
+    ("POST", "/api/v1/auth/send-otp-email", Route::SendOtpEmail),
+    ("POST", "/api/v1/auth/verify-otp-email", Route::VerifyOtpEmail),
+];
+
+pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
+    let mut allow = Vec::new();
+    for (m, p, route) in ROUTES {
+        if *p == path {
+            if m.eq_ignore_ascii_case(method) {
+                return Ok(*route);
+            }
+            allow.push(*m);
+        }
+    }
+    if allow.is_empty() {
+        Err(AppError::RouteNotFound)
+    } else {
+        Err(AppError::MethodNotAllowed { allow })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_routes_resolve() {
+        assert_eq!(resolve("POST", "/api/v1/auth/verify-otp-email"), Ok(Route::VerifyOtpEmail));
+        assert_eq!(resolve("GET", "/health"), Ok(Route::Health));
+    }
+
+    #[test]
+    fn unknown_path_is_not_found() {
+        assert_eq!(resolve("GET", "/nope"), Err(AppError::RouteNotFound));
+        assert_eq!(resolve("GET", "/health/"), Err(AppError::RouteNotFound));
+    }
+
+    #[test]
+    fn wrong_method_names_the_allowed_ones() {
+        assert_eq!(
+            resolve("GET", "/api/v1/auth/send-otp-email"),
+            Err(AppError::MethodNotAllowed { allow: vec!["POST"] })
+        );
+    }
+}

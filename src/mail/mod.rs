@@ -1,0 +1,28 @@
+//! Sending the code email through the configured provider.
+
+mod resend;
+
+use crate::config::MailConfig;
+use crate::domain::email::EmailAddress;
+use crate::domain::error::AppError;
+use crate::domain::otp_message::OtpMessage;
+
+/// Delivers `message` to `to`. An error means the code must not be stored.
+pub async fn send(config: &MailConfig, to: &EmailAddress, message: &OtpMessage) -> Result<(), AppError> {
+    match config {
+        MailConfig::Log => {
+            // Development only (refused in production by `Config`): the developer
+            // reads the code from the `wrangler dev` console.
+            worker::console_log!(
+                "{}",
+                serde_json::json!({"event": "otp_mail_logged", "to": to.as_str(), "subject": message.subject, "text": message.text})
+            );
+            Ok(())
+        }
+        MailConfig::Resend {
+            api_url,
+            api_key,
+            from,
+        } => resend::send(api_url, api_key, from, to, message).await,
+    }
+}

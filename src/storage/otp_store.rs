@@ -1,0 +1,174 @@
+//! Pending codes: the hash in KV (expired by KV), attempts and use in the D1 ledger.
+
+use serde::Deserialize;
+use worker::{D1Database, D1PreparedStatement, KvStore};
+
+use super::{failed, int, text};
+use crate::domain::email::EmailAddress;
+use crate::domain::error::AppError;
+use crate::domain::otp::{LedgerState, OtpPolicy, PendingCode};
+
+pub struct OtpStore<'a> {
+    pub kv: &'a KvStore,
+    pub db: &'a D1Database,
+}
+
+fn kv_key(email: &EmailAddress) -> String {
+    format!("otp:{email}")
+}
+
+impl OtpStore<'_> {
+    /// Stores a new code for the address, replacing any earlier one.
+    pub async fn save(
+        &self,
+        email: &EmailAddress,
+        pending: &PendingCode,
+        policy: &OtpPolicy,
+        now_ms: i64,
+        issued_at: &str,
+    ) -> Result<(), AppError> {
+        let ledger = self
+            .db
+            .prepare(
+                "INSERT INTO otp_ledger (email, code_id, attempts, expires_at, consumed_by, issued_at)
+                 VALUES (?1, ?2, 0, ?3, NULL, ?4)
+                 ON CONFLICT (email) DO UPDATE SET
+                     code_id = excluded.code_id, attempts = 0, expires_at = excluded.expires_at,
+                     consumed_by = NULL, issued_at = excluded.issued_at",
+            )
+            .bind(&[
+                text(email.as_str()),
+                text(&pending.id),
+                int(now_ms + i64::from(policy.ttl_seconds) * 1000),
+                text(issued_at),
+            ])
+            .map_err(failed("bind otp_ledger upsert"))?;
+        let record = serde_json::to_string(pending).map_err(AppError::internal)?;
+        let kv_put = self
+            .kv
+            .put(&kv_key(email), record)
+            .map_err(|e| AppError::internal(format!("kv put: {e}")))?
+            .expiration_ttl(u64::from(policy.ttl_seconds));
+        // Both writes are independent; run them side by side to save a round trip.
+        let (ledger, kv) = futures_util::join!(ledger.run(), kv_put.execute());
+        ledger.map_err(failed("write otp_ledger"))?;
+        kv.map_err(|e| AppError::internal(format!("kv put: {e}")))?;
+        Ok(())
+    }
+
+    /// The code pending for the address, if KV still has one.
+    pub async fn pending(&self, email: &EmailAddress) -> Result<Option<PendingCode>, AppError> {
+        match self.kv.get(&kv_key(email)).text().await {
+            Ok(None) => Ok(None),
+            Ok(Some(raw)) => serde_json::from_str(&raw)
+                .map(Some)
+                .map_err(|e| AppError::internal(format!("corrupt otp record: {e}"))),
+            Err(e) => Err(AppError::internal(format!("kv get: {e}"))),
+        }
+    }
+
+    /// Best effort: the D1 ledger already makes a used code unusable; this only
+    /// spares later requests the hash comparison.
+    pub async fn forget(&self, email: &EmailAddress) {
+        if let Err(e) = self.kv.delete(&kv_key(email)).await {
+            worker::console_warn!("kv delete of a used code failed: {e}");
+        }
+    }
+
+    /// The statement that uses the code: one atomic UPDATE that succeeds for exactly
+    /// one request, and only while the code is live, unused and has attempts left.
+    /// Its row is `RETURNING`ed, so an empty result means another request won.
+    pub fn consume(
+        &self,
+        email: &EmailAddress,
+        code_id: &str,
+        consumer: &str,
+        policy: &OtpPolicy,
+        now_ms: i64,
+    ) -> Result<D1PreparedStatement, AppError> {
+        self.db
+            .prepare(
+                "UPDATE otp_ledger SET attempts = attempts + 1, consumed_by = ?3
+                 WHERE email = ?1 AND code_id = ?2 AND consumed_by IS NULL
+                   AND attempts < ?4 AND expires_at > ?5
+                 RETURNING attempts",
+            )
+            .bind(&[
+                text(email.as_str()),
+                text(code_id),
+                text(consumer),
+                int(i64::from(policy.max_attempts)),
+                int(now_ms),
+            ])
+            .map_err(failed("bind otp_ledger consume"))
+    }
+
+    /// Counts a wrong attempt, atomically and only within the limit.
+    pub async fn record_wrong_attempt(
+        &self,
+        email: &EmailAddress,
+        code_id: &str,
+        policy: &OtpPolicy,
+        now_ms: i64,
+    ) -> Result<LedgerState, AppError> {
+        #[derive(Deserialize)]
+        struct Row {
+            attempts: u32,
+        }
+        let counted = self
+            .db
+            .prepare(
+                "UPDATE otp_ledger SET attempts = attempts + 1
+                 WHERE email = ?1 AND code_id = ?2 AND consumed_by IS NULL
+                   AND attempts < ?3 AND expires_at > ?4
+                 RETURNING attempts",
+            )
+            .bind(&[
+                text(email.as_str()),
+                text(code_id),
+                int(i64::from(policy.max_attempts)),
+                int(now_ms),
+            ])
+            .map_err(failed("bind otp_ledger count"))?
+            .first::<Row>(None)
+            .await
+            .map_err(failed("count wrong attempt"))?;
+        match counted {
+            Some(row) => Ok(LedgerState::Counted {
+                attempts: row.attempts,
+            }),
+            None => self.state(email, code_id, policy, now_ms).await,
+        }
+    }
+
+    /// Why a code could not be counted or used (only read on the failure path).
+    pub async fn state(
+        &self,
+        email: &EmailAddress,
+        code_id: &str,
+        policy: &OtpPolicy,
+        now_ms: i64,
+    ) -> Result<LedgerState, AppError> {
+        #[derive(Deserialize)]
+        struct Row {
+            attempts: u32,
+        }
+        let live = self
+            .db
+            .prepare(
+                "SELECT attempts FROM otp_ledger
+                 WHERE email = ?1 AND code_id = ?2 AND consumed_by IS NULL AND expires_at > ?3",
+            )
+            .bind(&[text(email.as_str()), text(code_id), int(now_ms)])
+            .map_err(failed("bind otp_ledger state"))?
+            .first::<Row>(None)
+            .await
+            .map_err(failed("read otp_ledger state"))?;
+        Ok(match live {
+            Some(row) if row.attempts >= policy.max_attempts => LedgerState::Exhausted,
+            // Live with attempts left: a concurrent request changed it between our
+            // two statements. Treat as not pending rather than guessing.
+            _ => LedgerState::NotPending,
+        })
+    }
+}

@@ -1,0 +1,153 @@
+//! Users in D1.
+
+use serde::Deserialize;
+use worker::{D1Database, D1PreparedStatement};
+
+use super::{failed, text};
+use crate::domain::email::EmailAddress;
+use crate::domain::error::AppError;
+use crate::domain::user::{DeletionStatus, User, DEFAULT_ROLES};
+
+pub struct UserRepo<'a> {
+    pub db: &'a D1Database,
+}
+
+impl UserRepo<'_> {
+    /// Creates the user on first login or stamps `last_login` on a later one, but only
+    /// if `consumer` is the request that used the code (so a losing concurrent
+    /// request writes nothing), and never for a finalised deletion. `RETURNING` gives
+    /// the row; none means one of those conditions failed.
+    pub fn upsert_on_login(
+        &self,
+        new_id: &str,
+        email: &EmailAddress,
+        consumer: &str,
+        now: &str,
+    ) -> Result<D1PreparedStatement, AppError> {
+        let roles = serde_json::to_string(DEFAULT_ROLES).map_err(AppError::internal)?;
+        self.db
+            .prepare(
+                "INSERT INTO users (id, email, roles, last_login, created_at, updated_at)
+                 SELECT ?1, ?2, ?3, ?4, ?4, ?4
+                 WHERE EXISTS (SELECT 1 FROM otp_ledger WHERE email = ?2 AND consumed_by = ?5)
+                 ON CONFLICT (email) DO UPDATE SET last_login = excluded.last_login,
+                     updated_at = excluded.updated_at
+                 WHERE users.account_deletion_status IS NOT 'finalized'
+                 RETURNING *",
+            )
+            .bind(&[
+                text(new_id),
+                text(email.as_str()),
+                text(&roles),
+                text(now),
+                text(consumer),
+            ])
+            .map_err(failed("bind user upsert"))
+    }
+}
+
+/// A `users` row as D1 returns it: booleans as 0/1, lists as JSON text.
+#[derive(Debug, Deserialize)]
+pub struct UserRow {
+    id: String,
+    email: String,
+    name: Option<String>,
+    surname: Option<String>,
+    username: Option<String>,
+    country_code: Option<String>,
+    phone_number: Option<String>,
+    signup_source: Option<String>,
+    signup_campaign: Option<String>,
+    profile_photo: Option<String>,
+    availability_status: Option<String>,
+    birth_date: Option<String>,
+    gender: Option<String>,
+    interests: String,
+    expertise: Option<String>,
+    bio: Option<String>,
+    instagram: Option<String>,
+    x: Option<String>,
+    tiktok: Option<String>,
+    snapchat: Option<String>,
+    facebook: Option<String>,
+    privacy_policy_accepted: i64,
+    privacy_policy_version: Option<String>,
+    terms_of_use_accepted: i64,
+    terms_of_use_version: Option<String>,
+    consent_form_accepted: i64,
+    consent_form_version: Option<String>,
+    is_registration_complete: i64,
+    roles: String,
+    followers_count: i64,
+    following_count: i64,
+    minute_price_in_live_stream: i64,
+    credit_balance: i64,
+    last_login: Option<String>,
+    timezone: Option<String>,
+    last_username_change_date: Option<String>,
+    account_deletion_status: Option<String>,
+    account_deletion_requested_at: Option<String>,
+    account_deletion_scheduled_for: Option<String>,
+    account_deletion_cancelled_at: Option<String>,
+    account_deletion_finalized_at: Option<String>,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = AppError;
+
+    fn try_from(row: UserRow) -> Result<Self, AppError> {
+        let list = |raw: &str, column: &str| {
+            serde_json::from_str::<Vec<String>>(raw)
+                .map_err(|e| AppError::internal(format!("users.{column} is not a list: {e}")))
+        };
+        let deletion = match row.account_deletion_status.as_deref() {
+            None => None,
+            Some(raw) => Some(DeletionStatus::parse(raw).ok_or_else(|| {
+                AppError::internal(format!("users.account_deletion_status is {raw:?}"))
+            })?),
+        };
+        Ok(User {
+            interests: list(&row.interests, "interests")?,
+            roles: list(&row.roles, "roles")?,
+            account_deletion_status: deletion,
+            id: row.id,
+            email: row.email,
+            name: row.name,
+            surname: row.surname,
+            username: row.username,
+            country_code: row.country_code,
+            phone_number: row.phone_number,
+            signup_source: row.signup_source,
+            signup_campaign: row.signup_campaign,
+            profile_photo: row.profile_photo,
+            availability_status: row.availability_status,
+            birth_date: row.birth_date,
+            gender: row.gender,
+            expertise: row.expertise,
+            bio: row.bio,
+            instagram: row.instagram,
+            x: row.x,
+            tiktok: row.tiktok,
+            snapchat: row.snapchat,
+            facebook: row.facebook,
+            privacy_policy_accepted: row.privacy_policy_accepted != 0,
+            privacy_policy_version: row.privacy_policy_version,
+            terms_of_use_accepted: row.terms_of_use_accepted != 0,
+            terms_of_use_version: row.terms_of_use_version,
+            consent_form_accepted: row.consent_form_accepted != 0,
+            consent_form_version: row.consent_form_version,
+            is_registration_complete: row.is_registration_complete != 0,
+            followers_count: row.followers_count,
+            following_count: row.following_count,
+            minute_price_in_live_stream: row.minute_price_in_live_stream,
+            credit_balance: row.credit_balance,
+            last_login: row.last_login,
+            timezone: row.timezone,
+            last_username_change_date: row.last_username_change_date,
+            account_deletion_requested_at: row.account_deletion_requested_at,
+            account_deletion_scheduled_for: row.account_deletion_scheduled_for,
+            account_deletion_cancelled_at: row.account_deletion_cancelled_at,
+            account_deletion_finalized_at: row.account_deletion_finalized_at,
+        })
+    }
+}
