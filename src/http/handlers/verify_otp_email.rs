@@ -25,8 +25,8 @@ struct LoginData {
     refresh_token: String,
     expires_in: i64,
     refresh_expires_in: i64,
-    is_registration_complete: bool,
     user: User,
+    is_registration_complete: bool,
 }
 
 pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
