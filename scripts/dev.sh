@@ -6,7 +6,10 @@ source "$(dirname "$0")/toolchain.sh"
 ensure_build_tools
 ensure_dev_vars
 cd "$ROOT"
+# DEV_PERSIST_TO keeps local KV and D1 somewhere other than .wrangler/state.
+persist=()
+[ -n "${DEV_PERSIST_TO:-}" ] && persist=(--persist-to "$DEV_PERSIST_TO")
 log "applying D1 migrations to the local database"
-wrangler d1 migrations apply DB --local >&2
+CI=true wrangler d1 migrations apply DB --local "${persist[@]}" >&2
 # wrangler runs scripts/build.sh itself ([build] in wrangler.toml) and rebuilds on change.
-exec wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" "$@"
+exec wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" "${persist[@]}" "$@"

@@ -36,7 +36,13 @@ impl Config {
         let environment = get("ENVIRONMENT").unwrap_or_else(|| "local".into());
 
         let otp = OtpPolicy {
-            length: number(&get, "OTP_LENGTH", 6, otp::MIN_LENGTH..=otp::MAX_LENGTH, &mut problems),
+            length: number(
+                &get,
+                "OTP_LENGTH",
+                6,
+                otp::MIN_LENGTH..=otp::MAX_LENGTH,
+                &mut problems,
+            ),
             ttl_seconds: number(
                 &get,
                 "OTP_TTL_SECONDS",
@@ -49,13 +55,18 @@ impl Config {
 
         let hash_key = require(&get, "OTP_HASH_KEY", &mut problems).unwrap_or_default();
         if !hash_key.is_empty() && hash_key.len() < MIN_HASH_KEY_LEN {
-            problems.push(format!("OTP_HASH_KEY must be at least {MIN_HASH_KEY_LEN} characters"));
+            problems.push(format!(
+                "OTP_HASH_KEY must be at least {MIN_HASH_KEY_LEN} characters"
+            ));
         }
 
         let issuer = get("JWT_ISSUER").unwrap_or_else(|| "allmine-auth".into());
         let audience = get("JWT_AUDIENCE").unwrap_or_else(|| "allmine".into());
         let previous = get("JWT_PREVIOUS_PUBLIC_KEYS").unwrap_or_default();
-        let previous: Vec<&str> = previous.split(',').filter(|k| !k.trim().is_empty()).collect();
+        let previous: Vec<&str> = previous
+            .split(',')
+            .filter(|k| !k.trim().is_empty())
+            .collect();
         let tokens = require(&get, "JWT_PRIVATE_KEY", &mut problems).and_then(|seed| {
             TokenKeys::new(&seed, &previous, issuer, audience)
                 .map_err(|e| problems.push(e.0))
@@ -100,7 +111,9 @@ fn mail_config(
             })
         }
         other => {
-            problems.push(format!("EMAIL_PROVIDER must be log or resend, not {other:?}"));
+            problems.push(format!(
+                "EMAIL_PROVIDER must be log or resend, not {other:?}"
+            ));
             None
         }
     }
@@ -151,7 +164,10 @@ mod tests {
 
     fn base() -> HashMap<&'static str, String> {
         HashMap::from([
-            ("JWT_PRIVATE_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".to_string()),
+            (
+                "JWT_PRIVATE_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".to_string(),
+            ),
             ("OTP_HASH_KEY", "k".repeat(32)),
         ])
     }
@@ -188,7 +204,10 @@ mod tests {
         let mut vars = base();
         vars.insert("EMAIL_PROVIDER", "resend".into());
         let problems = load(&vars).err().unwrap();
-        assert_eq!(problems, vec!["EMAIL_API_KEY is not set", "EMAIL_FROM is not set"]);
+        assert_eq!(
+            problems,
+            vec!["EMAIL_API_KEY is not set", "EMAIL_FROM is not set"]
+        );
         vars.insert("EMAIL_API_KEY", "re_123".into());
         vars.insert("EMAIL_FROM", "Allmine <login@allmine.app>".into());
         vars.insert("EMAIL_API_URL", "http://127.0.0.1:9999/".into());

@@ -69,7 +69,8 @@ mod tests {
 
     #[test]
     fn success_carries_data_and_no_errors() {
-        let body = serde_json::to_value(Envelope::success(200, serde_json::json!({"a": 1}), at())).unwrap();
+        let body = serde_json::to_value(Envelope::success(200, serde_json::json!({"a": 1}), at()))
+            .unwrap();
         assert_eq!(body["isSuccess"], true);
         assert_eq!(body["data"]["a"], 1);
         assert_eq!(body["errors"], serde_json::json!([]));

@@ -77,7 +77,10 @@ impl AppError {
             Self::Unauthorized(why) => vec![(*why).into()],
             Self::RouteNotFound => vec!["Resource not found".into()],
             Self::NoPendingCode => {
-                vec!["No pending code for this email; it expired, was used, or was never sent".into()]
+                vec![
+                    "No pending code for this email; it expired, was used, or was never sent"
+                        .into(),
+                ]
             }
             Self::MethodNotAllowed { allow } => {
                 vec![format!("Method not allowed; use {}", allow.join(", "))]

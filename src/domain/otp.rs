@@ -107,10 +107,7 @@ impl CodeHasher {
         stored_hex: &str,
     ) -> bool {
         match from_hex(stored_hex) {
-            Some(stored) => self
-                .mac(email, code_id, code)
-                .verify_slice(&stored)
-                .is_ok(),
+            Some(stored) => self.mac(email, code_id, code).verify_slice(&stored).is_ok(),
             None => false,
         }
     }
@@ -243,14 +240,25 @@ mod tests {
         let issued = issue(&email(), &OtpPolicy::default(), &hasher, &mut OsRandom);
         assert!(!issued.pending.hash.contains(issued.code.expose()));
         assert_eq!(issued.pending.hash.len(), 64);
-        assert!(hasher.matches(&email(), &issued.pending.id, &issued.code, &issued.pending.hash));
+        assert!(hasher.matches(
+            &email(),
+            &issued.pending.id,
+            &issued.code,
+            &issued.pending.hash
+        ));
     }
 
     #[test]
     fn refusals_follow_the_ledger() {
         let policy = OtpPolicy::default();
-        assert_eq!(refusal(LedgerState::NotPending, &policy), AppError::NoPendingCode);
-        assert_eq!(refusal(LedgerState::Exhausted, &policy), AppError::TooManyAttempts);
+        assert_eq!(
+            refusal(LedgerState::NotPending, &policy),
+            AppError::NoPendingCode
+        );
+        assert_eq!(
+            refusal(LedgerState::Exhausted, &policy),
+            AppError::TooManyAttempts
+        );
         assert_eq!(
             refusal(LedgerState::Counted { attempts: 2 }, &policy),
             AppError::WrongCode { attempts_left: 3 }

@@ -114,7 +114,9 @@ impl Fields {
         match parsed {
             Some(value) if self.problems.is_empty() => Ok(value),
             _ if !self.problems.is_empty() => Err(AppError::Validation(self.problems)),
-            _ => Err(AppError::internal("a request field failed without a message")),
+            _ => Err(AppError::internal(
+                "a request field failed without a message",
+            )),
         }
     }
 }
@@ -174,7 +176,10 @@ mod tests {
 
     #[test]
     fn wrong_code_length_is_a_validation_error() {
-        let found = problems(VerifyOtpRequest::parse(br#"{"email":"a@b.co","code":"12345"}"#, 6));
+        let found = problems(VerifyOtpRequest::parse(
+            br#"{"email":"a@b.co","code":"12345"}"#,
+            6,
+        ));
         assert_eq!(found, vec!["code must be exactly 6 digits"]);
     }
 }

@@ -88,8 +88,8 @@ impl TokenKeys {
         issuer: String,
         audience: String,
     ) -> Result<Self, KeyError> {
-        let seed = decode_32(seed_b64url.trim())
-            .map_err(|e| KeyError(format!("JWT_PRIVATE_KEY: {e}")))?;
+        let seed =
+            decode_32(seed_b64url.trim()).map_err(|e| KeyError(format!("JWT_PRIVATE_KEY: {e}")))?;
         let signing = KeyPair::from_seed(Seed::new(seed));
         let kid = thumbprint(&signing.pk);
         let mut verifying = vec![(kid.clone(), signing.pk)];
@@ -170,7 +170,11 @@ impl TokenKeys {
         if untrusted.algorithm() != "EdDSA" {
             return Err("unsupported token algorithm");
         }
-        let kid = untrusted.header().key_id.as_deref().ok_or("token has no key id")?;
+        let kid = untrusted
+            .header()
+            .key_id
+            .as_deref()
+            .ok_or("token has no key id")?;
         let (_, key) = self
             .verifying
             .iter()
@@ -267,14 +271,20 @@ mod tests {
         let inside = now() + Duration::seconds(ACCESS_TTL_SECONDS + LEEWAY_SECONDS - 1);
         assert!(keys.verify(&token, TokenUse::Access, inside).is_ok());
         let after = now() + Duration::seconds(ACCESS_TTL_SECONDS + LEEWAY_SECONDS + 1);
-        assert_eq!(keys.verify(&token, TokenUse::Access, after), Err("token expired"));
+        assert_eq!(
+            keys.verify(&token, TokenUse::Access, after),
+            Err("token expired")
+        );
     }
 
     #[test]
     fn refresh_token_is_not_an_access_token() {
         let keys = keys();
         let token = sign(&keys, TokenUse::Refresh, now());
-        assert_eq!(keys.verify(&token, TokenUse::Access, now()), Err("wrong kind of token"));
+        assert_eq!(
+            keys.verify(&token, TokenUse::Access, now()),
+            Err("wrong kind of token")
+        );
         assert!(keys.verify(&token, TokenUse::Refresh, now()).is_ok());
     }
 
@@ -309,7 +319,9 @@ mod tests {
         assert!(keys.verify(&none_token, TokenUse::Access, now()).is_err());
 
         let claims = Base64UrlUnpadded::decode_vec(parts[1]).unwrap();
-        let forged = String::from_utf8(claims).unwrap().replace("\"u1\"", "\"admin\"");
+        let forged = String::from_utf8(claims)
+            .unwrap()
+            .replace("\"u1\"", "\"admin\"");
         let forged_token = format!(
             "{}.{}.{}",
             parts[0],

@@ -146,22 +146,57 @@ mod tests {
 
     /// The keys of the `user` object in `shared/api/verify-otp-email.txt`, in order.
     const DOCUMENTED_FIELDS: &[&str] = &[
-        "name", "surname", "username", "countryCode", "phoneNumber", "signupSource",
-        "signupCampaign", "profilePhoto", "availabilityStatus", "birthDate", "gender",
-        "interests", "expertise", "email", "bio", "instagram", "x", "tiktok", "snapchat",
-        "facebook", "privacyPolicyAccepted", "privacyPolicyVersion", "termsOfUseAccepted",
-        "termsOfUseVersion", "consentFormAccepted", "consentFormVersion",
-        "isRegistrationComplete", "roles", "followersCount", "followingCount",
-        "minutePriceInLiveStream", "creditBalance", "lastLogin", "timezone",
-        "lastUsernameChangeDate", "accountDeletionStatus", "accountDeletionRequestedAt",
-        "accountDeletionScheduledFor", "accountDeletionCancelledAt",
+        "name",
+        "surname",
+        "username",
+        "countryCode",
+        "phoneNumber",
+        "signupSource",
+        "signupCampaign",
+        "profilePhoto",
+        "availabilityStatus",
+        "birthDate",
+        "gender",
+        "interests",
+        "expertise",
+        "email",
+        "bio",
+        "instagram",
+        "x",
+        "tiktok",
+        "snapchat",
+        "facebook",
+        "privacyPolicyAccepted",
+        "privacyPolicyVersion",
+        "termsOfUseAccepted",
+        "termsOfUseVersion",
+        "consentFormAccepted",
+        "consentFormVersion",
+        "isRegistrationComplete",
+        "roles",
+        "followersCount",
+        "followingCount",
+        "minutePriceInLiveStream",
+        "creditBalance",
+        "lastLogin",
+        "timezone",
+        "lastUsernameChangeDate",
+        "accountDeletionStatus",
+        "accountDeletionRequestedAt",
+        "accountDeletionScheduledFor",
+        "accountDeletionCancelledAt",
         "accountDeletionFinalizedAt",
     ];
 
     #[test]
     fn user_serialises_with_exactly_the_documented_fields() {
         let json = serde_json::to_value(new_user("a@b.co")).unwrap();
-        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         let mut expected = DOCUMENTED_FIELDS.to_vec();
         expected.sort_unstable();
         let mut actual = keys.clone();
@@ -187,8 +222,14 @@ mod tests {
         assert!(user.can_log_in());
         user.account_deletion_status = Some(DeletionStatus::Finalized);
         assert!(!user.can_log_in());
-        assert_eq!(serde_json::to_value(DeletionStatus::Finalized).unwrap(), "finalized");
-        assert_eq!(DeletionStatus::parse("pending"), Some(DeletionStatus::Pending));
+        assert_eq!(
+            serde_json::to_value(DeletionStatus::Finalized).unwrap(),
+            "finalized"
+        );
+        assert_eq!(
+            DeletionStatus::parse("pending"),
+            Some(DeletionStatus::Pending)
+        );
         assert_eq!(DeletionStatus::parse("x"), None);
     }
 }

@@ -12,7 +12,10 @@ fn start() {
     // A panic aborts the Wasm instance; the shim then re-creates it and
     // `worker/entry.mjs` answers a 500 envelope. Log the message first, as JSON.
     std::panic::set_hook(Box::new(|info| {
-        worker::console_error!("{}", serde_json::json!({"event": "panic", "message": info.to_string()}));
+        worker::console_error!(
+            "{}",
+            serde_json::json!({"event": "panic", "message": info.to_string()})
+        );
     }));
 }
 
@@ -39,7 +42,11 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Respo
     };
     let outcome = match &result {
         Ok(_) => "ok".to_string(),
-        Err(err) => format!("{err:?}").split(['(', ' ']).next().unwrap_or("").to_string(),
+        Err(err) => format!("{err:?}")
+            .split(['(', ' '])
+            .next()
+            .unwrap_or("")
+            .to_string(),
     };
     let mut response = match result {
         Ok(response) => response,

@@ -26,7 +26,10 @@ pub fn error(err: &AppError, now: DateTime<Utc>) -> worker::Result<Response> {
         );
     }
     let status = err.status();
-    let mut response = json(status, &Envelope::failure(status, err.public_messages(), now))?;
+    let mut response = json(
+        status,
+        &Envelope::failure(status, err.public_messages(), now),
+    )?;
     let headers = response.headers_mut();
     match err {
         AppError::MethodNotAllowed { allow } => headers.set("Allow", &allow.join(", "))?,

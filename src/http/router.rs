@@ -16,7 +16,11 @@ pub const ROUTES: &[(&str, &str, Route)] = &[
     ("GET", "/health", Route::Health),
     ("GET", "/.well-known/jwks.json", Route::Jwks),
     ("POST", "/api/v1/auth/send-otp-email", Route::SendOtpEmail),
-    ("POST", "/api/v1/auth/verify-otp-email", Route::VerifyOtpEmail),
+    (
+        "POST",
+        "/api/v1/auth/verify-otp-email",
+        Route::VerifyOtpEmail,
+    ),
 ];
 
 pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
@@ -42,7 +46,10 @@ mod tests {
 
     #[test]
     fn known_routes_resolve() {
-        assert_eq!(resolve("POST", "/api/v1/auth/verify-otp-email"), Ok(Route::VerifyOtpEmail));
+        assert_eq!(
+            resolve("POST", "/api/v1/auth/verify-otp-email"),
+            Ok(Route::VerifyOtpEmail)
+        );
         assert_eq!(resolve("GET", "/health"), Ok(Route::Health));
     }
 
@@ -56,7 +63,9 @@ mod tests {
     fn wrong_method_names_the_allowed_ones() {
         assert_eq!(
             resolve("GET", "/api/v1/auth/send-otp-email"),
-            Err(AppError::MethodNotAllowed { allow: vec!["POST"] })
+            Err(AppError::MethodNotAllowed {
+                allow: vec!["POST"]
+            })
         );
     }
 }

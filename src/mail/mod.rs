@@ -8,7 +8,11 @@ use crate::domain::error::AppError;
 use crate::domain::otp_message::OtpMessage;
 
 /// Delivers `message` to `to`. An error means the code must not be stored.
-pub async fn send(config: &MailConfig, to: &EmailAddress, message: &OtpMessage) -> Result<(), AppError> {
+pub async fn send(
+    config: &MailConfig,
+    to: &EmailAddress,
+    message: &OtpMessage,
+) -> Result<(), AppError> {
     match config {
         MailConfig::Log => {
             // Development only (refused in production by `Config`): the developer

@@ -26,7 +26,12 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
     let request = SendOtpRequest::parse(&body::json_bytes(&mut req).await?)?;
     let config = ctx.config()?;
 
-    let issued = otp::issue(&request.email, &config.otp, &config.code_hasher, &mut OsRandom);
+    let issued = otp::issue(
+        &request.email,
+        &config.otp,
+        &config.code_hasher,
+        &mut OsRandom,
+    );
     let message = otp_message::compose(&issued.code, config.otp.ttl_seconds, request.locale);
     // Mail first: if delivery fails nothing was stored, so no code is left usable
     // that its owner never received.
@@ -34,7 +39,13 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
 
     let (kv, db) = (ctx.kv()?, ctx.db()?);
     OtpStore { kv: &kv, db: &db }
-        .save(&request.email, &issued.pending, &config.otp, ctx.now_ms(), &timestamp(ctx.now))
+        .save(
+            &request.email,
+            &issued.pending,
+            &config.otp,
+            ctx.now_ms(),
+            &timestamp(ctx.now),
+        )
         .await?;
 
     respond::ok(

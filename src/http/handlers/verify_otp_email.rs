@@ -37,10 +37,16 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
 
     let (kv, db) = (ctx.kv()?, ctx.db()?);
     let store = OtpStore { kv: &kv, db: &db };
-    let pending = store.pending(&email).await?.ok_or(AppError::NoPendingCode)?;
+    let pending = store
+        .pending(&email)
+        .await?
+        .ok_or(AppError::NoPendingCode)?;
     let now_ms = ctx.now_ms();
 
-    if !config.code_hasher.matches(&email, &pending.id, &code, &pending.hash) {
+    if !config
+        .code_hasher
+        .matches(&email, &pending.id, &code, &pending.hash)
+    {
         let state = store
             .record_wrong_attempt(&email, &pending.id, policy, now_ms)
             .await?;

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `npm test`: the whole suite. Native unit tests of the pure core, then the
+# release worker built and exercised end to end in workerd with local KV and D1.
+set -euo pipefail
+source "$(dirname "$0")/toolchain.sh"
+cd "$ROOT"
+ensure_node_modules
+
+log "unit tests (native cargo test)"
+cargo test --locked --quiet
+
+# build.sh picks the WASM toolchain in its own process, leaving this shell's
+# cargo untouched for the native tests above.
+bash scripts/build.sh
+
+log "end-to-end tests (workerd via Miniflare and wrangler dev)"
+node --test --test-concurrency=1 tests/e2e/

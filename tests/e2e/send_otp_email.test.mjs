@@ -1,0 +1,140 @@
+// POST /api/v1/auth/send-otp-email
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { freshEmail, spawnApp } from "./support/app.mjs";
+import { assertEnvelope } from "./support/envelope.mjs";
+
+let app;
+before(async () => (app = await spawnApp()));
+after(() => app?.dispose());
+
+describe("sending a code", () => {
+  test("mails a 6-digit code through Resend's API and says how long it lives", async () => {
+    const email = freshEmail();
+    const res = await app.sendOtp(`  ${email.toUpperCase()} `);
+    const data = assertEnvelope(res, 200);
+    assert.deepEqual(data, { expiresIn: 300, codeLength: 6 });
+
+    const mail = app.mail.sent.at(-1);
+    assert.deepEqual(mail.to, [email], "address is trimmed and lower-cased");
+    assert.equal(mail.from, "Allmine <login@allmine.local>");
+    assert.equal(mail.headers["content-type"], "application/json");
+    assert.match(app.mail.codeFor(email), /^\d{6}$/);
+    assert.match(mail.html, /\d{6}/);
+  });
+
+  test("stores only a keyed hash of the code in KV, with an expiry", async () => {
+    const email = freshEmail();
+    const code = await app.requestCode(email);
+    const { value, metadata } = await app.kv.getWithMetadata(`otp:${email}`);
+    assert.ok(value, "a record exists under the address");
+    assert.ok(!value.includes(code), "the plain code is not stored");
+    const record = JSON.parse(value);
+    assert.match(record.hash, /^[0-9a-f]{64}$/);
+    assert.equal(metadata, null);
+    const listed = await app.kv.list({ prefix: `otp:${email}` });
+    const expiration = listed.keys[0].expiration;
+    const ttl = expiration - Date.now() / 1000;
+    assert.ok(ttl > 250 && ttl <= 301, `KV expiry about 300 s away, got ${ttl}`);
+  });
+
+  test("a new send replaces the previous code", async () => {
+    const email = freshEmail();
+    const first = await app.requestCode(email);
+    let second = await app.requestCode(email);
+    while (second === first) second = await app.requestCode(email);
+    const stale = await app.verifyOtp(email, first);
+    assertEnvelope(stale, 400);
+    assert.match(stale.body.errors[0], /Invalid code/);
+    assertEnvelope(await app.verifyOtp(email, second), 200);
+  });
+
+  test("answers identically whether or not an account exists", async () => {
+    const known = freshEmail("known");
+    assertEnvelope(await app.login(known), 200);
+    const a = await app.sendOtp(known);
+    const b = await app.sendOtp(freshEmail("unknown"));
+    assert.equal(a.status, b.status);
+    assert.deepEqual(a.body.data, b.body.data);
+    assert.deepEqual(Object.keys(a.body), Object.keys(b.body));
+  });
+
+  test("writes the email in Turkish when asked", async () => {
+    const email = freshEmail();
+    await app.requestCode(email, { locale: "tr-TR" });
+    const mail = app.mail.sent.at(-1);
+    assert.match(mail.subject, /^Allmine kodunuz: \d{6}$/);
+    assert.match(mail.text, /dakika/);
+  });
+
+  test("rejects bad addresses with a clear 400 and sends nothing", async () => {
+    const before = app.mail.sent.length;
+    const cases = [
+      [{}, /email is required/],
+      [{ email: 42 }, /email must be a string/],
+      [{ email: "" }, /email/],
+      [{ email: "not-an-address" }, /email/],
+      [{ email: "a@b" }, /email has an invalid domain/],
+      [{ email: "jo\u0000hn@example.com" }, /ASCII/],
+      [{ email: "jоhn@example.com" }, /ASCII/],
+      [{ email: `${"a".repeat(250)}@example.com` }, /254/],
+      [{ email: "a@b.co", locale: 5 }, /locale must be a string/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await app.post("/api/v1/auth/send-otp-email", body);
+      assertEnvelope(res, 400);
+      assert.match(res.body.errors.join(" "), message, JSON.stringify(body));
+    }
+    assert.equal(app.mail.sent.length, before);
+  });
+
+  test("a failing mail provider answers 502 and leaves no usable code", async () => {
+    const email = freshEmail();
+    app.mail.failWith(500);
+    try {
+      const res = await app.sendOtp(email);
+      assertEnvelope(res, 502);
+      assert.deepEqual(res.body.errors, ["The email could not be sent; try again later"]);
+    } finally {
+      app.mail.failWith(null);
+    }
+    const code = app.mail.codeFor(email); // the provider saw it, the user never got it
+    assertEnvelope(await app.verifyOtp(email, code), 404);
+    assert.equal(await app.kv.get(`otp:${email}`), null);
+  });
+
+  test("an unreachable mail provider answers 503", async () => {
+    const unreachable = await spawnApp({ vars: { EMAIL_API_URL: "http://127.0.0.1:9" } });
+    try {
+      const email = freshEmail();
+      assertEnvelope(await unreachable.sendOtp(email), 503);
+      assert.equal(await unreachable.kv.get(`otp:${email}`), null);
+    } finally {
+      await unreachable.dispose();
+    }
+  });
+
+  test("OTP_LENGTH decides the code length", async () => {
+    const short = await spawnApp({ vars: { OTP_LENGTH: "4" } });
+    try {
+      const email = freshEmail();
+      const data = assertEnvelope(await short.sendOtp(email), 200);
+      assert.equal(data.codeLength, 4);
+      const code = short.mail.codeFor(email);
+      assert.match(code, /^\d{4}$/);
+      assertEnvelope(await short.verifyOtp(email, code), 200);
+    } finally {
+      await short.dispose();
+    }
+  });
+
+  test("logs never contain the code or the full address", async () => {
+    const email = freshEmail("private");
+    const code = await app.requestCode(email);
+    await app.verifyOtp(email, code);
+    const logs = app.logs.join("");
+    assert.ok(logs.includes('"event":"request"'), "request lines are logged");
+    assert.ok(!logs.includes(code));
+    assert.ok(!logs.includes(email));
+  });
+});

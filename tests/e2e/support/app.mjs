@@ -1,0 +1,115 @@
+// Starts the built worker (build/ + worker/entry.mjs) in workerd through Miniflare,
+// with wrangler.toml's bindings, fresh in-memory KV and D1, the migrations applied
+// the way wrangler applies them, and a Resend stand-in. One app per test file.
+import { readdirSync, readFileSync } from "node:fs";
+import { randomBytes, randomUUID } from "node:crypto";
+import { Log, LogLevel, Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from "wrangler";
+import { API_KEY, startResendStub } from "./resend_stub.mjs";
+
+const ROOT = new URL("../../../", import.meta.url).pathname;
+
+export const TEST_SECRETS = {
+  JWT_PRIVATE_KEY: randomBytes(32).toString("base64url"),
+  OTP_HASH_KEY: randomBytes(32).toString("base64url"),
+  EMAIL_API_KEY: API_KEY,
+};
+
+/** A unique address per call, so tests sharing an app never share state. */
+export function freshEmail(tag = "user") {
+  return `${tag}-${randomUUID().slice(0, 8)}@example.com`;
+}
+
+export async function spawnApp({ vars = {}, secrets = TEST_SECRETS } = {}) {
+  const mail = await startResendStub();
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(`${ROOT}wrangler.toml`);
+  const logs = [];
+  const mf = new Miniflare({
+    ...workerOptions,
+    rootPath: ROOT,
+    scriptPath: "worker/entry.mjs",
+    modules: true,
+    modulesRoot: ROOT,
+    // worker-build emits ES modules with a .js extension (build/package.json says
+    // "type": "module", which Miniflare does not read).
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"] },
+    ],
+    bindings: {
+      ...Object.fromEntries(
+        Object.entries(workerOptions.bindings).filter(([k]) => !(k in TEST_SECRETS)),
+      ),
+      EMAIL_PROVIDER: "resend",
+      EMAIL_API_URL: mail.url,
+      ...secrets,
+      ...vars,
+    },
+    cf: false,
+    log: new Log(LogLevel.WARN),
+    handleRuntimeStdio(stdout, stderr) {
+      for (const stream of [stdout, stderr]) {
+        stream.on("data", (chunk) => logs.push(chunk.toString()));
+      }
+    },
+  });
+  const url = await mf.ready;
+  const db = await mf.getD1Database("DB");
+  const kv = await mf.getKVNamespace("OTP_CODES");
+  await applyMigrations(db);
+
+  const call = async (method, path, body, headers = {}) => {
+    const init = { method, headers: { ...headers } };
+    if (body !== undefined) {
+      init.body = typeof body === "string" ? body : JSON.stringify(body);
+      init.headers = { "content-type": "application/json", ...headers };
+    }
+    const res = await fetch(new URL(path, url), init);
+    const text = await res.text();
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, body: json, text };
+  };
+
+  const app = {
+    url,
+    mf,
+    db,
+    kv,
+    mail,
+    logs,
+    get: (path, headers) => call("GET", path, undefined, headers),
+    post: (path, body, headers) => call("POST", path, body, headers),
+    call,
+    sendOtp: (email, extra = {}) => call("POST", "/api/v1/auth/send-otp-email", { email, ...extra }),
+    verifyOtp: (email, code) => call("POST", "/api/v1/auth/verify-otp-email", { email, code }),
+    /** Sends a code and reads it from the mailbox, as a user would. */
+    async requestCode(email, extra) {
+      const res = await app.sendOtp(email, extra);
+      if (res.status !== 200) throw new Error(`send-otp-email answered ${res.status}: ${res.text}`);
+      return mail.codeFor(email.trim().toLowerCase());
+    },
+    /** The whole login: send, read the mail, verify. */
+    async login(email) {
+      const code = await app.requestCode(email);
+      return app.verifyOtp(email, code);
+    },
+    async dispose() {
+      await mf.dispose();
+      await mail.close();
+    },
+  };
+  return app;
+}
+
+async function applyMigrations(db) {
+  const dir = `${ROOT}migrations`;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()) {
+    const statements = unstable_splitSqlQuery(readFileSync(`${dir}/${file}`, "utf8"));
+    await db.batch(statements.map((sql) => db.prepare(sql)));
+  }
+}
