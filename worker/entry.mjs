@@ -1,8 +1,9 @@
 // The module wrangler deploys. It wraps the Rust worker that worker-build emits
-// (build/worker/shim.mjs) for one reason: when the Wasm code panics or throws,
-// workerd would answer with a bare text 500. Here that becomes a 500 in the
-// API's envelope; the shim has already marked the instance for re-creation, so
-// the next request is served normally.
+// (build/worker/shim.mjs) for one reason: when the Wasm code panics, workerd would
+// answer with a bare text 500, or, for a panic inside an async handler, wait for
+// a response that never comes. Here both become a 500 in the API's envelope; the
+// shim has already marked the instance for re-creation, so the next request is
+// served normally.
 import { WorkerEntrypoint } from "cloudflare:workers";
 import RustWorker from "../build/worker/shim.mjs";
 
@@ -20,13 +21,28 @@ function internalError() {
   });
 }
 
+// A panic in a future traps inside a microtask: the request's promise never
+// settles, and the trap surfaces only as a global "error" event. The instance is
+// dead at that point, so every request in flight on it is failed.
+const inFlight = new Set();
+addEventListener("error", (event) => {
+  if (event.error instanceof WebAssembly.RuntimeError) {
+    for (const fail of inFlight) fail(event.error);
+  }
+});
+
 export default class AllmineAuth extends WorkerEntrypoint {
   async fetch(request) {
+    let fail;
+    const trapped = new Promise((_, reject) => (fail = reject));
+    inFlight.add(fail);
     try {
-      return await new RustWorker(this.ctx, this.env).fetch(request);
+      return await Promise.race([new RustWorker(this.ctx, this.env).fetch(request), trapped]);
     } catch (error) {
       console.error(JSON.stringify({ event: "unhandled", message: String(error?.message ?? error) }));
       return internalError();
+    } finally {
+      inFlight.delete(fail);
     }
   }
 

@@ -9,6 +9,9 @@ pub enum Route {
     Jwks,
     SendOtpEmail,
     VerifyOtpEmail,
+    /// Panics on purpose, to prove a panic still answers an envelope. Answers
+    /// only where `FAULT_INJECTION=1` and never in production.
+    FaultPanic,
 }
 
 /// Every route the service answers: method, exact path, handler.
@@ -21,6 +24,7 @@ pub const ROUTES: &[(&str, &str, Route)] = &[
         "/api/v1/auth/verify-otp-email",
         Route::VerifyOtpEmail,
     ),
+    ("POST", "/__faults/panic", Route::FaultPanic),
 ];
 
 pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {

@@ -1,6 +1,7 @@
 //! One module per route; each reads top to bottom:
 //! parse → domain → storage → envelope.
 
+mod faults;
 mod health;
 mod jwks;
 mod send_otp_email;
@@ -18,5 +19,6 @@ pub async fn dispatch(route: Route, req: Request, ctx: &RequestCtx) -> Result<Re
         Route::Jwks => jwks::handle(ctx),
         Route::SendOtpEmail => send_otp_email::handle(req, ctx).await,
         Route::VerifyOtpEmail => verify_otp_email::handle(req, ctx).await,
+        Route::FaultPanic => faults::panic(ctx),
     }
 }
