@@ -27,6 +27,8 @@ pub struct Config {
     pub code_hasher: CodeHasher,
     pub tokens: TokenKeys,
     pub mail: MailConfig,
+    /// Days between a deletion request and its finalisation.
+    pub deletion_grace_days: u32,
 }
 
 impl Config {
@@ -52,6 +54,14 @@ impl Config {
             ),
             max_attempts: number(&get, "OTP_MAX_ATTEMPTS", 5, 1..=20, &mut problems),
         };
+
+        let deletion_grace_days = number(
+            &get,
+            "ACCOUNT_DELETION_GRACE_DAYS",
+            30,
+            1..=365,
+            &mut problems,
+        );
 
         let hash_key = require(&get, "OTP_HASH_KEY", &mut problems).unwrap_or_default();
         if !hash_key.is_empty() && hash_key.len() < MIN_HASH_KEY_LEN {
@@ -82,6 +92,7 @@ impl Config {
                 code_hasher: CodeHasher::new(hash_key.into_bytes()),
                 tokens,
                 mail,
+                deletion_grace_days,
             }),
             _ => Err(problems),
         }

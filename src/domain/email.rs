@@ -11,7 +11,7 @@ const MAX_LABEL_LEN: usize = 63;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EmailAddress(String);
 
-/// Why an address was refused; the message is safe to show to the caller.
+/// Why an address was refused, phrased to follow the field name ("email …").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidEmail(pub &'static str);
 
@@ -26,20 +26,20 @@ impl EmailAddress {
     pub fn parse(raw: &str) -> Result<Self, InvalidEmail> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
-            return Err(InvalidEmail("email must not be empty"));
+            return Err(InvalidEmail("must not be empty"));
         }
         if trimmed.len() > MAX_LEN {
-            return Err(InvalidEmail("email must be at most 254 characters"));
+            return Err(InvalidEmail("must be at most 254 characters"));
         }
         if !trimmed.is_ascii() || trimmed.chars().any(|c| c.is_ascii_control()) {
             return Err(InvalidEmail(
-                "email must contain only printable ASCII characters (use punycode for international domains)",
+                "must contain only printable ASCII characters (use punycode for international domains)",
             ));
         }
         let lower = trimmed.to_ascii_lowercase();
         let (local, domain) = lower
             .rsplit_once('@')
-            .ok_or(InvalidEmail("email must contain '@'"))?;
+            .ok_or(InvalidEmail("must contain '@'"))?;
         validate_local(local)?;
         validate_domain(domain)?;
         Ok(Self(lower))
@@ -64,7 +64,7 @@ impl fmt::Display for EmailAddress {
 }
 
 fn validate_local(local: &str) -> Result<(), InvalidEmail> {
-    const INVALID: InvalidEmail = InvalidEmail("email has an invalid part before '@'");
+    const INVALID: InvalidEmail = InvalidEmail("has an invalid part before '@'");
     if local.is_empty() || local.len() > MAX_LOCAL_LEN {
         return Err(INVALID);
     }
@@ -80,7 +80,7 @@ fn validate_local(local: &str) -> Result<(), InvalidEmail> {
 }
 
 fn validate_domain(domain: &str) -> Result<(), InvalidEmail> {
-    const INVALID: InvalidEmail = InvalidEmail("email has an invalid domain");
+    const INVALID: InvalidEmail = InvalidEmail("has an invalid domain");
     let labels: Vec<&str> = domain.split('.').collect();
     if labels.len() < 2 {
         return Err(INVALID);

@@ -6,9 +6,11 @@
 pub mod email;
 pub mod envelope;
 pub mod error;
+pub mod fields;
 pub mod ids;
 pub mod otp;
 pub mod otp_message;
+pub mod profile;
 pub mod requests;
 pub mod token;
 pub mod user;

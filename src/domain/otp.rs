@@ -45,7 +45,7 @@ impl std::fmt::Debug for OtpCode {
 impl OtpCode {
     pub fn parse(raw: &str, length: u8) -> Result<Self, String> {
         if raw.len() != usize::from(length) || !raw.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("code must be exactly {length} digits"));
+            return Err(format!("must be exactly {length} digits"));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -91,6 +91,16 @@ impl CodeHasher {
             mac.update(part.as_bytes());
         }
         mac
+    }
+
+    /// A keyed, irreversible stand-in for an address: what remains of the email of
+    /// a deleted account, so the address can be recognised but not read back.
+    pub fn tombstone(&self, email: &str) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
+        mac.update(b"account-tombstone\0");
+        mac.update(email.as_bytes());
+        format!("deleted:{}", to_hex(&mac.finalize().into_bytes()))
     }
 
     pub fn hash(&self, email: &EmailAddress, code_id: &str, code: &OtpCode) -> String {
@@ -266,6 +276,19 @@ mod tests {
         assert_eq!(
             refusal(LedgerState::Counted { attempts: 5 }, &policy),
             AppError::WrongCode { attempts_left: 0 }
+        );
+    }
+
+    #[test]
+    fn tombstones_are_stable_keyed_and_unreadable() {
+        let hasher = CodeHasher::new(b"secret".to_vec());
+        let a = hasher.tombstone("john@example.com");
+        assert_eq!(a, hasher.tombstone("john@example.com"));
+        assert!(a.starts_with("deleted:") && !a.contains("john"));
+        assert_ne!(a, hasher.tombstone("jane@example.com"));
+        assert_ne!(
+            a,
+            CodeHasher::new(b"other".to_vec()).tombstone("john@example.com")
         );
     }
 

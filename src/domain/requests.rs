@@ -1,14 +1,18 @@
-//! Request bodies, parsed once at the border into typed values.
+//! Request bodies of the auth endpoints, parsed once at the border into typed values.
 //!
 //! Rule for unknown fields: they are ignored, so clients may send extra context
 //! (device info, app version) without breaking; every known field is checked.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::email::EmailAddress;
 use super::error::AppError;
+use super::fields::{raw_string, Fields};
 use super::otp::OtpCode;
 use super::otp_message::Locale;
+
+/// Tokens are a few hundred bytes; anything far longer is not one of ours.
+const MAX_TOKEN_LEN: usize = 4096;
 
 /// `POST /api/v1/auth/send-otp-email`
 #[derive(Debug)]
@@ -24,13 +28,51 @@ pub struct VerifyOtpRequest {
     pub code: OtpCode,
 }
 
+/// `POST /api/v1/auth/refresh-token` and the body of `POST /api/v1/auth/logout`.
+#[derive(Debug)]
+pub struct RefreshTokenRequest {
+    pub refresh_token: String,
+}
+
+/// `POST /api/v1/auth/logout`
+#[derive(Debug)]
+pub struct LogoutRequest {
+    pub refresh_token: Option<String>,
+    /// Revoke every session of the user, not only this one.
+    pub all_sessions: bool,
+}
+
+fn email(value: &Value) -> Result<EmailAddress, String> {
+    raw_string(|s| EmailAddress::parse(s).map_err(|e| e.0.to_string()))(value)
+}
+
+fn locale(value: &Value) -> Result<Locale, String> {
+    raw_string(|s| {
+        if s.len() > 35 {
+            Err("must be at most 35 characters".to_string())
+        } else {
+            Ok(Locale::from_tag(s))
+        }
+    })(value)
+}
+
+fn token(value: &Value) -> Result<String, String> {
+    raw_string(|s| {
+        if s.is_empty() || s.len() > MAX_TOKEN_LEN {
+            Err("is not a token".to_string())
+        } else {
+            Ok(s.to_owned())
+        }
+    })(value)
+}
+
 impl SendOtpRequest {
     pub fn parse(body: &[u8]) -> Result<Self, AppError> {
         let mut fields = Fields::parse(body)?;
-        let email = fields.email();
+        let email = fields.required("email", &email);
         let locale = fields
-            .optional_str("locale", 35)
-            .map(|tag| tag.as_deref().map_or(Locale::default(), Locale::from_tag));
+            .optional("locale", &locale)
+            .map(Option::unwrap_or_default);
         let (email, locale) = fields.finish(email.zip(locale))?;
         Ok(Self { email, locale })
     }
@@ -39,85 +81,39 @@ impl SendOtpRequest {
 impl VerifyOtpRequest {
     pub fn parse(body: &[u8], code_length: u8) -> Result<Self, AppError> {
         let mut fields = Fields::parse(body)?;
-        let email = fields.email();
-        let code = fields
-            .required_str("code")
-            .and_then(|raw| fields.check(OtpCode::parse(&raw, code_length)));
+        let email = fields.required("email", &email);
+        let code = fields.required("code", &raw_string(|s| OtpCode::parse(s, code_length)));
         let (email, code) = fields.finish(email.zip(code))?;
         Ok(Self { email, code })
     }
 }
 
-/// A JSON object body and the problems found in it so far, so that one answer
-/// lists every bad field rather than the first.
-struct Fields {
-    object: Map<String, Value>,
-    problems: Vec<String>,
+impl RefreshTokenRequest {
+    pub fn parse(body: &[u8]) -> Result<Self, AppError> {
+        let mut fields = Fields::parse(body)?;
+        let refresh_token = fields.required("refreshToken", &token);
+        let refresh_token = fields.finish(refresh_token)?;
+        Ok(Self { refresh_token })
+    }
 }
 
-impl Fields {
-    fn parse(body: &[u8]) -> Result<Self, AppError> {
-        match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(object)) => Ok(Self {
-                object,
-                problems: Vec::new(),
-            }),
-            Ok(_) => Err(AppError::validation("body must be a JSON object")),
-            Err(_) => Err(AppError::validation("body must be valid JSON")),
+impl LogoutRequest {
+    pub fn parse(body: &[u8]) -> Result<Self, AppError> {
+        let mut fields = Fields::parse(body)?;
+        let refresh_token = fields.optional("refreshToken", &token);
+        let all = fields
+            .optional("allSessions", &super::fields::boolean)
+            .map(|b| b.unwrap_or(false));
+        let (refresh_token, all_sessions) = fields.finish(refresh_token.zip(all))?;
+        if refresh_token.is_none() && !all_sessions {
+            return Err(AppError::validation(
+                "refreshToken is required unless allSessions is true",
+            ));
         }
-    }
-
-    fn required_str(&mut self, name: &str) -> Option<String> {
-        match self.object.get(name) {
-            Some(Value::String(s)) => Some(s.clone()),
-            None | Some(Value::Null) => {
-                self.problems.push(format!("{name} is required"));
-                None
-            }
-            Some(_) => {
-                self.problems.push(format!("{name} must be a string"));
-                None
-            }
-        }
-    }
-
-    /// `Some(None)` when absent, `None` when present but invalid.
-    fn optional_str(&mut self, name: &str, max_len: usize) -> Option<Option<String>> {
-        match self.object.get(name) {
-            None | Some(Value::Null) => Some(None),
-            Some(Value::String(s)) if s.len() <= max_len => Some(Some(s.clone())),
-            Some(Value::String(_)) => {
-                self.problems
-                    .push(format!("{name} must be at most {max_len} characters"));
-                None
-            }
-            Some(_) => {
-                self.problems.push(format!("{name} must be a string"));
-                None
-            }
-        }
-    }
-
-    fn email(&mut self) -> Option<EmailAddress> {
-        let raw = self.required_str("email")?;
-        let parsed = EmailAddress::parse(&raw).map_err(|e| e.0.to_string());
-        self.check(parsed)
-    }
-
-    fn check<T>(&mut self, result: Result<T, String>) -> Option<T> {
-        result.map_err(|problem| self.problems.push(problem)).ok()
-    }
-
-    /// The parsed values, or every problem found. A field is `None` only after
-    /// it pushed a problem, so the `Internal` arm is unreachable by construction.
-    fn finish<T>(self, parsed: Option<T>) -> Result<T, AppError> {
-        match parsed {
-            Some(value) if self.problems.is_empty() => Ok(value),
-            _ if !self.problems.is_empty() => Err(AppError::Validation(self.problems)),
-            _ => Err(AppError::internal(
-                "a request field failed without a message",
-            )),
-        }
+        Ok(Self {
+            refresh_token,
+            all_sessions,
+        })
     }
 }
 
@@ -181,5 +177,28 @@ mod tests {
             6,
         ));
         assert_eq!(found, vec!["code must be exactly 6 digits"]);
+    }
+
+    #[test]
+    fn logout_needs_a_token_or_all_sessions() {
+        assert!(LogoutRequest::parse(b"{}").is_err());
+        let all = LogoutRequest::parse(br#"{"allSessions":true}"#).unwrap();
+        assert!(all.all_sessions && all.refresh_token.is_none());
+        let one = LogoutRequest::parse(br#"{"refreshToken":"a.b.c"}"#).unwrap();
+        assert_eq!(one.refresh_token.as_deref(), Some("a.b.c"));
+        assert!(LogoutRequest::parse(br#"{"allSessions":"yes"}"#).is_err());
+    }
+
+    #[test]
+    fn refresh_token_is_required_and_bounded() {
+        assert_eq!(
+            problems(RefreshTokenRequest::parse(b"{}")),
+            vec!["refreshToken is required"]
+        );
+        let long = format!(r#"{{"refreshToken":"{}"}}"#, "a".repeat(5000));
+        assert_eq!(
+            problems(RefreshTokenRequest::parse(long.as_bytes())),
+            vec!["refreshToken is not a token"]
+        );
     }
 }

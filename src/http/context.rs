@@ -26,34 +26,44 @@ pub struct RequestCtx {
     pub now: DateTime<Utc>,
 }
 
+/// The isolate's configuration, parsed on first use.
+pub fn config(env: &Env) -> Result<Rc<Config>, AppError> {
+    if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
+        return Ok(config);
+    }
+    let loaded = Config::from_lookup(|name| {
+        env.secret(name)
+            .or_else(|_| env.var(name))
+            .ok()
+            .map(|v| v.to_string())
+    })
+    .map(Rc::new)
+    .map_err(|problems| AppError::Misconfigured(problems.join("; ")))?;
+    CONFIG.with(|c| *c.borrow_mut() = Some(loaded.clone()));
+    Ok(loaded)
+}
+
+pub fn kv(env: &Env) -> Result<KvStore, AppError> {
+    env.kv(KV_BINDING)
+        .map_err(|e| AppError::Misconfigured(format!("KV binding {KV_BINDING}: {e}")))
+}
+
+pub fn db(env: &Env) -> Result<D1Database, AppError> {
+    env.d1(D1_BINDING)
+        .map_err(|e| AppError::Misconfigured(format!("D1 binding {D1_BINDING}: {e}")))
+}
+
 impl RequestCtx {
     pub fn config(&self) -> Result<Rc<Config>, AppError> {
-        if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
-            return Ok(config);
-        }
-        let env = &self.env;
-        let loaded = Config::from_lookup(|name| {
-            env.secret(name)
-                .or_else(|_| env.var(name))
-                .ok()
-                .map(|v| v.to_string())
-        })
-        .map(Rc::new)
-        .map_err(|problems| AppError::Misconfigured(problems.join("; ")))?;
-        CONFIG.with(|c| *c.borrow_mut() = Some(loaded.clone()));
-        Ok(loaded)
+        config(&self.env)
     }
 
     pub fn kv(&self) -> Result<KvStore, AppError> {
-        self.env
-            .kv(KV_BINDING)
-            .map_err(|e| AppError::Misconfigured(format!("KV binding {KV_BINDING}: {e}")))
+        kv(&self.env)
     }
 
     pub fn db(&self) -> Result<D1Database, AppError> {
-        self.env
-            .d1(D1_BINDING)
-            .map_err(|e| AppError::Misconfigured(format!("D1 binding {D1_BINDING}: {e}")))
+        db(&self.env)
     }
 
     pub fn now_ms(&self) -> i64 {

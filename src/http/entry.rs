@@ -1,11 +1,12 @@
 //! The worker's entry points.
 
 use chrono::Utc;
-use worker::{event, Context, Env, Request, Response};
+use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
 use super::context::RequestCtx;
 use super::{handlers, respond, router};
 use crate::domain::ids::{random_hex, OsRandom};
+use crate::jobs;
 
 #[event(start)]
 fn start() {
@@ -68,4 +69,18 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Respo
         })
     );
     Ok(response)
+}
+
+/// The Cron Trigger (`[triggers]` in wrangler.toml).
+#[event(scheduled)]
+pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let outcome = match jobs::account_deletion::run(&env, Utc::now()).await {
+        Ok(finalized) => {
+            serde_json::json!({"event": "scheduled", "cron": event.cron(), "deletionsFinalized": finalized})
+        }
+        Err(err) => {
+            serde_json::json!({"event": "scheduled", "cron": event.cron(), "error": err.log_cause().unwrap_or_else(|| err.to_string())})
+        }
+    };
+    worker::console_log!("{outcome}");
 }

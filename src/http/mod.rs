@@ -2,8 +2,9 @@
 //! A request is routed, its body parsed into domain types, handled, and its
 //! result turned into the envelope by `respond`.
 
+mod auth;
 mod body;
-mod context;
+pub mod context;
 mod entry;
 mod handlers;
 pub mod respond;

@@ -9,22 +9,33 @@ pub enum Route {
     Jwks,
     SendOtpEmail,
     VerifyOtpEmail,
+    RefreshToken,
+    Logout,
+    CompleteRegistration,
+    GetMe,
+    PatchMe,
+    ScheduleDeletion,
+    CancelDeletion,
     /// Panics on purpose, to prove a panic still answers an envelope. Answers
     /// only where `FAULT_INJECTION=1` and never in production.
     FaultPanic,
 }
 
 /// Every route the service answers: method, exact path, handler.
+#[rustfmt::skip]
 pub const ROUTES: &[(&str, &str, Route)] = &[
-    ("GET", "/health", Route::Health),
-    ("GET", "/.well-known/jwks.json", Route::Jwks),
-    ("POST", "/api/v1/auth/send-otp-email", Route::SendOtpEmail),
-    (
-        "POST",
-        "/api/v1/auth/verify-otp-email",
-        Route::VerifyOtpEmail,
-    ),
-    ("POST", "/__faults/panic", Route::FaultPanic),
+    ("GET",    "/health",                              Route::Health),
+    ("GET",    "/.well-known/jwks.json",               Route::Jwks),
+    ("POST",   "/api/v1/auth/send-otp-email",          Route::SendOtpEmail),
+    ("POST",   "/api/v1/auth/verify-otp-email",        Route::VerifyOtpEmail),
+    ("POST",   "/api/v1/auth/refresh-token",           Route::RefreshToken),
+    ("POST",   "/api/v1/auth/logout",                  Route::Logout),
+    ("POST",   "/api/v1/auth/complete-registration",   Route::CompleteRegistration),
+    ("GET",    "/api/v1/users/me",                     Route::GetMe),
+    ("PATCH",  "/api/v1/users/me",                     Route::PatchMe),
+    ("POST",   "/api/v1/users/me/deletion",            Route::ScheduleDeletion),
+    ("DELETE", "/api/v1/users/me/deletion",            Route::CancelDeletion),
+    ("POST",   "/__faults/panic",                      Route::FaultPanic),
 ];
 
 pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {

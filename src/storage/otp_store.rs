@@ -75,6 +75,31 @@ impl OtpStore<'_> {
         }
     }
 
+    /// Drops the pending code of an address entirely (account deletion).
+    pub async fn remove(&self, email: &EmailAddress) -> Result<(), AppError> {
+        self.forget(email).await;
+        self.db
+            .prepare("DELETE FROM otp_ledger WHERE email = ?1")
+            .bind(&[text(email.as_str())])
+            .map_err(failed("bind otp_ledger delete"))?
+            .run()
+            .await
+            .map_err(failed("otp_ledger delete"))?;
+        Ok(())
+    }
+
+    /// Ledger rows of codes that expired before `before_ms` are of no further use.
+    pub async fn purge_expired(&self, before_ms: i64) -> Result<(), AppError> {
+        self.db
+            .prepare("DELETE FROM otp_ledger WHERE expires_at < ?1")
+            .bind(&[int(before_ms)])
+            .map_err(failed("bind otp_ledger purge"))?
+            .run()
+            .await
+            .map_err(failed("otp_ledger purge"))?;
+        Ok(())
+    }
+
     /// The statement that uses the code: one atomic UPDATE that succeeds for exactly
     /// one request, and only while the code is live, unused and has attempts left.
     /// Its row is `RETURNING`ed, so an empty result means another request won.

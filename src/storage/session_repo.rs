@@ -1,5 +1,6 @@
 //! Login sessions in D1.
 
+use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
 use super::{failed, text};
@@ -44,5 +45,79 @@ impl SessionRepo<'_> {
                 text(consumer),
             ])
             .map_err(failed("bind session insert"))
+    }
+}
+
+/// A session as the refresh and logout paths need it.
+#[derive(Debug, serde::Deserialize)]
+pub struct SessionRow {
+    pub user_id: String,
+    pub refresh_jti: String,
+    pub revoked_at: Option<String>,
+}
+
+impl SessionRepo<'_> {
+    /// Retires `old_jti` and makes `new_jti` the session's refresh token, only if
+    /// `old_jti` is still the current one of a live session: one atomic UPDATE, so
+    /// of two concurrent refreshes with the same token exactly one succeeds.
+    pub fn rotate(
+        &self,
+        session_id: &str,
+        user_id: &str,
+        old_jti: &str,
+        new_jti: &str,
+        expires_at: &str,
+        now: &str,
+    ) -> Result<D1PreparedStatement, AppError> {
+        self.db
+            .prepare(
+                "UPDATE sessions SET refresh_jti = ?4, expires_at = ?5, refreshed_at = ?6
+                 WHERE id = ?1 AND user_id = ?2 AND refresh_jti = ?3
+                   AND revoked_at IS NULL AND expires_at > ?6
+                 RETURNING id",
+            )
+            .bind(&[
+                text(session_id),
+                text(user_id),
+                text(old_jti),
+                text(new_jti),
+                text(expires_at),
+                text(now),
+            ])
+            .map_err(failed("bind session rotate"))
+    }
+
+    pub async fn find(&self, session_id: &str) -> Result<Option<SessionRow>, AppError> {
+        self.db
+            .prepare("SELECT user_id, refresh_jti, revoked_at FROM sessions WHERE id = ?1")
+            .bind(&[text(session_id)])
+            .map_err(failed("bind session find"))?
+            .first::<SessionRow>(None)
+            .await
+            .map_err(failed("session find"))
+    }
+
+    /// Revokes one session of the user (`Some(id)`) or all of them (`None`).
+    /// `RETURNING` yields one row per session that was live.
+    pub fn revoke(
+        &self,
+        session_id: Option<&str>,
+        user_id: &str,
+        reason: &str,
+        now: &str,
+    ) -> Result<D1PreparedStatement, AppError> {
+        self.db
+            .prepare(
+                "UPDATE sessions SET revoked_at = ?3, revoked_reason = ?4
+                 WHERE user_id = ?1 AND (?2 IS NULL OR id = ?2) AND revoked_at IS NULL
+                 RETURNING id",
+            )
+            .bind(&[
+                text(user_id),
+                session_id.map_or(JsValue::NULL, text),
+                text(now),
+                text(reason),
+            ])
+            .map_err(failed("bind session revoke"))
     }
 }

@@ -1,10 +1,16 @@
 //! One module per route; each reads top to bottom:
 //! parse → domain → storage → envelope.
 
+mod account_deletion;
+mod complete_registration;
 mod faults;
 mod health;
 mod jwks;
+mod logout;
+mod refresh_token;
 mod send_otp_email;
+mod session_tokens;
+mod users_me;
 mod verify_otp_email;
 
 use worker::{Request, Response};
@@ -19,6 +25,13 @@ pub async fn dispatch(route: Route, req: Request, ctx: &RequestCtx) -> Result<Re
         Route::Jwks => jwks::handle(ctx),
         Route::SendOtpEmail => send_otp_email::handle(req, ctx).await,
         Route::VerifyOtpEmail => verify_otp_email::handle(req, ctx).await,
+        Route::RefreshToken => refresh_token::handle(req, ctx).await,
+        Route::Logout => logout::handle(req, ctx).await,
+        Route::CompleteRegistration => complete_registration::handle(req, ctx).await,
+        Route::GetMe => users_me::get(req, ctx).await,
+        Route::PatchMe => users_me::patch(req, ctx).await,
+        Route::ScheduleDeletion => account_deletion::schedule(req, ctx).await,
+        Route::CancelDeletion => account_deletion::cancel(req, ctx).await,
         Route::FaultPanic => faults::panic(ctx),
     }
 }

@@ -2,32 +2,20 @@
 //! checks the code, creates or updates the user, opens a session, returns tokens.
 
 use chrono::Duration;
-use serde::Serialize;
 use worker::{Request, Response};
 
+use super::session_tokens;
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
 use crate::domain::ids::{random_hex, uuid_v4, OsRandom};
 use crate::domain::otp;
 use crate::domain::requests::VerifyOtpRequest;
-use crate::domain::token::{Subject, TokenUse, ACCESS_TTL_SECONDS, REFRESH_TTL_SECONDS};
-use crate::domain::user::User;
+use crate::domain::token::REFRESH_TTL_SECONDS;
 use crate::http::context::RequestCtx;
 use crate::http::{body, respond};
 use crate::storage::otp_store::OtpStore;
 use crate::storage::session_repo::{NewSession, SessionRepo};
-use crate::storage::user_repo::{UserRepo, UserRow};
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct LoginData {
-    access_token: String,
-    refresh_token: String,
-    expires_in: i64,
-    refresh_expires_in: i64,
-    user: User,
-    is_registration_complete: bool,
-}
+use crate::storage::user_repo::{first_user, UserRepo};
 
 pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
     let config = ctx.config()?;
@@ -71,32 +59,36 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
     let results = db
         .batch(vec![
             store.consume(&email, &pending.id, &consumer, policy, now_ms)?,
-            UserRepo { db: &db }.upsert_on_login(&uuid_v4(rng), &email, &consumer, &now)?,
+            UserRepo { db: &db }.upsert_on_login(
+                &uuid_v4(rng),
+                &email,
+                &config.code_hasher.tombstone(email.as_str()),
+                &consumer,
+                &now,
+            )?,
             SessionRepo { db: &db }.open_on_login(&session, &email, &consumer)?,
         ])
         .await
         .map_err(|e| AppError::internal(format!("login batch: {e}")))?;
 
-    let rows = |i: usize| -> Result<Vec<serde_json::Value>, AppError> {
-        results
-            .get(i)
-            .ok_or_else(|| AppError::internal("login batch returned too few results"))?
-            .results::<serde_json::Value>()
-            .map_err(|e| AppError::internal(format!("login batch result {i}: {e}")))
+    let [consumed, upserted, _session] = results.as_slice() else {
+        return Err(AppError::internal(
+            "login batch returned the wrong number of results",
+        ));
     };
-    if rows(0)?.is_empty() {
+    let consumed = consumed
+        .results::<serde_json::Value>()
+        .map_err(|e| AppError::internal(format!("consume result: {e}")))?;
+    if consumed.is_empty() {
         // Another request used the code first, or it ran out of attempts or time.
         let state = store.state(&email, &pending.id, policy, now_ms).await?;
         return Err(otp::refusal(state, policy));
     }
-    let Some(row) = rows(1)?.into_iter().next() else {
+    let Some(user) = first_user(upserted)? else {
         return Err(AppError::Conflict(
             "This account was deleted and can no longer sign in",
         ));
     };
-    let user: User = serde_json::from_value::<UserRow>(row)
-        .map_err(|e| AppError::internal(format!("users row: {e}")))?
-        .try_into()?;
 
     // The ledger already makes the code unusable; dropping the KV copy can wait.
     let forget_kv = kv.clone();
@@ -110,24 +102,6 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
         .await
     });
 
-    let subject = Subject {
-        user_id: &user.id,
-        session_id: &session_id,
-        roles: &user.roles,
-    };
-    let sign = |token_use, jti: String| {
-        config
-            .tokens
-            .sign(&subject, token_use, jti, ctx.now)
-            .map_err(|e| AppError::internal(format!("signing: {}", e.0)))
-    };
-    let data = LoginData {
-        access_token: sign(TokenUse::Access, random_hex(rng, 16))?,
-        refresh_token: sign(TokenUse::Refresh, refresh_jti)?,
-        expires_in: ACCESS_TTL_SECONDS,
-        refresh_expires_in: REFRESH_TTL_SECONDS,
-        is_registration_complete: user.is_registration_complete,
-        user,
-    };
+    let data = session_tokens::issue(&config, user, &session_id, refresh_jti, ctx.now)?;
     respond::ok(200, data, ctx.now)
 }

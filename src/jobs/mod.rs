@@ -1,0 +1,3 @@
+//! Work done on the Cron Trigger rather than in a request.
+
+pub mod account_deletion;
