@@ -98,6 +98,21 @@ export async function spawnApp({ vars = {}, secrets = TEST_SECRETS } = {}) {
       const code = await app.requestCode(email);
       return app.verifyOtp(email, code);
     },
+    /** Logs in and returns the token pair, failing the test otherwise. */
+    async session(email = freshEmail()) {
+      const res = await app.login(email);
+      if (res.status !== 200) throw new Error(`login answered ${res.status}: ${res.text}`);
+      return { email, ...res.body.data };
+    },
+    /** A call with `Authorization: Bearer <accessToken>`. */
+    authed(method, path, accessToken, body) {
+      return call(method, path, body, { authorization: `Bearer ${accessToken}` });
+    },
+    /** Runs the Cron Trigger now, as Cloudflare would on schedule. */
+    async runScheduled() {
+      const worker = await mf.getWorker();
+      return worker.scheduled({ cron: "*/15 * * * *", scheduledTime: new Date() });
+    },
     async dispose() {
       await mf.dispose();
       await mail.close();

@@ -1,0 +1,126 @@
+// Refresh rotation with reuse detection, logout, and bearer authentication.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { decodeJwt } from "jose";
+import { spawnApp } from "./support/app.mjs";
+import { assertEnvelope } from "./support/envelope.mjs";
+
+let app;
+before(async () => (app = await spawnApp()));
+after(() => app?.dispose());
+
+const refresh = (refreshToken) => app.post("/api/v1/auth/refresh-token", { refreshToken });
+const me = (accessToken) => app.authed("GET", "/api/v1/users/me", accessToken);
+
+function assertUnauthorized(res) {
+  assertEnvelope(res, 401);
+  assert.equal(res.headers.get("www-authenticate"), "Bearer");
+}
+
+describe("refresh-token", () => {
+  test("rotates: new pair, same session, the user profile", async () => {
+    const s = await app.session();
+    const data = assertEnvelope(await refresh(s.refreshToken), 200);
+    assert.notEqual(data.refreshToken, s.refreshToken);
+    assert.notEqual(data.accessToken, s.accessToken);
+    assert.equal(data.expiresIn, 3600);
+    assert.equal(data.user.email, s.email);
+    assert.equal(decodeJwt(data.refreshToken).sid, decodeJwt(s.refreshToken).sid);
+    assertEnvelope(await me(data.accessToken), 200);
+  });
+
+  test("a retired refresh token revokes the whole session (theft)", async () => {
+    const s = await app.session();
+    const rotated = assertEnvelope(await refresh(s.refreshToken), 200);
+    assertUnauthorized(await refresh(s.refreshToken)); // replayed by a thief
+    // The legitimate successor is dead too, and so is the session's access token.
+    assertUnauthorized(await refresh(rotated.refreshToken));
+    assertUnauthorized(await me(rotated.accessToken));
+    const sid = decodeJwt(s.refreshToken).sid;
+    const row = await app.db.prepare("SELECT revoked_reason FROM sessions WHERE id = ?").bind(sid).first();
+    assert.equal(row.revoked_reason, "refresh_reuse");
+  });
+
+  test("other sessions of the user survive a theft in one", async () => {
+    const a = await app.session();
+    const b = await app.session(a.email);
+    await refresh(a.refreshToken);
+    await refresh(a.refreshToken);
+    assertEnvelope(await refresh(b.refreshToken), 200);
+  });
+
+  test("an access token is not a refresh token", async () => {
+    const s = await app.session();
+    assertUnauthorized(await refresh(s.accessToken));
+  });
+
+  test("tampered, foreign and garbage tokens are 401", async () => {
+    const s = await app.session();
+    const [h, p, sig] = s.refreshToken.split(".");
+    const claims = JSON.parse(Buffer.from(p, "base64url"));
+    claims.sub = "someone-else";
+    const forged = `${h}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}.${sig}`;
+    assertUnauthorized(await refresh(forged));
+    assertUnauthorized(await refresh("not-a-jwt"));
+    const none = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${p}.`;
+    assertUnauthorized(await refresh(none));
+    assertEnvelope(await refresh(42), 400);
+  });
+
+  test("an expired session cannot refresh", async () => {
+    const s = await app.session();
+    const sid = decodeJwt(s.refreshToken).sid;
+    await app.db.prepare("UPDATE sessions SET expires_at = '2000-01-01T00:00:00.000Z' WHERE id = ?").bind(sid).run();
+    assertUnauthorized(await refresh(s.refreshToken));
+  });
+});
+
+describe("bearer authentication", () => {
+  test("missing, malformed or alg:none tokens are 401 with WWW-Authenticate", async () => {
+    const s = await app.session();
+    assertUnauthorized(await app.get("/api/v1/users/me"));
+    assertUnauthorized(await app.get("/api/v1/users/me", { authorization: s.accessToken }));
+    assertUnauthorized(await me("abc.def.ghi"));
+    const [, payload] = s.accessToken.split(".");
+    const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString("base64url")}.${payload}.`;
+    assertUnauthorized(await me(none));
+    const hs = `${Buffer.from('{"alg":"HS256","typ":"JWT"}').toString("base64url")}.${payload}.${"A".repeat(43)}`;
+    assertUnauthorized(await me(hs));
+  });
+
+  test("a refresh token is not an access token", async () => {
+    const s = await app.session();
+    assertUnauthorized(await me(s.refreshToken));
+  });
+});
+
+describe("logout", () => {
+  const logout = (s, body) => app.authed("POST", "/api/v1/auth/logout", s.accessToken, body);
+
+  test("revokes this session only", async () => {
+    const a = await app.session();
+    const b = await app.session(a.email);
+    const data = assertEnvelope(await logout(a, { refreshToken: a.refreshToken }), 200);
+    assert.deepEqual(data, { revokedSessions: 1 });
+    assertUnauthorized(await refresh(a.refreshToken));
+    assertUnauthorized(await me(a.accessToken));
+    assertEnvelope(await me(b.accessToken), 200);
+  });
+
+  test("allSessions revokes every session of the user", async () => {
+    const a = await app.session();
+    const b = await app.session(a.email);
+    const data = assertEnvelope(await logout(a, { allSessions: true }), 200);
+    assert.deepEqual(data, { revokedSessions: 2 });
+    assertUnauthorized(await refresh(b.refreshToken));
+  });
+
+  test("needs a bearer token, and cannot end another user's session", async () => {
+    const a = await app.session();
+    const other = await app.session();
+    assertUnauthorized(await app.post("/api/v1/auth/logout", { refreshToken: a.refreshToken }));
+    assertUnauthorized(await logout(a, { refreshToken: other.refreshToken }));
+    assertEnvelope(await refresh(other.refreshToken), 200);
+    assertEnvelope(await logout(a, {}), 400);
+  });
+});
