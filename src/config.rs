@@ -2,6 +2,7 @@
 //! `.dev.vars`, parsed once per isolate into typed values. Pure: the edge passes
 //! a lookup function, tests pass a map.
 
+use crate::domain::limits::EmailLimits;
 use crate::domain::otp::{self, CodeHasher, OtpPolicy};
 use crate::domain::token::TokenKeys;
 
@@ -18,6 +19,7 @@ pub enum MailConfig {
         api_url: String,
         api_key: String,
         from: String,
+        timeout_ms: u32,
     },
 }
 
@@ -29,6 +31,7 @@ pub struct Config {
     pub mail: MailConfig,
     /// Days between a deletion request and its finalisation.
     pub deletion_grace_days: u32,
+    pub limits: EmailLimits,
 }
 
 impl Config {
@@ -55,6 +58,30 @@ impl Config {
             max_attempts: number(&get, "OTP_MAX_ATTEMPTS", 5, 1..=20, &mut problems),
         };
 
+        let limits = EmailLimits {
+            resend_cooldown_seconds: number(
+                &get,
+                "OTP_RESEND_COOLDOWN_SECONDS",
+                30,
+                0..=3600,
+                &mut problems,
+            ),
+            sends_per_hour: number(&get, "OTP_SENDS_PER_HOUR", 5, 1..=1000, &mut problems),
+            failures_before_lockout: number(
+                &get,
+                "LOGIN_FAILURES_BEFORE_LOCKOUT",
+                10,
+                1..=1000,
+                &mut problems,
+            ),
+            lockout_seconds: number(
+                &get,
+                "LOGIN_LOCKOUT_SECONDS",
+                900,
+                1..=86_400,
+                &mut problems,
+            ),
+        };
         let deletion_grace_days = number(
             &get,
             "ACCOUNT_DELETION_GRACE_DAYS",
@@ -93,6 +120,7 @@ impl Config {
                 tokens,
                 mail,
                 deletion_grace_days,
+                limits,
             }),
             _ => Err(problems),
         }
@@ -115,10 +143,12 @@ fn mail_config(
             let api_key = require(get, "EMAIL_API_KEY", problems);
             let from = require(get, "EMAIL_FROM", problems);
             let api_url = get("EMAIL_API_URL").unwrap_or_else(|| RESEND_API_URL.into());
+            let timeout_ms = number(get, "EMAIL_TIMEOUT_MS", 10_000, 100..=30_000, problems);
             Some(MailConfig::Resend {
                 api_url: api_url.trim_end_matches('/').to_string(),
                 api_key: api_key?,
                 from: from?,
+                timeout_ms,
             })
         }
         other => {

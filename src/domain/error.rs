@@ -29,6 +29,11 @@ pub enum AppError {
     UnsupportedMediaType,
     /// 429: every attempt on the pending code is spent.
     TooManyAttempts,
+    /// 429: a rate limit; come back after `retry_after` seconds.
+    RateLimited {
+        message: &'static str,
+        retry_after: u32,
+    },
     /// 500: the deployment is missing or has malformed configuration.
     Misconfigured(String),
     /// 500: a bug or an unexpected storage failure.
@@ -57,7 +62,7 @@ impl AppError {
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge { .. } => 413,
             Self::UnsupportedMediaType => 415,
-            Self::TooManyAttempts => 429,
+            Self::TooManyAttempts | Self::RateLimited { .. } => 429,
             Self::Misconfigured(_) | Self::Internal(_) => 500,
             Self::EmailRejected(_) => 502,
             Self::Unavailable { .. } => 503,
@@ -93,6 +98,7 @@ impl AppError {
             Self::TooManyAttempts => {
                 vec!["Too many wrong attempts for this code; request a new code".into()]
             }
+            Self::RateLimited { message, .. } => vec![(*message).into()],
             Self::Misconfigured(_) | Self::Internal(_) => vec!["Internal server error".into()],
             Self::EmailRejected(_) => vec!["The email could not be sent; try again later".into()],
             Self::Unavailable { what, .. } => vec![format!("{what} is unavailable")],

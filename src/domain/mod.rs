@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod error;
 pub mod fields;
 pub mod ids;
+pub mod limits;
 pub mod otp;
 pub mod otp_message;
 pub mod profile;

@@ -93,14 +93,21 @@ impl CodeHasher {
         mac
     }
 
-    /// A keyed, irreversible stand-in for an address: what remains of the email of
-    /// a deleted account, so the address can be recognised but not read back.
-    pub fn tombstone(&self, email: &str) -> String {
+    /// A keyed, irreversible tag of a value (an address, an IP) for one purpose:
+    /// lets storage and logs recognise a value without being able to read it back.
+    pub fn tag(&self, purpose: &str, value: &str) -> String {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
-        mac.update(b"account-tombstone\0");
-        mac.update(email.as_bytes());
-        format!("deleted:{}", to_hex(&mac.finalize().into_bytes()))
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(value.as_bytes());
+        to_hex(&mac.finalize().into_bytes())
+    }
+
+    /// What remains of the email of a deleted account: the address can be
+    /// recognised (so it cannot sign up again) but not read back.
+    pub fn tombstone(&self, email: &str) -> String {
+        format!("deleted:{}", self.tag("account-tombstone", email))
     }
 
     pub fn hash(&self, email: &EmailAddress, code_id: &str, code: &OtpCode) -> String {

@@ -8,7 +8,10 @@ use chrono::{DateTime, Utc};
 use worker::{D1Database, Env, KvStore};
 
 use crate::config::Config;
+use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
+use crate::domain::limits::Refusal;
+use crate::storage::audit_log::{self, AuditEvent};
 
 pub const KV_BINDING: &str = "OTP_CODES";
 pub const D1_BINDING: &str = "DB";
@@ -24,6 +27,7 @@ pub struct RequestCtx {
     pub env: Env,
     pub ctx: worker::Context,
     pub now: DateTime<Utc>,
+    pub client_ip: Option<String>,
 }
 
 /// The isolate's configuration, parsed on first use.
@@ -68,5 +72,44 @@ impl RequestCtx {
 
     pub fn now_ms(&self) -> i64 {
         self.now.timestamp_millis()
+    }
+
+    /// The client's address as Cloudflare reports it (absent in some local runs).
+    pub fn client_ip(&self) -> String {
+        self.client_ip.clone().unwrap_or_else(|| "unknown".into())
+    }
+
+    /// Per-IP flood protection through a Workers rate-limiting binding
+    /// (`[[ratelimits]]` in wrangler.toml, which also sets limit and period).
+    pub async fn limit_ip(&self, binding: &str) -> Result<(), AppError> {
+        let limiter = self
+            .env
+            .rate_limiter(binding)
+            .map_err(|e| AppError::Misconfigured(format!("rate limit binding {binding}: {e}")))?;
+        let outcome = limiter
+            .limit(self.client_ip())
+            .await
+            .map_err(|e| AppError::internal(format!("rate limiter {binding}: {e}")))?;
+        if outcome.success {
+            return Ok(());
+        }
+        // The binding's period is 60 s in wrangler.toml; a window ends within it.
+        let refusal = Refusal::IpFlood {
+            retry_after_seconds: 60,
+        };
+        Err(AppError::RateLimited {
+            message: refusal.message(),
+            retry_after: refusal.retry_after(self.now_ms()),
+        })
+    }
+
+    /// Records a security event after the response, with the client's IP hashed.
+    pub fn audit(&self, mut event: AuditEvent) {
+        let (Ok(config), Ok(db)) = (self.config(), self.db()) else {
+            return;
+        };
+        event.ip_hash = Some(config.code_hasher.tag("audit-ip", &self.client_ip()));
+        self.ctx
+            .wait_until(audit_log::record(db, timestamp(self.now), event));
     }
 }

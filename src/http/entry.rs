@@ -31,10 +31,12 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Respo
         .ok()
         .flatten()
         .unwrap_or_else(|| random_hex(&mut OsRandom, 8));
+    let client_ip = req.headers().get("cf-connecting-ip").ok().flatten();
     let ctx = RequestCtx {
         env,
         ctx,
         now: Utc::now(),
+        client_ip,
     };
 
     let result = match router::resolve(&method, &path) {

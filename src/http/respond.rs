@@ -34,6 +34,9 @@ pub fn error(err: &AppError, now: DateTime<Utc>) -> worker::Result<Response> {
     match err {
         AppError::MethodNotAllowed { allow } => headers.set("Allow", &allow.join(", "))?,
         AppError::Unauthorized(_) => headers.set("WWW-Authenticate", "Bearer")?,
+        AppError::RateLimited { retry_after, .. } => {
+            headers.set("Retry-After", &retry_after.to_string())?
+        }
         _ => {}
     }
     Ok(response)

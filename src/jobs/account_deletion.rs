@@ -9,6 +9,7 @@ use crate::domain::email::EmailAddress;
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
 use crate::http::context;
+use crate::storage::audit_log::{self, AuditEvent};
 use crate::storage::otp_store::OtpStore;
 use crate::storage::session_repo::SessionRepo;
 use crate::storage::user_repo::UserRepo;
@@ -39,6 +40,12 @@ pub async fn run(env: &Env, now: DateTime<Utc>) -> Result<usize, AppError> {
         if let Ok(address) = EmailAddress::parse(email) {
             otp.remove(&address).await?;
         }
+        let event = AuditEvent {
+            event: "deletion_finalized",
+            user_id: Some(user_id.clone()),
+            ..AuditEvent::default()
+        };
+        audit_log::record(context::db(env)?, at.clone(), event).await;
     }
     otp.purge_expired(now.timestamp_millis() - LEDGER_RETENTION_MS)
         .await?;

@@ -27,6 +27,7 @@ pub async fn send(
             api_url,
             api_key,
             from,
-        } => resend::send(api_url, api_key, from, to, message).await,
+            timeout_ms,
+        } => resend::send(api_url, api_key, from, *timeout_ms, to, message).await,
     }
 }

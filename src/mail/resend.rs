@@ -9,13 +9,11 @@ use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
 use crate::domain::otp_message::OtpMessage;
 
-/// A login waits on this call; past it the user is better served by an error and a retry.
-const TIMEOUT: Duration = Duration::from_secs(10);
-
 pub async fn send(
     api_url: &str,
     api_key: &str,
     from: &str,
+    timeout_ms: u32,
     to: &EmailAddress,
     message: &OtpMessage,
 ) -> Result<(), AppError> {
@@ -43,7 +41,9 @@ pub async fn send(
 
     let fetch = Fetch::Request(request);
     let call = Box::pin(fetch.send());
-    let timeout = Box::pin(Delay::from(TIMEOUT));
+    // A login waits on this call; past the timeout the user is better served by
+    // an error and a retry.
+    let timeout = Box::pin(Delay::from(Duration::from_millis(u64::from(timeout_ms))));
     let response = match select(call, timeout).await {
         Either::Left((result, _)) => result.map_err(|e| AppError::Unavailable {
             what: "email provider",
@@ -52,7 +52,7 @@ pub async fn send(
         Either::Right(_) => {
             return Err(AppError::Unavailable {
                 what: "email provider",
-                cause: format!("no answer within {}s", TIMEOUT.as_secs()),
+                cause: format!("no answer within {timeout_ms} ms"),
             })
         }
     };

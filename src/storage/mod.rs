@@ -1,6 +1,8 @@
 //! Storage behind narrow functions: KV for pending codes, D1 for the ledger,
 //! users and sessions. Each call names what it does; SQL lives only here.
 
+pub mod audit_log;
+pub mod limit_store;
 pub mod otp_store;
 pub mod session_repo;
 pub mod user_repo;

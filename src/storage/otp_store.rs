@@ -3,6 +3,7 @@
 use serde::Deserialize;
 use worker::{D1Database, D1PreparedStatement, KvStore};
 
+use super::limit_store::NotLocked;
 use super::{failed, int, text};
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
@@ -103,6 +104,7 @@ impl OtpStore<'_> {
     /// The statement that uses the code: one atomic UPDATE that succeeds for exactly
     /// one request, and only while the code is live, unused and has attempts left.
     /// Its row is `RETURNING`ed, so an empty result means another request won.
+    /// Refused, too, while the address is locked out.
     pub fn consume(
         &self,
         email: &EmailAddress,
@@ -110,60 +112,65 @@ impl OtpStore<'_> {
         consumer: &str,
         policy: &OtpPolicy,
         now_ms: i64,
+        lock: &NotLocked<'_>,
     ) -> Result<D1PreparedStatement, AppError> {
         self.db
-            .prepare(
+            .prepare(format!(
                 "UPDATE otp_ledger SET attempts = attempts + 1, consumed_by = ?3
                  WHERE email = ?1 AND code_id = ?2 AND consumed_by IS NULL
-                   AND attempts < ?4 AND expires_at > ?5
+                   AND attempts < ?4 AND expires_at > ?5 AND {}
                  RETURNING attempts",
+                lock.sql(6)
+            ))
+            .bind(
+                &[
+                    [
+                        text(email.as_str()),
+                        text(code_id),
+                        text(consumer),
+                        int(i64::from(policy.max_attempts)),
+                        int(now_ms),
+                    ]
+                    .as_slice(),
+                    &lock.values(),
+                ]
+                .concat(),
             )
-            .bind(&[
-                text(email.as_str()),
-                text(code_id),
-                text(consumer),
-                int(i64::from(policy.max_attempts)),
-                int(now_ms),
-            ])
             .map_err(failed("bind otp_ledger consume"))
     }
 
-    /// Counts a wrong attempt, atomically and only within the limit.
-    pub async fn record_wrong_attempt(
+    /// Counts a wrong attempt, atomically and only within the code's limit and
+    /// while the address is not locked out. `RETURNING` gives the attempts spent.
+    pub fn count_wrong(
         &self,
         email: &EmailAddress,
         code_id: &str,
         policy: &OtpPolicy,
         now_ms: i64,
-    ) -> Result<LedgerState, AppError> {
-        #[derive(Deserialize)]
-        struct Row {
-            attempts: u32,
-        }
-        let counted = self
-            .db
-            .prepare(
+        lock: &NotLocked<'_>,
+    ) -> Result<D1PreparedStatement, AppError> {
+        self.db
+            .prepare(format!(
                 "UPDATE otp_ledger SET attempts = attempts + 1
                  WHERE email = ?1 AND code_id = ?2 AND consumed_by IS NULL
-                   AND attempts < ?3 AND expires_at > ?4
+                   AND attempts < ?3 AND expires_at > ?4 AND {}
                  RETURNING attempts",
+                lock.sql(5)
+            ))
+            .bind(
+                &[
+                    [
+                        text(email.as_str()),
+                        text(code_id),
+                        int(i64::from(policy.max_attempts)),
+                        int(now_ms),
+                    ]
+                    .as_slice(),
+                    &lock.values(),
+                ]
+                .concat(),
             )
-            .bind(&[
-                text(email.as_str()),
-                text(code_id),
-                int(i64::from(policy.max_attempts)),
-                int(now_ms),
-            ])
-            .map_err(failed("bind otp_ledger count"))?
-            .first::<Row>(None)
-            .await
-            .map_err(failed("count wrong attempt"))?;
-        match counted {
-            Some(row) => Ok(LedgerState::Counted {
-                attempts: row.attempts,
-            }),
-            None => self.state(email, code_id, policy, now_ms).await,
-        }
+            .map_err(failed("bind otp_ledger count"))
     }
 
     /// Why a code could not be counted or used (only read on the failure path).

@@ -10,6 +10,7 @@ use crate::domain::profile::ColumnValue;
 use crate::domain::user::DeletionStatus;
 use crate::http::context::RequestCtx;
 use crate::http::{auth, respond};
+use crate::storage::audit_log::AuditEvent;
 use crate::storage::user_repo::{Guard, UserRepo};
 
 pub async fn schedule(req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
@@ -36,6 +37,11 @@ pub async fn schedule(req: Request, ctx: &RequestCtx) -> Result<Response, AppErr
         .update(&user.id, &changes, Guard::DeletionSchedulable, &now)
         .await?
         .ok_or(AppError::Conflict("A deletion is already scheduled"))?;
+    ctx.audit(AuditEvent {
+        event: "deletion_scheduled",
+        user_id: Some(user.id),
+        ..AuditEvent::default()
+    });
     respond::ok(200, updated, ctx.now)
 }
 
@@ -57,5 +63,10 @@ pub async fn cancel(req: Request, ctx: &RequestCtx) -> Result<Response, AppError
         .update(&user.id, &changes, Guard::DeletionPending, &now)
         .await?
         .ok_or(AppError::Conflict("No deletion is scheduled"))?;
+    ctx.audit(AuditEvent {
+        event: "deletion_cancelled",
+        user_id: Some(user.id),
+        ..AuditEvent::default()
+    });
     respond::ok(200, updated, ctx.now)
 }

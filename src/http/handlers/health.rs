@@ -15,16 +15,26 @@ struct Health {
 }
 
 pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
-    let kv = ctx.kv()?;
-    let db = ctx.db()?;
-    let kv_read = kv.get("health:probe").text();
-    let probe = db.prepare("SELECT 1 AS ok");
-    let d1_read = probe.first::<serde_json::Value>(None);
+    // A missing binding counts as unavailable too: the answer names what failed.
+    let kv_read = async {
+        let kv = ctx.kv().map_err(|e| e.to_string())?;
+        kv.get("health:probe")
+            .text()
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let d1_read = async {
+        let db = ctx.db().map_err(|e| e.to_string())?;
+        db.prepare("SELECT 1 AS ok")
+            .first::<serde_json::Value>(None)
+            .await
+            .map_err(|e| e.to_string())
+    };
     let (kv_result, d1_result) = futures_util::join!(kv_read, d1_read);
 
     let failed: Vec<(&'static str, String)> = [
-        kv_result.err().map(|e| ("KV", e.to_string())),
-        d1_result.err().map(|e| ("D1", e.to_string())),
+        kv_result.err().map(|e| ("KV", e)),
+        d1_result.err().map(|e| ("D1", e)),
     ]
     .into_iter()
     .flatten()

@@ -10,6 +10,7 @@ use crate::domain::requests::LogoutRequest;
 use crate::domain::token::TokenUse;
 use crate::http::context::RequestCtx;
 use crate::http::{auth, body, respond};
+use crate::storage::audit_log::AuditEvent;
 use crate::storage::session_repo::SessionRepo;
 
 #[derive(Serialize)]
@@ -53,6 +54,12 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
         .results::<serde_json::Value>()
         .map_err(|e| AppError::internal(format!("logout rows: {e}")))?
         .len();
+    ctx.audit(AuditEvent {
+        event: "logout",
+        user_id: Some(access.sub.clone()),
+        detail: Some(format!("{revoked} session(s)")),
+        ..AuditEvent::default()
+    });
     respond::ok(
         200,
         LoggedOut {

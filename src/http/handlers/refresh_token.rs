@@ -13,6 +13,7 @@ use crate::domain::requests::RefreshTokenRequest;
 use crate::domain::token::{TokenUse, REFRESH_TTL_SECONDS};
 use crate::http::context::RequestCtx;
 use crate::http::{body, respond};
+use crate::storage::audit_log::AuditEvent;
 use crate::storage::session_repo::SessionRepo;
 use crate::storage::user_repo::{first_user, UserRepo};
 
@@ -71,10 +72,12 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
                 .run()
                 .await
                 .map_err(|e| AppError::internal(format!("revoke on reuse: {e}")))?;
-            worker::console_warn!(
-                "{}",
-                serde_json::json!({"event": "refresh_reuse", "session": claims.sid})
-            );
+            ctx.audit(AuditEvent {
+                event: "refresh_reuse",
+                user_id: Some(claims.sub.clone()),
+                detail: Some(claims.sid.clone()),
+                ..AuditEvent::default()
+            });
         }
     }
     Err(REFUSED)

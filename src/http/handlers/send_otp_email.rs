@@ -6,25 +6,47 @@ use worker::{Request, Response};
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
 use crate::domain::ids::OsRandom;
+use crate::domain::limits::Keys;
 use crate::domain::otp;
 use crate::domain::otp_message;
 use crate::domain::requests::SendOtpRequest;
 use crate::http::context::RequestCtx;
 use crate::http::{body, respond};
 use crate::mail;
+use crate::storage::audit_log::AuditEvent;
+use crate::storage::limit_store::LimitStore;
 use crate::storage::otp_store::OtpStore;
+
+pub const IP_LIMITER: &str = "IP_SEND_LIMITER";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct CodeSent {
     expires_in: u32,
     code_length: u8,
+    /// Seconds before another code can be requested for this address.
+    resend_after: u32,
 }
 
 /// Answers the same whether or not an account exists, so it reveals nothing.
 pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
+    ctx.limit_ip(IP_LIMITER).await?;
     let request = SendOtpRequest::parse(&body::json_bytes(&mut req).await?)?;
     let config = ctx.config()?;
+    let (kv, db) = (ctx.kv()?, ctx.db()?);
+    let now_ms = ctx.now_ms();
+
+    let email_hash = config.code_hasher.tag("email", request.email.as_str());
+    let keys = Keys::for_address(&email_hash);
+    if let Some(refusal) = (LimitStore { db: &db })
+        .admit_send(&keys, &config.limits, now_ms)
+        .await?
+    {
+        return Err(AppError::RateLimited {
+            message: refusal.message(),
+            retry_after: refusal.retry_after(now_ms),
+        });
+    }
 
     let issued = otp::issue(
         &request.email,
@@ -37,22 +59,27 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
     // that its owner never received.
     mail::send(&config.mail, &request.email, &message).await?;
 
-    let (kv, db) = (ctx.kv()?, ctx.db()?);
     OtpStore { kv: &kv, db: &db }
         .save(
             &request.email,
             &issued.pending,
             &config.otp,
-            ctx.now_ms(),
+            now_ms,
             &timestamp(ctx.now),
         )
         .await?;
+    ctx.audit(AuditEvent {
+        event: "code_sent",
+        email_hash: Some(email_hash),
+        ..AuditEvent::default()
+    });
 
     respond::ok(
         200,
         CodeSent {
             expires_in: config.otp.ttl_seconds,
             code_length: config.otp.length,
+            resend_after: config.limits.resend_cooldown_seconds,
         },
         ctx.now,
     )

@@ -5,19 +5,27 @@ use chrono::Duration;
 use worker::{Request, Response};
 
 use super::session_tokens;
+use crate::config::Config;
+use crate::domain::email::EmailAddress;
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
 use crate::domain::ids::{random_hex, uuid_v4, OsRandom};
-use crate::domain::otp;
+use crate::domain::limits::{Counter, Keys, Refusal};
+use crate::domain::otp::{self, LedgerState};
 use crate::domain::requests::VerifyOtpRequest;
 use crate::domain::token::REFRESH_TTL_SECONDS;
 use crate::http::context::RequestCtx;
 use crate::http::{body, respond};
+use crate::storage::audit_log::AuditEvent;
+use crate::storage::limit_store::{LimitStore, NotLocked};
 use crate::storage::otp_store::OtpStore;
 use crate::storage::session_repo::{NewSession, SessionRepo};
 use crate::storage::user_repo::{first_user, UserRepo};
 
+pub const IP_LIMITER: &str = "IP_VERIFY_LIMITER";
+
 pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
+    ctx.limit_ip(IP_LIMITER).await?;
     let config = ctx.config()?;
     let policy = &config.otp;
     let VerifyOtpRequest { email, code } =
@@ -25,20 +33,63 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
 
     let (kv, db) = (ctx.kv()?, ctx.db()?);
     let store = OtpStore { kv: &kv, db: &db };
+    let limits = LimitStore { db: &db };
+    let email_hash = config.code_hasher.tag("email", email.as_str());
+    let keys = Keys::for_address(&email_hash);
+    let now_ms = ctx.now_ms();
+    let lock = NotLocked::new(&keys, &config.limits, now_ms);
     let pending = store
         .pending(&email)
         .await?
         .ok_or(AppError::NoPendingCode)?;
-    let now_ms = ctx.now_ms();
 
     if !config
         .code_hasher
         .matches(&email, &pending.id, &code, &pending.hash)
     {
-        let state = store
-            .record_wrong_attempt(&email, &pending.id, policy, now_ms)
-            .await?;
-        return Err(otp::refusal(state, policy));
+        // Count the wrong code against this code and against the address.
+        let results = db
+            .batch(vec![
+                store.count_wrong(&email, &pending.id, policy, now_ms, &lock)?,
+                limits.record_failure(&keys, now_ms)?,
+            ])
+            .await
+            .map_err(|e| AppError::internal(format!("wrong attempt batch: {e}")))?;
+        let attempts = results
+            .first()
+            .map(|r| r.results::<serde_json::Value>())
+            .transpose()
+            .map_err(|e| AppError::internal(format!("wrong attempt result: {e}")))?
+            .and_then(|rows| rows.first().and_then(|r| r["attempts"].as_u64()));
+        let failures = results
+            .get(1)
+            .map(|r| r.results::<Counter>())
+            .transpose()
+            .map_err(|e| AppError::internal(format!("failure counter: {e}")))?
+            .and_then(|rows| rows.into_iter().next());
+        let audit = |detail: &str| AuditEvent {
+            event: "verify_failed",
+            email_hash: Some(email_hash.clone()),
+            detail: Some(detail.into()),
+            ..AuditEvent::default()
+        };
+        if let Some(until) = config.limits.locked_until(failures.as_ref(), now_ms) {
+            ctx.audit(AuditEvent {
+                event: "lockout",
+                ..audit("wrong codes")
+            });
+            return Err(rate_limited(Refusal::LockedOut { until }, now_ms));
+        }
+        ctx.audit(audit("wrong code"));
+        return match attempts {
+            Some(attempts) => Err(otp::refusal(
+                LedgerState::Counted {
+                    attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                },
+                policy,
+            )),
+            None => Err(refusal(ctx, &config, &store, &limits, &keys, &email, &pending.id).await),
+        };
     }
 
     // The right code. One D1 batch (a transaction, one round trip) uses the code,
@@ -58,7 +109,7 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
     };
     let results = db
         .batch(vec![
-            store.consume(&email, &pending.id, &consumer, policy, now_ms)?,
+            store.consume(&email, &pending.id, &consumer, policy, now_ms, &lock)?,
             UserRepo { db: &db }.upsert_on_login(
                 &uuid_v4(rng),
                 &email,
@@ -80,9 +131,9 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
         .results::<serde_json::Value>()
         .map_err(|e| AppError::internal(format!("consume result: {e}")))?;
     if consumed.is_empty() {
-        // Another request used the code first, or it ran out of attempts or time.
-        let state = store.state(&email, &pending.id, policy, now_ms).await?;
-        return Err(otp::refusal(state, policy));
+        // Another request used the code first, or it ran out of attempts or time,
+        // or the address is locked out.
+        return Err(refusal(ctx, &config, &store, &limits, &keys, &email, &pending.id).await);
     }
     let Some(user) = first_user(upserted)? else {
         return Err(AppError::Conflict(
@@ -101,7 +152,43 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
         .forget(&forget_email)
         .await
     });
+    ctx.audit(AuditEvent {
+        event: "login",
+        user_id: Some(user.id.clone()),
+        email_hash: Some(email_hash),
+        detail: Some(session_id.clone()),
+        ..AuditEvent::default()
+    });
 
     let data = session_tokens::issue(&config, user, &session_id, refresh_jti, ctx.now)?;
     respond::ok(200, data, ctx.now)
+}
+
+fn rate_limited(refusal: Refusal, now_ms: i64) -> AppError {
+    AppError::RateLimited {
+        message: refusal.message(),
+        retry_after: refusal.retry_after(now_ms),
+    }
+}
+
+/// Why a code was refused without being counted (read on this path only).
+async fn refusal(
+    ctx: &RequestCtx,
+    config: &Config,
+    store: &OtpStore<'_>,
+    limits: &LimitStore<'_>,
+    keys: &Keys,
+    email: &EmailAddress,
+    code_id: &str,
+) -> AppError {
+    let now_ms = ctx.now_ms();
+    let classify = async {
+        let failures = limits.failures(keys).await?;
+        if let Some(until) = config.limits.locked_until(failures.as_ref(), now_ms) {
+            return Ok(rate_limited(Refusal::LockedOut { until }, now_ms));
+        }
+        let state = store.state(email, code_id, &config.otp, now_ms).await?;
+        Ok::<_, AppError>(otp::refusal(state, &config.otp))
+    };
+    classify.await.unwrap_or_else(|err| err)
 }

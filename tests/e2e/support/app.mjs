@@ -20,7 +20,13 @@ export function freshEmail(tag = "user") {
   return `${tag}-${randomUUID().slice(0, 8)}@example.com`;
 }
 
-export async function spawnApp({ vars = {}, secrets = TEST_SECRETS } = {}) {
+/**
+ * Per-address send limits are relaxed by default so tests can send many codes
+ * to one address; tests of the limits pass the real defaults back in `vars`.
+ */
+export const RELAXED_LIMITS = { OTP_RESEND_COOLDOWN_SECONDS: "0", OTP_SENDS_PER_HOUR: "1000" };
+
+export async function spawnApp({ vars = {}, secrets = TEST_SECRETS, ratelimits } = {}) {
   const mail = await startResendStub();
   const { workerOptions } = unstable_getMiniflareWorkerOptions(`${ROOT}wrangler.toml`);
   const logs = [];
@@ -42,9 +48,11 @@ export async function spawnApp({ vars = {}, secrets = TEST_SECRETS } = {}) {
       ),
       EMAIL_PROVIDER: "resend",
       EMAIL_API_URL: mail.url,
+      ...RELAXED_LIMITS,
       ...secrets,
       ...vars,
     },
+    ...(ratelimits ? { ratelimits } : {}),
     cf: false,
     log: new Log(LogLevel.WARN),
     handleRuntimeStdio(stdout, stderr) {
@@ -58,7 +66,10 @@ export async function spawnApp({ vars = {}, secrets = TEST_SECRETS } = {}) {
   const kv = await mf.getKVNamespace("OTP_CODES");
   await applyMigrations(db);
 
+  // Each request comes from its own client IP unless a test names one, so the
+  // per-IP flood limits only bite in the tests about them.
   const call = async (method, path, body, headers = {}) => {
+    headers = { "cf-connecting-ip": `198.51.100.${1 + Math.floor(Math.random() * 250)}`, ...headers };
     const init = { method, headers: { ...headers } };
     if (body !== undefined) {
       init.body = typeof body === "string" ? body : JSON.stringify(body);

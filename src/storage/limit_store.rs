@@ -1,0 +1,185 @@
+//! Per-address abuse counters in D1 (`rate_limits`). Each check-and-count is a
+//! conditional write, so limits hold under concurrency and across locations.
+
+use worker::wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement};
+
+use super::{failed, int, text};
+use crate::domain::error::AppError;
+use crate::domain::limits::{Counter, EmailLimits, Keys, Refusal, WINDOW_MS};
+
+pub struct LimitStore<'a> {
+    pub db: &'a D1Database,
+}
+
+/// The condition "the address is not locked out", for statements that must not
+/// act on a locked address. Its four values are bound after the statement's own.
+pub struct NotLocked<'a> {
+    key: &'a str,
+    threshold: i64,
+    updated_after: i64,
+    window_after: i64,
+}
+
+impl<'a> NotLocked<'a> {
+    pub fn new(keys: &'a Keys, limits: &EmailLimits, now_ms: i64) -> Self {
+        Self {
+            key: &keys.failures,
+            threshold: i64::from(limits.failures_before_lockout),
+            updated_after: now_ms - limits.lockout_ms(),
+            window_after: now_ms - WINDOW_MS,
+        }
+    }
+
+    /// The SQL condition, numbering its parameters from `first`.
+    pub fn sql(&self, first: usize) -> String {
+        let [a, b, c, d] = [first, first + 1, first + 2, first + 3];
+        format!(
+            "NOT EXISTS (SELECT 1 FROM rate_limits WHERE key = ?{a} AND count >= ?{b}
+                AND updated_at > ?{c} AND window_start > ?{d})"
+        )
+    }
+
+    pub fn values(&self) -> [JsValue; 4] {
+        [
+            text(self.key),
+            int(self.threshold),
+            int(self.updated_after),
+            int(self.window_after),
+        ]
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct KeyedCounter {
+    key: String,
+    #[serde(flatten)]
+    counter: Counter,
+}
+
+impl LimitStore<'_> {
+    /// Admits a send to the address or says why not, in one round trip: the
+    /// counters are read, then the cooldown taken and the send counted, each
+    /// write conditional on the limits, so two racing sends cannot both pass.
+    pub async fn admit_send(
+        &self,
+        keys: &Keys,
+        limits: &EmailLimits,
+        now_ms: i64,
+    ) -> Result<Option<Refusal>, AppError> {
+        let lock = NotLocked::new(keys, limits, now_ms);
+        let read = self
+            .db
+            .prepare(
+                "SELECT key, window_start, count, updated_at FROM rate_limits
+                 WHERE key IN (?1, ?2, ?3)",
+            )
+            .bind(&[
+                text(&keys.cooldown),
+                text(&keys.sends),
+                text(&keys.failures),
+            ])
+            .map_err(failed("bind limits read"))?;
+        let take_cooldown = self
+            .db
+            .prepare(format!(
+                "INSERT INTO rate_limits (key, window_start, count, updated_at)
+                 SELECT ?1, ?2, 1, ?2 WHERE {}
+                 ON CONFLICT (key) DO UPDATE SET window_start = ?2, count = 1, updated_at = ?2
+                 WHERE rate_limits.updated_at <= ?2 - ?3
+                 RETURNING count",
+                lock.sql(4)
+            ))
+            .bind(
+                &[
+                    [text(&keys.cooldown), int(now_ms), int(limits.cooldown_ms())].as_slice(),
+                    &lock.values(),
+                ]
+                .concat(),
+            )
+            .map_err(failed("bind cooldown"))?;
+        let count_send = self
+            .db
+            .prepare(
+                "INSERT INTO rate_limits (key, window_start, count, updated_at)
+                 SELECT ?1, ?2, 1, ?2
+                 WHERE (SELECT updated_at FROM rate_limits WHERE key = ?5) = ?2
+                 ON CONFLICT (key) DO UPDATE SET
+                     count = CASE WHEN window_start > ?2 - ?3 THEN count + 1 ELSE 1 END,
+                     window_start = CASE WHEN window_start > ?2 - ?3 THEN window_start ELSE ?2 END,
+                     updated_at = ?2
+                 WHERE rate_limits.window_start <= ?2 - ?3 OR rate_limits.count < ?4
+                 RETURNING count",
+            )
+            .bind(&[
+                text(&keys.sends),
+                int(now_ms),
+                int(WINDOW_MS),
+                int(i64::from(limits.sends_per_hour)),
+                text(&keys.cooldown),
+            ])
+            .map_err(failed("bind send count"))?;
+
+        let results = self
+            .db
+            .batch(vec![read, take_cooldown, count_send])
+            .await
+            .map_err(failed("limits batch"))?;
+        let rows = |i: usize| -> Result<usize, AppError> {
+            Ok(results
+                .get(i)
+                .ok_or_else(|| AppError::internal("limits batch: missing result"))?
+                .results::<serde_json::Value>()
+                .map_err(failed("limits batch rows"))?
+                .len())
+        };
+        if rows(1)? == 1 && rows(2)? == 1 {
+            return Ok(None);
+        }
+        let before: Vec<KeyedCounter> = results[0].results().map_err(failed("limits counters"))?;
+        let find = |key: &str| before.iter().find(|c| c.key == key).map(|c| c.counter);
+        let refusal = limits
+            .send_refusal(
+                find(&keys.cooldown).as_ref(),
+                find(&keys.sends).as_ref(),
+                find(&keys.failures).as_ref(),
+                now_ms,
+            )
+            // Refused by a concurrent send that the read did not see yet.
+            .unwrap_or(Refusal::Cooldown {
+                until: now_ms + limits.cooldown_ms(),
+            });
+        Ok(Some(refusal))
+    }
+
+    /// Counts a wrong code against the address; `RETURNING` gives the counter.
+    pub fn record_failure(
+        &self,
+        keys: &Keys,
+        now_ms: i64,
+    ) -> Result<D1PreparedStatement, AppError> {
+        self.db
+            .prepare(
+                "INSERT INTO rate_limits (key, window_start, count, updated_at)
+                 VALUES (?1, ?2, 1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET
+                     count = CASE WHEN window_start > ?2 - ?3 THEN count + 1 ELSE 1 END,
+                     window_start = CASE WHEN window_start > ?2 - ?3 THEN window_start ELSE ?2 END,
+                     updated_at = ?2
+                 RETURNING window_start, count, updated_at",
+            )
+            .bind(&[text(&keys.failures), int(now_ms), int(WINDOW_MS)])
+            .map_err(failed("bind failure count"))
+    }
+
+    /// The address's wrong-code counter (read on refusal paths only).
+    pub async fn failures(&self, keys: &Keys) -> Result<Option<Counter>, AppError> {
+        self.db
+            .prepare("SELECT window_start, count, updated_at FROM rate_limits WHERE key = ?1")
+            .bind(&[text(&keys.failures)])
+            .map_err(failed("bind failures read"))?
+            .first::<Counter>(None)
+            .await
+            .map_err(failed("failures read"))
+    }
+}
