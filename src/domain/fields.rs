@@ -23,12 +23,15 @@ pub struct Fields {
 
 impl Fields {
     pub fn parse(body: &[u8]) -> Result<Self, AppError> {
-        match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(object)) => Ok(Self {
+        match serde_json::from_slice::<TopLevel>(body) {
+            Ok(TopLevel::Object(object)) => Ok(Self {
                 object,
                 problems: Vec::new(),
             }),
-            Ok(_) => Err(AppError::validation("body must be a JSON object")),
+            Ok(TopLevel::Other) => Err(AppError::validation("body must be a JSON object")),
+            Err(e) if e.to_string().starts_with(DUPLICATE) => {
+                Err(AppError::validation("body must not repeat a field"))
+            }
             Err(_) => Err(AppError::validation("body must be valid JSON")),
         }
     }
@@ -86,6 +89,73 @@ impl Fields {
                 "a request field failed without a message",
             )),
         }
+    }
+}
+
+const DUPLICATE: &str = "duplicate field";
+
+/// A body's top level. Objects are read key by key so that a repeated key is an
+/// error: parsers disagree on which copy wins, and a proxy and this service
+/// must never read two different requests out of one body.
+enum TopLevel {
+    Object(Map<String, Value>),
+    Other,
+}
+
+impl<'de> serde::Deserialize<'de> for TopLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = TopLevel;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<TopLevel, A::Error> {
+                let mut object = Map::new();
+                while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                    if object.contains_key(&key) {
+                        return Err(serde::de::Error::custom(format!("{DUPLICATE} {key}")));
+                    }
+                    object.insert(key, value);
+                }
+                Ok(TopLevel::Object(object))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<TopLevel, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(TopLevel::Other)
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other)
+            }
+            fn visit_unit<E>(self) -> Result<TopLevel, E> {
+                Ok(TopLevel::Other)
+            }
+        }
+
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -147,6 +217,22 @@ mod tests {
         assert_eq!(f.patch("b", &t), Some(Patch::Set("x".into())));
         assert_eq!(f.patch("c", &t), Some(Patch::Absent));
         assert!(f.finish(Some(())).is_ok());
+    }
+
+    #[test]
+    fn repeated_fields_are_refused() {
+        let err = Fields::parse(br#"{"email":"a@b.co","email":"c@d.co"}"#).err();
+        assert_eq!(
+            err,
+            Some(AppError::validation("body must not repeat a field"))
+        );
+        assert!(Fields::parse(br#"{"a":{"b":1,"c":2},"d":[1,1]}"#).is_ok());
+        for other in [&b"[1,2]"[..], b"null", b"1", b"\"x\"", b"true"] {
+            assert_eq!(
+                Fields::parse(other).err(),
+                Some(AppError::validation("body must be a JSON object"))
+            );
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 // Failures that are ours, not the caller's: still envelopes, nothing half written.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { freshEmail, spawnApp } from "./support/app.mjs";
+import { freshEmail, spawnApp, TEST_SECRETS } from "./support/app.mjs";
 import { assertEnvelope } from "./support/envelope.mjs";
 
 let app;
@@ -42,6 +42,65 @@ test("an unexpected storage error is a 500 envelope that leaks no cause", async 
     assert.equal(user, null);
     const ledger = await broken.db.prepare("SELECT consumed_by FROM otp_ledger WHERE email = ?").bind(email).first();
     assert.equal(ledger.consumed_by, null);
+  } finally {
+    await broken.dispose();
+  }
+});
+
+test("a missing KV binding: health is 503 naming KV, send is 500 and mails nothing", async () => {
+  const broken = await spawnApp({ without: ["OTP_CODES"] });
+  try {
+    const health = await broken.get("/health");
+    assertEnvelope(health, 503);
+    assert.deepEqual(health.body.errors, ["KV is unavailable"]);
+    assertEnvelope(await broken.sendOtp(freshEmail()), 500);
+    assert.equal(broken.mail.sent.length, 0);
+    assert.ok(broken.logs.join("").includes("OTP_CODES"), "the log names the binding");
+  } finally {
+    await broken.dispose();
+  }
+});
+
+test("a missing D1 binding: health is 503 naming D1, verify is 500", async () => {
+  const broken = await spawnApp({ without: ["DB"] });
+  try {
+    const health = await broken.get("/health");
+    assertEnvelope(health, 503);
+    assert.deepEqual(health.body.errors, ["D1 is unavailable"]);
+    assertEnvelope(await broken.sendOtp(freshEmail()), 500);
+    assert.equal(broken.mail.sent.length, 0);
+    assertEnvelope(await broken.verifyOtp(freshEmail(), "123456"), 500);
+  } finally {
+    await broken.dispose();
+  }
+});
+
+test("an email provider that does not answer times out as 503 and stores no code", async () => {
+  const slow = await spawnApp({ vars: { EMAIL_TIMEOUT_MS: "300" } });
+  try {
+    slow.mail.failWith("hang");
+    const email = freshEmail();
+    const started = Date.now();
+    const res = await slow.sendOtp(email);
+    assertEnvelope(res, 503);
+    assert.ok(Date.now() - started < 5000, "answered promptly");
+    assert.equal(await slow.kv.get(`otp:${email}`), null);
+    const ledger = await slow.db.prepare("SELECT count(*) AS n FROM otp_ledger WHERE email = ?").bind(email).first();
+    assert.equal(ledger.n, 0);
+    slow.mail.failWith(null);
+    assertEnvelope(await slow.login(freshEmail()), 200);
+  } finally {
+    await slow.dispose();
+  }
+});
+
+test("a malformed signing key is a 500 envelope naming the setting in the log only", async () => {
+  const broken = await spawnApp({ secrets: { ...TEST_SECRETS, JWT_PRIVATE_KEY: "not-a-key" } });
+  try {
+    const res = await broken.sendOtp(freshEmail());
+    assertEnvelope(res, 500);
+    assert.ok(!res.text.includes("JWT_PRIVATE_KEY"));
+    assert.ok(broken.logs.join("").includes("JWT_PRIVATE_KEY"));
   } finally {
     await broken.dispose();
   }

@@ -38,6 +38,7 @@ export async function startResendStub() {
         return reply(422, { statusCode: 422, name: "validation_error", message: "Missing fields" });
       }
       sent.push({ ...body, headers: req.headers });
+      if (failWith === "hang") return; // never answers: a provider that timed out
       if (failWith) {
         return reply(failWith, { statusCode: failWith, name: "application_error", message: "Down" });
       }
@@ -49,7 +50,7 @@ export async function startResendStub() {
   return {
     url,
     sent,
-    /** Makes every following call answer `status` (null to recover). */
+    /** Makes every following call answer `status`, or "hang" (null to recover). */
     failWith(status) {
       failWith = status;
     },
@@ -61,6 +62,10 @@ export async function startResendStub() {
       if (!line) throw new Error(`no code in email to ${to}: ${mail.text}`);
       return line.trim();
     },
-    close: () => new Promise((resolve) => server.close(resolve)),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(resolve);
+        server.closeAllConnections();
+      }),
   };
 }
