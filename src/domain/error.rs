@@ -69,6 +69,27 @@ impl AppError {
         }
     }
 
+    /// A short name of the variant, for the request log's `outcome`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "validation",
+            Self::WrongCode { .. } => "wrong_code",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::RouteNotFound => "route_not_found",
+            Self::NoPendingCode => "no_pending_code",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooManyAttempts => "too_many_attempts",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Misconfigured(_) => "misconfigured",
+            Self::Internal(_) => "internal",
+            Self::EmailRejected(_) => "email_rejected",
+            Self::Unavailable { .. } => "unavailable",
+        }
+    }
+
     /// What the caller is told. Never includes an internal cause.
     pub fn public_messages(&self) -> Vec<String> {
         match self {

@@ -6,6 +6,8 @@
 //! Per client IP (the Workers rate-limiting binding, counted per location):
 //! coarse flood protection, where a local count is enough.
 
+use super::error::AppError;
+
 /// How the per-address limits are set; read once from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EmailLimits {
@@ -128,6 +130,14 @@ impl Refusal {
                 "Too many wrong codes for this address; it is locked for a while"
             }
             Self::IpFlood { .. } => "Too many requests; slow down",
+        }
+    }
+
+    /// The 429 this refusal answers, with its `Retry-After`.
+    pub fn into_error(self, now_ms: i64) -> AppError {
+        AppError::RateLimited {
+            message: self.message(),
+            retry_after: self.retry_after(now_ms),
         }
     }
 

@@ -94,13 +94,10 @@ impl RequestCtx {
             return Ok(());
         }
         // The binding's period is 60 s in wrangler.toml; a window ends within it.
-        let refusal = Refusal::IpFlood {
+        Err(Refusal::IpFlood {
             retry_after_seconds: 60,
-        };
-        Err(AppError::RateLimited {
-            message: refusal.message(),
-            retry_after: refusal.retry_after(self.now_ms()),
-        })
+        }
+        .into_error(self.now_ms()))
     }
 
     /// Records a security event after the response, with the client's IP hashed.

@@ -5,6 +5,7 @@ use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledE
 
 use super::context::RequestCtx;
 use super::{handlers, respond, router};
+use crate::domain::error::AppError;
 use crate::domain::ids::{random_hex, OsRandom};
 use crate::jobs;
 
@@ -43,14 +44,7 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Respo
         Ok(route) => handlers::dispatch(route, req, &ctx).await,
         Err(err) => Err(err),
     };
-    let outcome = match &result {
-        Ok(_) => "ok".to_string(),
-        Err(err) => format!("{err:?}")
-            .split(['(', ' '])
-            .next()
-            .unwrap_or("")
-            .to_string(),
-    };
+    let outcome = result.as_ref().map_or_else(AppError::kind, |_| "ok");
     let mut response = match result {
         Ok(response) => response,
         Err(err) => respond::error(&err, ctx.now)?,

@@ -1,6 +1,7 @@
 //! Pending codes: the hash in KV (expired by KV), attempts and use in the D1 ledger.
 
 use serde::Deserialize;
+use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, KvStore};
 
 use super::limit_store::NotLocked;
@@ -101,76 +102,37 @@ impl OtpStore<'_> {
         Ok(())
     }
 
-    /// The statement that uses the code: one atomic UPDATE that succeeds for exactly
-    /// one request, and only while the code is live, unused and has attempts left.
-    /// Its row is `RETURNING`ed, so an empty result means another request won.
-    /// Refused, too, while the address is locked out.
-    pub fn consume(
+    /// Records an attempt on a code: one atomic UPDATE, applied only while the
+    /// code is live, unused, has attempts left and the address is not locked out.
+    /// With `consumer` (the right code) it also uses the code, so of concurrent
+    /// requests exactly one wins; without, it only counts a wrong attempt.
+    /// `RETURNING` gives the attempts spent; no row means it was refused.
+    pub fn record_attempt(
         &self,
         email: &EmailAddress,
         code_id: &str,
-        consumer: &str,
+        consumer: Option<&str>,
         policy: &OtpPolicy,
         now_ms: i64,
         lock: &NotLocked<'_>,
     ) -> Result<D1PreparedStatement, AppError> {
+        let own = [
+            text(email.as_str()),
+            text(code_id),
+            consumer.map_or(JsValue::NULL, text),
+            int(i64::from(policy.max_attempts)),
+            int(now_ms),
+        ];
         self.db
             .prepare(format!(
                 "UPDATE otp_ledger SET attempts = attempts + 1, consumed_by = ?3
                  WHERE email = ?1 AND code_id = ?2 AND consumed_by IS NULL
                    AND attempts < ?4 AND expires_at > ?5 AND {}
                  RETURNING attempts",
-                lock.sql(6)
+                lock.sql(own.len() + 1)
             ))
-            .bind(
-                &[
-                    [
-                        text(email.as_str()),
-                        text(code_id),
-                        text(consumer),
-                        int(i64::from(policy.max_attempts)),
-                        int(now_ms),
-                    ]
-                    .as_slice(),
-                    &lock.values(),
-                ]
-                .concat(),
-            )
-            .map_err(failed("bind otp_ledger consume"))
-    }
-
-    /// Counts a wrong attempt, atomically and only within the code's limit and
-    /// while the address is not locked out. `RETURNING` gives the attempts spent.
-    pub fn count_wrong(
-        &self,
-        email: &EmailAddress,
-        code_id: &str,
-        policy: &OtpPolicy,
-        now_ms: i64,
-        lock: &NotLocked<'_>,
-    ) -> Result<D1PreparedStatement, AppError> {
-        self.db
-            .prepare(format!(
-                "UPDATE otp_ledger SET attempts = attempts + 1
-                 WHERE email = ?1 AND code_id = ?2 AND consumed_by IS NULL
-                   AND attempts < ?3 AND expires_at > ?4 AND {}
-                 RETURNING attempts",
-                lock.sql(5)
-            ))
-            .bind(
-                &[
-                    [
-                        text(email.as_str()),
-                        text(code_id),
-                        int(i64::from(policy.max_attempts)),
-                        int(now_ms),
-                    ]
-                    .as_slice(),
-                    &lock.values(),
-                ]
-                .concat(),
-            )
-            .map_err(failed("bind otp_ledger count"))
+            .bind(&[own.as_slice(), &lock.values()].concat())
+            .map_err(failed("bind otp_ledger attempt"))
     }
 
     /// Why a code could not be counted or used (only read on the failure path).

@@ -59,19 +59,11 @@ const ENDPOINTS = [
   { method: "PATCH", path: "/api/v1/users/me", auth: true },
 ];
 
-async function send({ method, path, auth }, body, contentType) {
-  const headers = { "cf-connecting-ip": `192.0.2.${Math.floor(Math.random() * 250)}` };
+function send({ method, path, auth }, body, contentType) {
+  const headers = {};
   if (contentType) headers["content-type"] = contentType;
   if (auth) headers.authorization = `Bearer ${session.accessToken}`;
-  const res = await fetch(new URL(path, app.url), { method, headers, body });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, body: json, text };
+  return app.raw(method, path, { body, headers });
 }
 
 async function snapshot() {

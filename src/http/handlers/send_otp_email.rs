@@ -42,10 +42,7 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
         .admit_send(&keys, &config.limits, now_ms)
         .await?
     {
-        return Err(AppError::RateLimited {
-            message: refusal.message(),
-            retry_after: refusal.retry_after(now_ms),
-        });
+        return Err(refusal.into_error(now_ms));
     }
 
     let issued = otp::issue(

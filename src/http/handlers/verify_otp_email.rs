@@ -50,7 +50,7 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
         // Count the wrong code against this code and against the address.
         let results = db
             .batch(vec![
-                store.count_wrong(&email, &pending.id, policy, now_ms, &lock)?,
+                store.record_attempt(&email, &pending.id, None, policy, now_ms, &lock)?,
                 limits.record_failure(&keys, now_ms)?,
             ])
             .await
@@ -78,7 +78,7 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
                 event: "lockout",
                 ..audit("wrong codes")
             });
-            return Err(rate_limited(Refusal::LockedOut { until }, now_ms));
+            return Err(Refusal::LockedOut { until }.into_error(now_ms));
         }
         ctx.audit(audit("wrong code"));
         return match attempts {
@@ -109,7 +109,7 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
     };
     let results = db
         .batch(vec![
-            store.consume(&email, &pending.id, &consumer, policy, now_ms, &lock)?,
+            store.record_attempt(&email, &pending.id, Some(&consumer), policy, now_ms, &lock)?,
             UserRepo { db: &db }.upsert_on_login(
                 &uuid_v4(rng),
                 &email,
@@ -164,13 +164,6 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
     respond::ok(200, data, ctx.now)
 }
 
-fn rate_limited(refusal: Refusal, now_ms: i64) -> AppError {
-    AppError::RateLimited {
-        message: refusal.message(),
-        retry_after: refusal.retry_after(now_ms),
-    }
-}
-
 /// Why a code was refused without being counted (read on this path only).
 async fn refusal(
     ctx: &RequestCtx,
@@ -185,7 +178,7 @@ async fn refusal(
     let classify = async {
         let failures = limits.failures(keys).await?;
         if let Some(until) = config.limits.locked_until(failures.as_ref(), now_ms) {
-            return Ok(rate_limited(Refusal::LockedOut { until }, now_ms));
+            return Ok(Refusal::LockedOut { until }.into_error(now_ms));
         }
         let state = store.state(email, code_id, &config.otp, now_ms).await?;
         Ok::<_, AppError>(otp::refusal(state, &config.otp))

@@ -73,14 +73,9 @@ export async function spawnApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, 
 
   // Each request comes from its own client IP unless a test names one, so the
   // per-IP flood limits only bite in the tests about them.
-  const call = async (method, path, body, headers = {}) => {
+  const raw = async (method, path, { body, headers = {} } = {}) => {
     headers = { "cf-connecting-ip": `198.51.100.${1 + Math.floor(Math.random() * 250)}`, ...headers };
-    const init = { method, headers: { ...headers } };
-    if (body !== undefined) {
-      init.body = typeof body === "string" ? body : JSON.stringify(body);
-      init.headers = { "content-type": "application/json", ...headers };
-    }
-    const res = await fetch(new URL(path, url), init);
+    const res = await fetch(new URL(path, url), { method, headers, body, duplex: "half" });
     const text = await res.text();
     let json;
     try {
@@ -90,6 +85,14 @@ export async function spawnApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, 
     }
     return { status: res.status, headers: res.headers, body: json, text };
   };
+  // A JSON call: objects are serialised, strings sent as they are.
+  const call = (method, path, body, headers = {}) =>
+    body === undefined
+      ? raw(method, path, { headers })
+      : raw(method, path, {
+          body: typeof body === "string" ? body : JSON.stringify(body),
+          headers: { "content-type": "application/json", ...headers },
+        });
 
   const app = {
     url,
@@ -101,6 +104,8 @@ export async function spawnApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, 
     get: (path, headers) => call("GET", path, undefined, headers),
     post: (path, body, headers) => call("POST", path, body, headers),
     call,
+    /** Any request, with exactly the body and headers given (no content type added). */
+    raw,
     sendOtp: (email, extra = {}) => call("POST", "/api/v1/auth/send-otp-email", { email, ...extra }),
     verifyOtp: (email, code) => call("POST", "/api/v1/auth/verify-otp-email", { email, code }),
     /** Sends a code and reads it from the mailbox, as a user would. */
