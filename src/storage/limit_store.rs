@@ -4,7 +4,7 @@
 use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
-use super::{failed, int, text};
+use super::{batch_rows, failed, int, text};
 use crate::domain::error::AppError;
 use crate::domain::limits::{Counter, EmailLimits, Keys, Refusal, WINDOW_MS};
 
@@ -125,18 +125,12 @@ impl LimitStore<'_> {
             .batch(vec![read, take_cooldown, count_send])
             .await
             .map_err(failed("limits batch"))?;
-        let rows = |i: usize| -> Result<usize, AppError> {
-            Ok(results
-                .get(i)
-                .ok_or_else(|| AppError::internal("limits batch: missing result"))?
-                .results::<serde_json::Value>()
-                .map_err(failed("limits batch rows"))?
-                .len())
-        };
-        if rows(1)? == 1 && rows(2)? == 1 {
+        let took_cooldown = batch_rows::<serde_json::Value>(&results, 1)?.len() == 1;
+        let counted_send = batch_rows::<serde_json::Value>(&results, 2)?.len() == 1;
+        if took_cooldown && counted_send {
             return Ok(None);
         }
-        let before: Vec<KeyedCounter> = results[0].results().map_err(failed("limits counters"))?;
+        let before: Vec<KeyedCounter> = batch_rows(&results, 0)?;
         let find = |key: &str| before.iter().find(|c| c.key == key).map(|c| c.counter);
         let refusal = limits
             .send_refusal(

@@ -24,3 +24,15 @@ pub(crate) fn int(n: i64) -> JsValue {
 pub(crate) fn text(s: &str) -> JsValue {
     JsValue::from_str(s)
 }
+
+/// The rows of statement `index` of a batch.
+pub fn batch_rows<T: serde::de::DeserializeOwned>(
+    results: &[worker::D1Result],
+    index: usize,
+) -> Result<Vec<T>, AppError> {
+    results
+        .get(index)
+        .ok_or_else(|| AppError::internal(format!("batch has no result {index}")))?
+        .results::<T>()
+        .map_err(|e| AppError::internal(format!("batch result {index}: {e}")))
+}

@@ -19,6 +19,14 @@ fn kv_key(email: &EmailAddress) -> String {
     format!("otp:{email}")
 }
 
+/// Drops the KV copy of a code. Best effort: the D1 ledger already makes a used
+/// code unusable; this only spares later requests the hash comparison.
+pub async fn forget(kv: &KvStore, email: &EmailAddress) {
+    if let Err(e) = kv.delete(&kv_key(email)).await {
+        worker::console_warn!("kv delete of a used code failed: {e}");
+    }
+}
+
 impl OtpStore<'_> {
     /// Stores a new code for the address, replacing any earlier one.
     pub async fn save(
@@ -69,12 +77,8 @@ impl OtpStore<'_> {
         }
     }
 
-    /// Best effort: the D1 ledger already makes a used code unusable; this only
-    /// spares later requests the hash comparison.
     pub async fn forget(&self, email: &EmailAddress) {
-        if let Err(e) = self.kv.delete(&kv_key(email)).await {
-            worker::console_warn!("kv delete of a used code failed: {e}");
-        }
+        forget(self.kv, email).await
     }
 
     /// Drops the pending code of an address entirely (account deletion).
