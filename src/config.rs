@@ -66,7 +66,7 @@ impl Config {
                 0..=3600,
                 &mut problems,
             ),
-            sends_per_hour: number(&get, "OTP_SENDS_PER_HOUR", 5, 1..=1000, &mut problems),
+            sends_per_hour: number(&get, "OTP_SENDS_PER_HOUR", 5, 1..=100_000, &mut problems),
             failures_before_lockout: number(
                 &get,
                 "LOGIN_FAILURES_BEFORE_LOCKOUT",

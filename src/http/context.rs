@@ -101,12 +101,18 @@ impl RequestCtx {
     }
 
     /// Records a security event after the response, with the client's IP hashed.
-    pub fn audit(&self, mut event: AuditEvent) {
-        let (Ok(config), Ok(db)) = (self.config(), self.db()) else {
+    pub fn audit(&self, event: AuditEvent) {
+        let (Ok(event), Ok(db)) = (self.with_ip(event), self.db()) else {
             return;
         };
-        event.ip_hash = Some(config.code_hasher.tag("audit-ip", &self.client_ip()));
         self.ctx
             .wait_until(audit_log::record(db, timestamp(self.now), event));
+    }
+
+    /// The event with the client's IP, hashed, filled in.
+    pub fn with_ip(&self, mut event: AuditEvent) -> Result<AuditEvent, AppError> {
+        let config = self.config()?;
+        event.ip_hash = Some(config.code_hasher.tag("audit-ip", &self.client_ip()));
+        Ok(event)
     }
 }

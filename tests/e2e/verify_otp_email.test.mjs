@@ -186,6 +186,11 @@ describe("codes are single use, short lived and attempt limited", () => {
     const row = await userRow(email);
     const sessions = await app.db.prepare("SELECT count(*) AS n FROM sessions WHERE user_id = ?").bind(row.id).first();
     assert.equal(sessions.n, 1);
+    const logins = await app.db
+      .prepare("SELECT count(*) AS n FROM audit_events WHERE event = 'login' AND user_id = ?")
+      .bind(row.id)
+      .first();
+    assert.equal(logins.n, 1, "one login is audited once");
   });
 
   test("simultaneous wrong guesses never exceed the attempt limit", async () => {

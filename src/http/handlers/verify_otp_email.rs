@@ -17,10 +17,10 @@ use crate::domain::token::REFRESH_TTL_SECONDS;
 use crate::domain::user::User;
 use crate::http::context::RequestCtx;
 use crate::http::{body, respond};
-use crate::storage::audit_log::AuditEvent;
+use crate::storage::audit_log::{self, AuditEvent};
 use crate::storage::batch_rows;
 use crate::storage::limit_store::{LimitStore, NotLocked};
-use crate::storage::otp_store::{self, OtpStore};
+use crate::storage::otp_store::OtpStore;
 use crate::storage::session_repo::{NewSession, SessionRepo};
 use crate::storage::user_repo::{first_user, UserRepo};
 
@@ -45,19 +45,9 @@ pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppE
     {
         return Err(attempt.wrong_code(&pending).await);
     }
+    // The used code stays in KV until it expires: the D1 ledger already refuses
+    // it, and deleting it would cost a KV write on every login.
     let (user, session_id, refresh_jti) = attempt.login(&pending).await?;
-
-    // The ledger already makes the code unusable; dropping the KV copy can wait.
-    let (forget_kv, forget_email) = (kv.clone(), email.clone());
-    ctx.ctx
-        .wait_until(async move { otp_store::forget(&forget_kv, &forget_email).await });
-    ctx.audit(AuditEvent {
-        event: "login",
-        user_id: Some(user.id.clone()),
-        email_hash: Some(attempt.email_hash.clone()),
-        detail: Some(session_id.clone()),
-        ..AuditEvent::default()
-    });
     let data = session_tokens::issue(&config, user, &session_id, refresh_jti, ctx.now)?;
     respond::ok(200, data, ctx.now)
 }
@@ -198,6 +188,19 @@ impl<'a> Attempt<'a> {
                     &now,
                 )?,
                 SessionRepo { db: self.db }.open_on_login(&session, self.email, &consumer)?,
+                audit_log::insert_login(
+                    self.db,
+                    &now,
+                    &self.ctx.with_ip(AuditEvent {
+                        event: "login",
+                        email_hash: Some(self.email_hash.clone()),
+                        detail: Some(session_id.clone()),
+                        ..AuditEvent::default()
+                    })?,
+                    self.email.as_str(),
+                    &consumer,
+                )
+                .map_err(|e| AppError::internal(format!("bind login audit: {e}")))?,
             ])
             .await
             .map_err(|e| AppError::internal(format!("login batch: {e}")))?;
@@ -207,7 +210,10 @@ impl<'a> Attempt<'a> {
             // time, or the address is locked out.
             return Err(self.refusal(pending).await);
         }
-        let user = first_user(&results[1])?.ok_or(AppError::Conflict(
+        let upserted = results
+            .get(1)
+            .ok_or_else(|| AppError::internal("login batch has no user result"))?;
+        let user = first_user(upserted)?.ok_or(AppError::Conflict(
             "This account was deleted and can no longer sign in",
         ))?;
         Ok((user, session_id, refresh_jti))
