@@ -6,3 +6,11 @@ ensure_build_tools
 cd "$ROOT"
 log "building the worker ($(cargo --version))"
 worker-build --release >&2
+
+# Size pass: -Oz, and no names section (panics are still logged with their
+# message and source location by the panic hook). The features are those
+# worker-build enables, so nothing newer than workerd supports is emitted.
+log "optimising the wasm for size"
+"$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.wasm -Oz --strip-debug --strip-producers \
+  --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
+  --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
