@@ -6,6 +6,6 @@ mod auth;
 mod body;
 pub mod context;
 mod entry;
-mod handlers;
+pub mod handlers;
 pub mod respond;
 pub mod router;

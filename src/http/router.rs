@@ -7,6 +7,7 @@ use crate::domain::error::AppError;
 pub enum Route {
     Health,
     Jwks,
+    OpenApi,
     SendOtpEmail,
     VerifyOtpEmail,
     RefreshToken,
@@ -26,6 +27,7 @@ pub enum Route {
 pub const ROUTES: &[(&str, &str, Route)] = &[
     ("GET",    "/health",                              Route::Health),
     ("GET",    "/.well-known/jwks.json",               Route::Jwks),
+    ("GET",    "/api/v1/openapi.json",                 Route::OpenApi),
     ("POST",   "/api/v1/auth/send-otp-email",          Route::SendOtpEmail),
     ("POST",   "/api/v1/auth/verify-otp-email",        Route::VerifyOtpEmail),
     ("POST",   "/api/v1/auth/refresh-token",           Route::RefreshToken),
@@ -72,6 +74,33 @@ mod tests {
     fn unknown_path_is_not_found() {
         assert_eq!(resolve("GET", "/nope"), Err(AppError::RouteNotFound));
         assert_eq!(resolve("GET", "/health/"), Err(AppError::RouteNotFound));
+    }
+
+    /// The OpenAPI document and the route table describe the same API: a route
+    /// without a spec entry, or a spec entry without a route, fails here.
+    #[test]
+    fn every_route_is_in_the_openapi_document_and_back() {
+        let spec: serde_json::Value =
+            serde_json::from_str(crate::http::handlers::openapi::SPEC).unwrap();
+        let mut documented: Vec<(String, String)> = spec["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, ops)| {
+                ops.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |method| (method.to_uppercase(), path.clone()))
+            })
+            .collect();
+        let mut routed: Vec<(String, String)> = ROUTES
+            .iter()
+            .filter(|(_, _, route)| *route != Route::FaultPanic) // test-only, never public
+            .map(|(m, p, _)| (m.to_string(), p.to_string()))
+            .collect();
+        documented.sort();
+        routed.sort();
+        assert_eq!(documented, routed);
     }
 
     #[test]

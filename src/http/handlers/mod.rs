@@ -7,6 +7,7 @@ mod faults;
 mod health;
 mod jwks;
 mod logout;
+pub mod openapi;
 mod refresh_token;
 mod send_otp_email;
 mod session_tokens;
@@ -23,6 +24,7 @@ pub async fn dispatch(route: Route, req: Request, ctx: &RequestCtx) -> Result<Re
     match route {
         Route::Health => health::handle(ctx).await,
         Route::Jwks => jwks::handle(ctx),
+        Route::OpenApi => openapi::handle(ctx),
         Route::SendOtpEmail => send_otp_email::handle(req, ctx).await,
         Route::VerifyOtpEmail => verify_otp_email::handle(req, ctx).await,
         Route::RefreshToken => refresh_token::handle(req, ctx).await,

@@ -1,0 +1,46 @@
+// The API contract: the served document is the committed one, the shipped
+// TypeScript types are generated from it and usable, and the worker's answers
+// match it.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { after, before, test } from "node:test";
+import openapiTS, { astToString } from "openapi-typescript";
+import { freshEmail, spawnApp } from "./support/app.mjs";
+import { assertEnvelope } from "./support/envelope.mjs";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const spec = JSON.parse(readFileSync(`${ROOT}api/openapi.json`, "utf8"));
+
+let app;
+before(async () => (app = await spawnApp()));
+after(() => app?.dispose());
+
+test("GET /api/v1/openapi.json serves the committed document in the envelope", async () => {
+  const data = assertEnvelope(await app.get("/api/v1/openapi.json"), 200);
+  assert.deepEqual(data, spec);
+  assert.equal(data.openapi, "3.1.0");
+  assert.deepEqual(data.servers.map((s) => s.url), ["http://127.0.0.1:8787", "https://auth.allmine.app"]);
+});
+
+test("the shipped TypeScript types are generated from the document (npm run types)", async () => {
+  const generated = astToString(await openapiTS(spec, { rootTypes: true, rootTypesNoSchemaPrefix: true }));
+  const committed = readFileSync(`${ROOT}types/api.d.ts`, "utf8");
+  const strip = (s) => s.replace(/^\/\*\*[\s\S]*?\*\/\s*/, "").trim(); // the generator's banner
+  assert.equal(strip(committed), strip(generated), "types/api.d.ts is stale: run npm run types");
+});
+
+test("an app can import the types by name", () => {
+  execFileSync(`${ROOT}node_modules/.bin/tsc`, ["-p", `${ROOT}tests/types/tsconfig.json`], { cwd: ROOT });
+});
+
+test("documented examples and real answers agree on the login shape", async () => {
+  const documented = spec.paths["/api/v1/auth/verify-otp-email"].post.responses["200"].content["application/json"].example;
+  const real = assertEnvelope(await app.login(freshEmail()), 200);
+  assert.deepEqual(Object.keys(real).sort(), Object.keys(documented.data).sort());
+  assert.deepEqual(Object.keys(real.user).sort(), Object.keys(documented.data.user).sort());
+  assert.deepEqual(
+    Object.keys(real.user).sort(),
+    [...spec.components.schemas.User.required].sort(),
+  );
+});
