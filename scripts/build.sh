@@ -14,3 +14,10 @@ log "optimising the wasm for size"
 "$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.wasm -Oz --strip-debug --strip-producers \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
+
+# The docs page (/docs): our page and Swagger UI from npm, as static assets.
+log "assembling the docs page"
+rm -rf build/assets && mkdir -p build/assets/docs/vendor
+cp web/docs/* build/assets/docs/
+cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+  build/assets/docs/vendor/

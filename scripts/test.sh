@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/toolchain.sh"
 cd "$ROOT"
 ensure_node_modules
+ensure_chromium
 
 log "unit tests (native cargo test)"
 cargo test --locked --quiet

@@ -95,6 +95,14 @@ ensure_build_tools() {
   WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
 }
 
+# Debian's Chromium, for the docs page test (Playwright drives it; it never
+# downloads a browser of its own).
+ensure_chromium() {
+  [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] && return
+  command -v apt-get >/dev/null 2>&1 || die "the docs test needs Chromium: set CHROMIUM_PATH"
+  apt_install chromium
+}
+
 # Local secrets for `wrangler dev`, generated once and never committed.
 ensure_dev_vars() {
   [ -f "$ROOT/.dev.vars" ] && return
