@@ -215,7 +215,7 @@ export interface components {
             /** Format: email */
             email: string;
             /** @description BCP 47 tag; `tr…` gives Turkish, anything else English */
-            locale?: string;
+            locale?: string | null;
         };
         CodeSent: {
             /** @description Seconds the code lives */
@@ -272,9 +272,9 @@ export interface components {
         };
         /** @description `refreshToken`, or `allSessions: true` */
         LogoutRequest: {
-            refreshToken?: string;
+            refreshToken?: string | null;
             /** @description Revoke every session of the user */
-            allSessions?: boolean;
+            allSessions?: boolean | null;
         };
         LoggedOut: {
             revokedSessions: number;
@@ -313,21 +313,20 @@ export interface components {
             /** @constant */
             consentFormAccepted: true;
             consentFormVersion: components["schemas"]["Version"];
-            countryCode?: string;
-            phoneNumber?: string;
-            signupSource?: string;
-            signupCampaign?: string;
-            profilePhoto?: string;
-            availabilityStatus?: components["schemas"]["AvailabilityStatus"];
-            expertise?: string;
-            bio?: string;
-            instagram?: components["schemas"]["SocialHandle"];
-            x?: components["schemas"]["SocialHandle"];
-            tiktok?: components["schemas"]["SocialHandle"];
-            snapchat?: components["schemas"]["SocialHandle"];
-            facebook?: components["schemas"]["SocialHandle"];
-            /** @description IANA zone, e.g. Europe/Istanbul */
-            timezone?: string;
+            countryCode?: string | null;
+            phoneNumber?: string | null;
+            signupSource?: string | null;
+            signupCampaign?: string | null;
+            profilePhoto?: string | null;
+            availabilityStatus?: components["schemas"]["AvailabilityStatus"] | null;
+            expertise?: string | null;
+            bio?: string | null;
+            instagram?: components["schemas"]["SocialHandle"] | null;
+            x?: components["schemas"]["SocialHandle"] | null;
+            tiktok?: components["schemas"]["SocialHandle"] | null;
+            snapchat?: components["schemas"]["SocialHandle"] | null;
+            facebook?: components["schemas"]["SocialHandle"] | null;
+            timezone?: string | null;
         };
         UpdateProfileRequest: {
             bio?: string | null;

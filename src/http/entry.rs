@@ -24,7 +24,9 @@ fn start() {
 #[event(fetch)]
 pub async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = worker::Date::now().as_millis();
-    let method = req.method().to_string();
+    // The raw method: workers-rs's `Method` reads any method it does not know
+    // (QUERY, FOO…) as GET, which would route it as one.
+    let method = req.inner().method();
     let path = req.path();
     let request_id = req
         .headers()

@@ -44,7 +44,8 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
     let mut allow = Vec::new();
     for (m, p, route) in ROUTES {
         if *p == path {
-            if m.eq_ignore_ascii_case(method) {
+            // Exact: methods are case-sensitive, and fetch already upper-cases the standard ones.
+            if *m == method {
                 return Ok(*route);
             }
             allow.push(*m);
@@ -101,6 +102,15 @@ mod tests {
         documented.sort();
         routed.sort();
         assert_eq!(documented, routed);
+    }
+
+    #[test]
+    fn unknown_methods_are_not_read_as_get() {
+        assert_eq!(
+            resolve("QUERY", "/health"),
+            Err(AppError::MethodNotAllowed { allow: vec!["GET"] })
+        );
+        assert!(resolve("get", "/health").is_err());
     }
 
     #[test]

@@ -103,6 +103,8 @@ describe("hostile headers and paths", () => {
       ["GET", "/%00"],
       ["GET", `/${"a".repeat(8000)}`],
       ["OPTIONS", "/api/v1/auth/verify-otp-email"],
+      ["QUERY", "/health"],
+      ["FOO", "/api/v1/users/me"],
       ["DELETE", "/api/v1/users/me"],
     ];
     for (const [method, path] of cases) {
