@@ -1,33 +1,78 @@
-//! Reading a JSON request body, before any parsing: type and size are checked first.
+//! The request body, read once at the edge for every request.
+//!
+//! It is always read (up to a cap) before anything answers: a response sent
+//! while the client is still sending makes the connection reset, and the client
+//! would see that instead of its 413, 415 or 401.
 
+use futures_util::StreamExt;
 use worker::Request;
 
 use crate::domain::error::AppError;
 
-/// Login bodies are tiny; anything larger is refused before it is read in full.
+/// Login bodies are tiny; anything larger is refused.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+/// An oversized body is still read (and dropped) up to this much; past it,
+/// reading stops and the client may see the connection close.
+const DRAIN_BYTES: usize = 1024 * 1024;
 
-pub async fn json_bytes(req: &mut Request) -> Result<Vec<u8>, AppError> {
-    let header = |name: &str| req.headers().get(name).ok().flatten();
-    let content_type = header("content-type").unwrap_or_default();
-    let media_type = content_type.split(';').next().unwrap_or("").trim();
-    if !media_type.eq_ignore_ascii_case("application/json") {
-        return Err(AppError::UnsupportedMediaType);
+pub struct Body {
+    bytes: Vec<u8>,
+    oversized: bool,
+    content_type: Option<String>,
+}
+
+impl Body {
+    /// Streams the body in, keeping at most `MAX_BODY_BYTES` in memory.
+    pub async fn read(req: &mut Request) -> Self {
+        let content_type = req.headers().get("content-type").ok().flatten();
+        let declared = req
+            .headers()
+            .get("content-length")
+            .ok()
+            .flatten()
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        let mut body = Self {
+            bytes: Vec::new(),
+            oversized: declared.is_some_and(|n| n > MAX_BODY_BYTES as u64),
+            content_type,
+        };
+        if declared.is_some_and(|n| n > DRAIN_BYTES as u64) {
+            return body;
+        }
+        let Ok(mut stream) = req.stream() else {
+            return body; // no body
+        };
+        let mut seen = 0usize;
+        while let Some(Ok(chunk)) = stream.next().await {
+            seen += chunk.len();
+            if seen <= MAX_BODY_BYTES {
+                body.bytes.extend_from_slice(&chunk);
+            } else if seen > DRAIN_BYTES {
+                break;
+            }
+        }
+        body.oversized |= seen > MAX_BODY_BYTES;
+        body
     }
-    let declared = header("content-length").and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-        return Err(AppError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES,
-        });
+
+    /// The bytes of a JSON body: 415 for another media type, 413 when too large.
+    pub fn json(&self) -> Result<&[u8], AppError> {
+        let media_type = self
+            .content_type
+            .as_deref()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim();
+        if !media_type.eq_ignore_ascii_case("application/json") {
+            return Err(AppError::UnsupportedMediaType);
+        }
+        if self.oversized {
+            return Err(AppError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            });
+        }
+        Ok(&self.bytes)
     }
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|_| AppError::validation("body could not be read"))?;
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(AppError::PayloadTooLarge {
-            limit: MAX_BODY_BYTES,
-        });
-    }
-    Ok(bytes)
 }

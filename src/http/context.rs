@@ -7,6 +7,7 @@ use std::rc::Rc;
 use chrono::{DateTime, Utc};
 use worker::{D1Database, Env, KvStore};
 
+use super::body::Body;
 use crate::config::Config;
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
@@ -28,6 +29,7 @@ pub struct RequestCtx {
     pub ctx: worker::Context,
     pub now: DateTime<Utc>,
     pub client_ip: Option<String>,
+    pub body: Body,
 }
 
 /// The isolate's configuration, parsed on first use.

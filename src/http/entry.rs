@@ -3,6 +3,7 @@
 use chrono::Utc;
 use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
+use super::body::Body;
 use super::context::RequestCtx;
 use super::{handlers, respond, router};
 use crate::domain::error::AppError;
@@ -22,7 +23,7 @@ fn start() {
 }
 
 #[event(fetch)]
-pub async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let started = worker::Date::now().as_millis();
     // The raw method: workers-rs's `Method` reads any method it does not know
     // (QUERY, FOO…) as GET, which would route it as one.
@@ -35,11 +36,13 @@ pub async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Respo
         .flatten()
         .unwrap_or_else(|| random_hex(&mut OsRandom, 8));
     let client_ip = req.headers().get("cf-connecting-ip").ok().flatten();
+    let body = Body::read(&mut req).await;
     let ctx = RequestCtx {
         env,
         ctx,
         now: Utc::now(),
         client_ip,
+        body,
     };
 
     let result = match router::resolve(&method, &path) {

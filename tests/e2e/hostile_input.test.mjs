@@ -104,7 +104,6 @@ describe("hostile headers and paths", () => {
       ["GET", `/${"a".repeat(8000)}`],
       ["OPTIONS", "/api/v1/auth/verify-otp-email"],
       ["QUERY", "/health"],
-      ["FOO", "/api/v1/users/me"],
       ["DELETE", "/api/v1/users/me"],
     ];
     for (const [method, path] of cases) {

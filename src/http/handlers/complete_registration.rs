@@ -7,16 +7,15 @@ use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
 use crate::domain::profile::Registration;
 use crate::http::context::RequestCtx;
-use crate::http::{auth, body, respond};
+use crate::http::{auth, respond};
 use crate::storage::user_repo::{Guard, UserRepo};
 
-pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
+pub async fn handle(req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
     let user = auth::current_user(&req, ctx).await?;
     if user.is_registration_complete {
         return Err(AppError::Conflict("Registration is already complete"));
     }
-    let registration =
-        Registration::parse(&body::json_bytes(&mut req).await?, ctx.now.date_naive())?;
+    let registration = Registration::parse(ctx.body.json()?, ctx.now.date_naive())?;
     let db = ctx.db()?;
     // The guard repeats the check above inside the write, for two racing requests.
     let updated = UserRepo { db: &db }

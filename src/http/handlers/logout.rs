@@ -9,7 +9,7 @@ use crate::domain::error::AppError;
 use crate::domain::requests::LogoutRequest;
 use crate::domain::token::TokenUse;
 use crate::http::context::RequestCtx;
-use crate::http::{auth, body, respond};
+use crate::http::{auth, respond};
 use crate::storage::audit_log::AuditEvent;
 use crate::storage::session_repo::SessionRepo;
 
@@ -19,9 +19,9 @@ struct LoggedOut {
     revoked_sessions: usize,
 }
 
-pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
+pub async fn handle(req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
     let access = auth::access_claims(&req, ctx)?;
-    let request = LogoutRequest::parse(&body::json_bytes(&mut req).await?)?;
+    let request = LogoutRequest::parse(ctx.body.json()?)?;
     let session_id = match (&request.refresh_token, request.all_sessions) {
         (_, true) => None,
         (Some(token), false) => {

@@ -3,7 +3,7 @@
 //! session (every token descended from that login) is revoked.
 
 use chrono::Duration;
-use worker::{Request, Response};
+use worker::Response;
 
 use super::session_tokens;
 use crate::domain::envelope::timestamp;
@@ -12,7 +12,7 @@ use crate::domain::ids::{random_hex, OsRandom};
 use crate::domain::requests::RefreshTokenRequest;
 use crate::domain::token::{TokenUse, REFRESH_TTL_SECONDS};
 use crate::http::context::RequestCtx;
-use crate::http::{body, respond};
+use crate::http::respond;
 use crate::storage::audit_log::AuditEvent;
 use crate::storage::session_repo::SessionRepo;
 use crate::storage::user_repo::{first_user, UserRepo};
@@ -20,8 +20,8 @@ use crate::storage::user_repo::{first_user, UserRepo};
 const REFUSED: AppError =
     AppError::Unauthorized("The refresh token is invalid, expired or revoked");
 
-pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
-    let request = RefreshTokenRequest::parse(&body::json_bytes(&mut req).await?)?;
+pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
+    let request = RefreshTokenRequest::parse(ctx.body.json()?)?;
     let config = ctx.config()?;
     let claims = config
         .tokens

@@ -1,7 +1,7 @@
 //! `POST /api/v1/auth/send-otp-email`: draws a code, mails it, stores its hash.
 
 use serde::Serialize;
-use worker::{Request, Response};
+use worker::Response;
 
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
@@ -11,7 +11,7 @@ use crate::domain::otp;
 use crate::domain::otp_message;
 use crate::domain::requests::SendOtpRequest;
 use crate::http::context::RequestCtx;
-use crate::http::{body, respond};
+use crate::http::respond;
 use crate::mail;
 use crate::storage::audit_log::AuditEvent;
 use crate::storage::limit_store::LimitStore;
@@ -29,9 +29,9 @@ struct CodeSent {
 }
 
 /// Answers the same whether or not an account exists, so it reveals nothing.
-pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
+pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     ctx.limit_ip(IP_LIMITER).await?;
-    let request = SendOtpRequest::parse(&body::json_bytes(&mut req).await?)?;
+    let request = SendOtpRequest::parse(ctx.body.json()?)?;
     let config = ctx.config()?;
     let (kv, db) = (ctx.kv()?, ctx.db()?);
     let now_ms = ctx.now_ms();

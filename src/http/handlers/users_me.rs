@@ -6,7 +6,7 @@ use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
 use crate::domain::profile::{username_change_cutoff, ColumnValue, ProfileUpdate};
 use crate::http::context::RequestCtx;
-use crate::http::{auth, body, respond};
+use crate::http::{auth, respond};
 use crate::storage::user_repo::{Guard, UserRepo};
 
 pub async fn get(req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
@@ -14,9 +14,9 @@ pub async fn get(req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
     respond::ok(200, user, ctx.now)
 }
 
-pub async fn patch(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
+pub async fn patch(req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
     let user = auth::current_user(&req, ctx).await?;
-    let update = ProfileUpdate::parse(&body::json_bytes(&mut req).await?)?;
+    let update = ProfileUpdate::parse(ctx.body.json()?)?;
     let now = timestamp(ctx.now);
     let cutoff = username_change_cutoff(ctx.now);
 

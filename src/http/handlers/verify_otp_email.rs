@@ -2,7 +2,7 @@
 //! checks the code, creates or updates the user, opens a session, returns tokens.
 
 use chrono::Duration;
-use worker::{D1Database, KvStore, Request, Response};
+use worker::{D1Database, KvStore, Response};
 
 use super::session_tokens;
 use crate::config::Config;
@@ -16,7 +16,7 @@ use crate::domain::requests::VerifyOtpRequest;
 use crate::domain::token::REFRESH_TTL_SECONDS;
 use crate::domain::user::User;
 use crate::http::context::RequestCtx;
-use crate::http::{body, respond};
+use crate::http::respond;
 use crate::storage::audit_log::{self, AuditEvent};
 use crate::storage::batch_rows;
 use crate::storage::limit_store::{LimitStore, NotLocked};
@@ -26,11 +26,11 @@ use crate::storage::user_repo::{first_user, UserRepo};
 
 pub const IP_LIMITER: &str = "IP_VERIFY_LIMITER";
 
-pub async fn handle(mut req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
+pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     ctx.limit_ip(IP_LIMITER).await?;
     let config = ctx.config()?;
     let VerifyOtpRequest { email, code } =
-        VerifyOtpRequest::parse(&body::json_bytes(&mut req).await?, config.otp.length)?;
+        VerifyOtpRequest::parse(ctx.body.json()?, config.otp.length)?;
 
     let (kv, db) = (ctx.kv()?, ctx.db()?);
     let attempt = Attempt::new(ctx, &config, &kv, &db, &email);

@@ -75,7 +75,12 @@ export async function spawnApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, 
   // per-IP flood limits only bite in the tests about them.
   const raw = async (method, path, { body, headers = {} } = {}) => {
     headers = { "cf-connecting-ip": `198.51.100.${1 + Math.floor(Math.random() * 250)}`, ...headers };
-    const res = await fetch(new URL(path, url), { method, headers, body, duplex: "half" });
+    let res;
+    try {
+      res = await fetch(new URL(path, url), { method, headers, body, duplex: "half" });
+    } catch (err) {
+      throw new Error(`${method} ${path}: ${err.message}: ${err.cause?.code ?? ""} ${err.cause?.message ?? err.cause}`);
+    }
     const text = await res.text();
     let json;
     try {
