@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Log, LogLevel, Miniflare } from "miniflare";
-import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { startResendStub } from "../tests/e2e/support/resend_stub.mjs";
+import { builtWorkerOptions } from "../tests/e2e/support/worker_options.mjs";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -64,25 +64,14 @@ async function startup(options) {
   await mf.dispose();
   return { readyMs, firstMs };
 }
-const { workerOptions } = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml"));
+const ours = builtWorkerOptions();
 // Static assets (/docs) are served by Cloudflare's asset router, not by this
 // module; leaving them out measures the module alone.
-delete workerOptions.assets;
-const ours = {
-  ...workerOptions,
-  rootPath: ROOT,
-  scriptPath: "worker/entry.mjs",
-  modules: true,
-  modulesRoot: ROOT,
-  modulesRules: [
-    { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-    { type: "CompiledWasm", include: ["**/*.wasm"] },
-  ],
-};
+delete ours.assets;
 const empty = {
   modules: true,
   script: "export default { fetch() { return new Response('') } }",
-  compatibilityDate: workerOptions.compatibilityDate,
+  compatibilityDate: ours.compatibilityDate,
 };
 // Noise on a shared machine only ever adds time, so the fastest of several
 // starts is the best estimate of each.

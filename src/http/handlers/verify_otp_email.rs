@@ -2,7 +2,7 @@
 //! checks the code, creates or updates the user, opens a session, returns tokens.
 
 use chrono::Duration;
-use worker::{D1Database, KvStore, Response};
+use worker::{D1Database, D1PreparedStatement, KvStore, Response};
 
 use super::session_tokens;
 use crate::config::Config;
@@ -96,8 +96,21 @@ impl<'a> Attempt<'a> {
         LimitStore { db: self.db }
     }
 
-    fn not_locked(&self) -> NotLocked<'_> {
-        NotLocked::new(&self.keys, &self.config.limits, self.now_ms)
+    /// The attempt on the pending code: a wrong one (`None`) or the use of it.
+    fn record_attempt(
+        &self,
+        pending: &PendingCode,
+        consumer: Option<&str>,
+    ) -> Result<D1PreparedStatement, AppError> {
+        let lock = NotLocked::new(&self.keys, &self.config.limits, self.now_ms);
+        self.otp().record_attempt(
+            self.email,
+            &pending.id,
+            consumer,
+            &self.config.otp,
+            self.now_ms,
+            &lock,
+        )
     }
 
     /// Counts the wrong code against the code and against the address, in one
@@ -107,14 +120,7 @@ impl<'a> Attempt<'a> {
             let results = self
                 .db
                 .batch(vec![
-                    self.otp().record_attempt(
-                        self.email,
-                        &pending.id,
-                        None,
-                        &self.config.otp,
-                        self.now_ms,
-                        &self.not_locked(),
-                    )?,
+                    self.record_attempt(pending, None)?,
                     self.limits().record_failure(&self.keys, self.now_ms)?,
                 ])
                 .await
@@ -172,14 +178,7 @@ impl<'a> Attempt<'a> {
         let results = self
             .db
             .batch(vec![
-                self.otp().record_attempt(
-                    self.email,
-                    &pending.id,
-                    Some(&consumer),
-                    &self.config.otp,
-                    self.now_ms,
-                    &self.not_locked(),
-                )?,
+                self.record_attempt(pending, Some(&consumer))?,
                 UserRepo { db: self.db }.upsert_on_login(
                     &uuid_v4(rng),
                     self.email,

@@ -4,10 +4,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { randomBytes, randomUUID } from "node:crypto";
 import { Log, LogLevel, Miniflare } from "miniflare";
-import { unstable_getMiniflareWorkerOptions, unstable_splitSqlQuery } from "wrangler";
+import { unstable_splitSqlQuery } from "wrangler";
 import { API_KEY, startResendStub } from "./resend_stub.mjs";
+import { builtWorkerOptions, ROOT } from "./worker_options.mjs";
 
-const ROOT = new URL("../../../", import.meta.url).pathname;
 
 export const TEST_SECRETS = {
   JWT_PRIVATE_KEY: randomBytes(32).toString("base64url"),
@@ -28,7 +28,7 @@ export const RELAXED_LIMITS = { OTP_RESEND_COOLDOWN_SECONDS: "0", OTP_SENDS_PER_
 
 export async function spawnApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without = [] } = {}) {
   const mail = await startResendStub();
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(`${ROOT}wrangler.toml`);
+  const workerOptions = builtWorkerOptions();
   // `without` drops bindings, to see how the worker copes when one is missing.
   for (const name of without) {
     delete workerOptions.kvNamespaces?.[name];
@@ -37,16 +37,6 @@ export async function spawnApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, 
   const logs = [];
   const mf = new Miniflare({
     ...workerOptions,
-    rootPath: ROOT,
-    scriptPath: "worker/entry.mjs",
-    modules: true,
-    modulesRoot: ROOT,
-    // worker-build emits ES modules with a .js extension (build/package.json says
-    // "type": "module", which Miniflare does not read).
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js", "**/*.mjs"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"] },
-    ],
     bindings: {
       ...Object.fromEntries(
         Object.entries(workerOptions.bindings).filter(([k]) => !(k in TEST_SECRETS)),
