@@ -24,7 +24,6 @@ pub enum MailConfig {
 }
 
 pub struct Config {
-    pub environment: String,
     pub otp: OtpPolicy,
     pub code_hasher: CodeHasher,
     pub tokens: TokenKeys,
@@ -114,7 +113,6 @@ impl Config {
 
         match (tokens, mail) {
             (Some(tokens), Some(mail)) if problems.is_empty() => Ok(Self {
-                environment,
                 otp,
                 code_hasher: CodeHasher::new(hash_key.into_bytes()),
                 tokens,

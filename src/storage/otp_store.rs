@@ -19,14 +19,6 @@ fn kv_key(email: &EmailAddress) -> String {
     format!("otp:{email}")
 }
 
-/// Drops the KV copy of a code. Best effort: the D1 ledger already makes a used
-/// code unusable; this only spares later requests the hash comparison.
-pub async fn forget(kv: &KvStore, email: &EmailAddress) {
-    if let Err(e) = kv.delete(&kv_key(email)).await {
-        worker::console_warn!("kv delete of a used code failed: {e}");
-    }
-}
-
 impl OtpStore<'_> {
     /// Stores a new code for the address, replacing any earlier one.
     pub async fn save(
@@ -77,13 +69,12 @@ impl OtpStore<'_> {
         }
     }
 
-    pub async fn forget(&self, email: &EmailAddress) {
-        forget(self.kv, email).await
-    }
-
     /// Drops the pending code of an address entirely (account deletion).
     pub async fn remove(&self, email: &EmailAddress) -> Result<(), AppError> {
-        self.forget(email).await;
+        self.kv
+            .delete(&kv_key(email))
+            .await
+            .map_err(|e| AppError::internal(format!("kv delete: {e}")))?;
         self.db
             .prepare("DELETE FROM otp_ledger WHERE email = ?1")
             .bind(&[text(email.as_str())])

@@ -26,7 +26,22 @@ export function freshEmail(tag = "user") {
  */
 export const RELAXED_LIMITS = { OTP_RESEND_COOLDOWN_SECONDS: "0", OTP_SENDS_PER_HOUR: "1000" };
 
-export async function spawnApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without = [] } = {}) {
+/**
+ * Starts the app, trying again if Miniflare's synchronous storage proxy trips
+ * while the migrations are applied (a harness race seen on a starved CPU).
+ */
+export async function spawnApp(options = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startApp(options);
+    } catch (err) {
+      if (attempt >= 3) throw err;
+      console.error(`spawnApp attempt ${attempt} failed, retrying: ${err.message}`);
+    }
+  }
+}
+
+async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without = [] } = {}) {
   const mail = await startResendStub();
   const workerOptions = builtWorkerOptions();
   // `without` drops bindings, to see how the worker copes when one is missing.
@@ -56,10 +71,17 @@ export async function spawnApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, 
       }
     },
   });
-  const url = await mf.ready;
-  const db = without.includes("DB") ? null : await mf.getD1Database("DB");
-  const kv = without.includes("OTP_CODES") ? null : await mf.getKVNamespace("OTP_CODES");
-  if (db) await applyMigrations(db);
+  let url, db, kv;
+  try {
+    url = await mf.ready;
+    db = without.includes("DB") ? null : await mf.getD1Database("DB");
+    kv = without.includes("OTP_CODES") ? null : await mf.getKVNamespace("OTP_CODES");
+    if (db) await applyMigrations(db);
+  } catch (err) {
+    await mf.dispose().catch(() => {});
+    await mail.close();
+    throw err;
+  }
 
   // Each request comes from its own client IP unless a test names one, so the
   // per-IP flood limits only bite in the tests about them.
