@@ -17,14 +17,19 @@ pub fn body<T: Serialize>(status: u16, body: &T) -> Result<Response, AppError> {
     json(status, body).map_err(AppError::internal)
 }
 
-/// An error in the envelope. Causes are logged here and never sent.
-pub fn error(err: &AppError, now: DateTime<Utc>) -> worker::Result<Response> {
+/// Logs an error's cause, if it has one worth logging (ours, not the caller's).
+pub fn log_error(err: &AppError) {
     if let Some(cause) = err.log_cause() {
         worker::console_error!(
             "{}",
             serde_json::json!({"event": "error", "status": err.status(), "cause": cause})
         );
     }
+}
+
+/// An error in the envelope. Causes are logged here and never sent.
+pub fn error(err: &AppError, now: DateTime<Utc>) -> worker::Result<Response> {
+    log_error(err);
     let status = err.status();
     let mut response = json(
         status,

@@ -29,6 +29,28 @@ describe("per address", () => {
     assertEnvelope(await app.sendOtp(freshEmail()), 200); // other addresses are unaffected
   });
 
+  test("a send the mail provider failed takes no cooldown and no count: the retry is mailed", async () => {
+    const email = freshEmail();
+    const counters = () =>
+      app.db
+        .prepare(
+          `SELECT (SELECT count(*) FROM rate_limits WHERE key LIKE 'send-cooldown:%') AS cooldowns,
+                  (SELECT total(count) FROM rate_limits WHERE key LIKE 'sends:%') AS sends`,
+        )
+        .first();
+    const before = await counters();
+    app.mail.failWith(500);
+    try {
+      assertEnvelope(await app.sendOtp(email), 502);
+    } finally {
+      app.mail.failWith(null);
+    }
+    assert.deepEqual(await counters(), before, "the failed send was given back");
+    assertEnvelope(await app.sendOtp(email), 200);
+    assertEnvelope(await app.verifyOtp(email, app.mail.codeFor(email)), 200);
+    assertLimited(await app.sendOtp(email), 30); // the delivered send holds its cooldown
+  });
+
   test("concurrent sends to one address mail exactly one code", async () => {
     const email = freshEmail();
     const results = await Promise.all(Array.from({ length: 8 }, () => app.sendOtp(email)));

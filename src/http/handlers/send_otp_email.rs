@@ -38,10 +38,8 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
 
     let email_hash = config.code_hasher.tag("email", request.email.as_str());
     let keys = Keys::for_address(&email_hash);
-    if let Some(refusal) = (LimitStore { db: &db })
-        .admit_send(&keys, &config.limits, now_ms)
-        .await?
-    {
+    let limits = LimitStore { db: &db };
+    if let Some(refusal) = limits.admit_send(&keys, &config.limits, now_ms).await? {
         return Err(refusal.into_error(now_ms));
     }
 
@@ -53,8 +51,15 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     );
     let message = otp_message::compose(&issued.code, config.otp.ttl_seconds, request.locale);
     // Mail first: if delivery fails nothing was stored, so no code is left usable
-    // that its owner never received.
-    mail::send(&config.mail, &request.email, &message).await?;
+    // that its owner never received, and the send is given back so that a retry
+    // is not refused by the cooldown of a code that never arrived.
+    if let Err(err) = mail::send(&config.mail, &request.email, &message).await {
+        if let Err(release) = limits.release_send(&keys, now_ms).await {
+            // The limits then stay as taken: a retry waits out the cooldown.
+            respond::log_error(&release);
+        }
+        return Err(err);
+    }
 
     OtpStore { kv: &kv, db: &db }
         .save(
