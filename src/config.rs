@@ -2,6 +2,7 @@
 //! `.dev.vars`, parsed once per isolate into typed values. Pure: the edge passes
 //! a lookup function, tests pass a map.
 
+use crate::domain::cors::CorsPolicy;
 use crate::domain::limits::EmailLimits;
 use crate::domain::otp::{self, CodeHasher, OtpPolicy};
 use crate::domain::token::TokenKeys;
@@ -31,6 +32,8 @@ pub struct Config {
     /// Days between a deletion request and its finalisation.
     pub deletion_grace_days: u32,
     pub limits: EmailLimits,
+    /// Browser origins that may call the API.
+    pub cors: CorsPolicy,
 }
 
 impl Config {
@@ -111,6 +114,12 @@ impl Config {
 
         let mail = mail_config(&get, &environment, &mut problems);
 
+        let cors = CorsPolicy::parse(&get("CORS_ALLOWED_ORIGINS").unwrap_or_default())
+            .unwrap_or_else(|problem| {
+                problems.push(problem);
+                CorsPolicy::Closed
+            });
+
         match (tokens, mail) {
             (Some(tokens), Some(mail)) if problems.is_empty() => Ok(Self {
                 otp,
@@ -119,6 +128,7 @@ impl Config {
                 mail,
                 deletion_grace_days,
                 limits,
+                cors,
             }),
             _ => Err(problems),
         }
@@ -254,6 +264,23 @@ mod tests {
             MailConfig::Resend { api_url, .. } => assert_eq!(api_url, "http://127.0.0.1:9999"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn cors_origins_are_read_and_checked() {
+        assert_eq!(load(&base()).ok().unwrap().cors, CorsPolicy::Closed);
+        let mut vars = base();
+        vars.insert("CORS_ALLOWED_ORIGINS", "https://app.allmine.app".into());
+        assert_eq!(
+            load(&vars).ok().unwrap().cors,
+            CorsPolicy::Origins(vec!["https://app.allmine.app".into()])
+        );
+        vars.insert("CORS_ALLOWED_ORIGINS", "app.allmine.app".into());
+        let problems = load(&vars).err().unwrap();
+        assert!(
+            problems[0].starts_with("CORS_ALLOWED_ORIGINS"),
+            "{problems:?}"
+        );
     }
 
     #[test]

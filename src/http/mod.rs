@@ -5,6 +5,7 @@
 mod auth;
 mod body;
 pub mod context;
+mod cors;
 mod entry;
 pub mod handlers;
 pub mod respond;

@@ -41,20 +41,25 @@ pub const ROUTES: &[(&str, &str, Route)] = &[
 ];
 
 pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
-    let mut allow = Vec::new();
-    for (m, p, route) in ROUTES {
-        if *p == path {
-            // Exact: methods are case-sensitive, and fetch already upper-cases the standard ones.
-            if *m == method {
-                return Ok(*route);
-            }
-            allow.push(*m);
-        }
+    // Exact: methods are case-sensitive, and fetch already upper-cases the standard ones.
+    if let Some((_, _, route)) = ROUTES.iter().find(|(m, p, _)| *p == path && *m == method) {
+        return Ok(*route);
     }
+    let allow = methods_for(path)?;
+    Err(AppError::MethodNotAllowed { allow })
+}
+
+/// The methods a path answers (what `Allow` and a CORS preflight list).
+pub fn methods_for(path: &str) -> Result<Vec<&'static str>, AppError> {
+    let allow: Vec<&'static str> = ROUTES
+        .iter()
+        .filter(|(_, p, _)| *p == path)
+        .map(|(m, _, _)| *m)
+        .collect();
     if allow.is_empty() {
         Err(AppError::RouteNotFound)
     } else {
-        Err(AppError::MethodNotAllowed { allow })
+        Ok(allow)
     }
 }
 

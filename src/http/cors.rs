@@ -1,0 +1,62 @@
+//! CORS at the edge: the headers that let an allowed origin's page read any
+//! answer (errors and 429s included), and the preflight a browser sends before
+//! a call with JSON or a Bearer token. Which origins: `domain::cors`.
+
+use chrono::{DateTime, Utc};
+use worker::{Headers, Request, Response};
+
+use super::context::config;
+use super::{respond, router};
+use crate::domain::error::AppError;
+
+/// What a page may send: JSON bodies and Bearer tokens.
+const ALLOW_HEADERS: &str = "Authorization, Content-Type";
+/// What a page may read besides the body.
+const EXPOSE_HEADERS: &str = "Retry-After, WWW-Authenticate, X-Request-Id";
+/// How long a browser may reuse a preflight answer.
+const MAX_AGE_SECONDS: &str = "86400";
+
+/// The `Access-Control-Allow-Origin` value for this request, if it comes from an
+/// allowed origin. Without an `Origin` header nothing is looked up.
+pub fn allowed_origin(req: &Request, env: &worker::Env) -> Option<String> {
+    let origin = req.headers().get("origin").ok().flatten()?;
+    // A broken configuration fails the request itself; it grants no origin.
+    let config = config(env).ok()?;
+    config.cors.allow_origin(&origin).map(str::to_owned)
+}
+
+/// A browser's preflight: `OPTIONS` announcing the method it means to use.
+pub fn is_preflight(method: &str, req: &Request) -> bool {
+    method == "OPTIONS"
+        && req
+            .headers()
+            .has("access-control-request-method")
+            .unwrap_or(false)
+}
+
+/// Answers a preflight for `path` with the methods it serves (404 for a path
+/// the service does not have). The body is the envelope like every other.
+pub fn preflight(path: &str, now: DateTime<Utc>) -> Result<Response, AppError> {
+    let methods = router::methods_for(path)?;
+    let mut response = respond::ok(200, (), now)?;
+    let headers = response.headers_mut();
+    set(headers, "Access-Control-Allow-Methods", &methods.join(", "))?;
+    set(headers, "Access-Control-Allow-Headers", ALLOW_HEADERS)?;
+    set(headers, "Access-Control-Max-Age", MAX_AGE_SECONDS)?;
+    Ok(response)
+}
+
+/// Lets the allowed origin's page read this answer.
+pub fn allow(headers: &mut Headers, origin: &str) -> worker::Result<()> {
+    headers.set("Access-Control-Allow-Origin", origin)?;
+    headers.set("Access-Control-Expose-Headers", EXPOSE_HEADERS)?;
+    // The answer depends on the Origin header whenever it echoes one.
+    if origin != "*" {
+        headers.append("Vary", "Origin")?;
+    }
+    Ok(())
+}
+
+fn set(headers: &mut Headers, name: &str, value: &str) -> Result<(), AppError> {
+    headers.set(name, value).map_err(AppError::internal)
+}

@@ -1,0 +1,106 @@
+// Browser calls from other origins (CORS_ALLOWED_ORIGINS): preflights, the
+// headers that let an allowed page read any answer, and nothing for the rest.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { freshEmail, spawnApp } from "./support/app.mjs";
+import { assertEnvelope } from "./support/envelope.mjs";
+
+const APP_ORIGIN = "https://app.allmine.example";
+const VERIFY = "/api/v1/auth/verify-otp-email";
+
+let app;
+before(async () => (app = await spawnApp({ vars: { CORS_ALLOWED_ORIGINS: `${APP_ORIGIN}, http://localhost:3000` } })));
+after(() => app?.dispose());
+
+const preflight = (target, path, origin, method = "POST") =>
+  target.raw("OPTIONS", path, {
+    headers: { origin, "access-control-request-method": method, "access-control-request-headers": "content-type" },
+  });
+
+describe("an allowed origin", () => {
+  test("gets a preflight answer naming the path's methods and the headers it may send", async () => {
+    const res = await preflight(app, VERIFY, APP_ORIGIN);
+    assertEnvelope(res, 200);
+    assert.equal(res.headers.get("access-control-allow-origin"), APP_ORIGIN);
+    assert.equal(res.headers.get("access-control-allow-methods"), "POST");
+    assert.equal(res.headers.get("access-control-allow-headers"), "Authorization, Content-Type");
+    assert.equal(res.headers.get("access-control-max-age"), "86400");
+    assert.match(res.headers.get("vary") ?? "", /Origin/);
+
+    const me = await preflight(app, "/api/v1/users/me", "http://localhost:3000", "PATCH");
+    assertEnvelope(me, 200);
+    assert.equal(me.headers.get("access-control-allow-origin"), "http://localhost:3000");
+    assert.equal(me.headers.get("access-control-allow-methods"), "GET, PATCH");
+  });
+
+  test("can read every answer, errors and limits included, and the headers that explain them", async () => {
+    const email = freshEmail();
+    const code = await app.requestCode(email);
+    const ok = await app.post(VERIFY, { email, code }, { origin: APP_ORIGIN });
+    assertEnvelope(ok, 200);
+    assert.equal(ok.headers.get("access-control-allow-origin"), APP_ORIGIN);
+    assert.equal(ok.headers.get("access-control-expose-headers"), "Retry-After, WWW-Authenticate, X-Request-Id");
+
+    const bad = await app.post(VERIFY, { email, code: "12" }, { origin: APP_ORIGIN });
+    assertEnvelope(bad, 400);
+    assert.equal(bad.headers.get("access-control-allow-origin"), APP_ORIGIN);
+
+    const unauthorized = await app.get("/api/v1/users/me", { origin: APP_ORIGIN });
+    assertEnvelope(unauthorized, 401);
+    assert.equal(unauthorized.headers.get("access-control-allow-origin"), APP_ORIGIN);
+  });
+
+  test("a preflight for a path the service does not have is a 404 envelope", async () => {
+    assertEnvelope(await preflight(app, "/api/v1/nope", APP_ORIGIN), 404);
+  });
+});
+
+describe("any other origin", () => {
+  test("gets no CORS headers, so the browser keeps the answer from its page", async () => {
+    for (const origin of ["https://evil.example", "http://app.allmine.example", `${APP_ORIGIN}.evil.example`, "null"]) {
+      const pre = await preflight(app, VERIFY, origin);
+      assertEnvelope(pre, 405); // an OPTIONS like any other
+      assert.equal(pre.headers.get("access-control-allow-origin"), null, origin);
+      assert.equal(pre.headers.get("access-control-allow-methods"), null, origin);
+      const res = await app.post(VERIFY, { email: freshEmail(), code: "123456" }, { origin });
+      assertEnvelope(res, 404);
+      assert.equal(res.headers.get("access-control-allow-origin"), null, origin);
+    }
+  });
+
+  test("requests without an Origin header (apps, servers) are unaffected", async () => {
+    const res = await app.get("/health");
+    assertEnvelope(res, 200);
+    assert.equal(res.headers.get("access-control-allow-origin"), null);
+  });
+});
+
+test("local development allows any origin; an empty list allows none", async () => {
+  // The default test app runs with wrangler.toml's local vars.
+  const local = await spawnApp();
+  const closed = await spawnApp({ vars: { CORS_ALLOWED_ORIGINS: "" } });
+  try {
+    const open = await preflight(local, VERIFY, "http://localhost:5173");
+    assertEnvelope(open, 200);
+    assert.equal(open.headers.get("access-control-allow-origin"), "*");
+    assert.equal(open.headers.get("vary"), null);
+
+    const shut = await preflight(closed, VERIFY, "http://localhost:5173");
+    assertEnvelope(shut, 405);
+    assert.equal(shut.headers.get("access-control-allow-origin"), null);
+  } finally {
+    await Promise.all([local.dispose(), closed.dispose()]);
+  }
+});
+
+test("a malformed origin list is a configuration error, not an open door", async () => {
+  const broken = await spawnApp({ vars: { CORS_ALLOWED_ORIGINS: "allmine.example" } });
+  try {
+    const res = await broken.sendOtp(freshEmail());
+    assertEnvelope(res, 500);
+    assert.ok(broken.logs.join("").includes("CORS_ALLOWED_ORIGINS"));
+    assert.equal((await preflight(broken, VERIFY, "https://allmine.example")).headers.get("access-control-allow-origin"), null);
+  } finally {
+    await broken.dispose();
+  }
+});
