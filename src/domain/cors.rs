@@ -46,6 +46,12 @@ impl CorsPolicy {
         Ok(Self::Origins(origins))
     }
 
+    /// Whether answers differ by the request's `Origin` (then they say
+    /// `Vary: Origin`, present or not, so no cache mixes them up).
+    pub fn varies_by_origin(&self) -> bool {
+        matches!(self, Self::Origins(_))
+    }
+
     /// The `Access-Control-Allow-Origin` value for a request from `origin`, if
     /// that origin is allowed. Browsers send the origin serialised in lower
     /// case, so the comparison is exact.
@@ -62,7 +68,9 @@ impl CorsPolicy {
 }
 
 /// `http` or `https`, `://`, a host of letters, digits, dots and hyphens, an
-/// optional port; no path, query, user info or trailing slash.
+/// optional port; no path, query, user info or trailing slash. A scheme's
+/// default port is refused: browsers leave it out, so it would never match.
+/// (IPv6 literals are not supported.)
 fn is_origin(s: &str) -> bool {
     let Some((scheme, rest)) = s.split_once("://") else {
         return false;
@@ -78,7 +86,11 @@ fn is_origin(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
     let port_ok =
         port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
-    matches!(scheme, "http" | "https") && host_ok && port_ok
+    let default_port = matches!(
+        (scheme, port),
+        ("http", Some("80")) | ("https", Some("443"))
+    );
+    matches!(scheme, "http" | "https") && host_ok && port_ok && !default_port
 }
 
 #[cfg(test)]
@@ -91,6 +103,8 @@ mod tests {
         assert_eq!(CorsPolicy::parse(" , "), Ok(CorsPolicy::Closed));
         assert_eq!(CorsPolicy::parse(" * "), Ok(CorsPolicy::AnyOrigin));
         assert_eq!(CorsPolicy::Closed.allow_origin("https://a.example"), None);
+        assert!(!CorsPolicy::Closed.varies_by_origin());
+        assert!(!CorsPolicy::AnyOrigin.varies_by_origin());
         assert_eq!(
             CorsPolicy::AnyOrigin.allow_origin("https://a.example"),
             Some("*")
@@ -130,6 +144,8 @@ mod tests {
             "https://user@app.allmine.app",
             "https://app.allmine.app:",
             "https://app.allmine.app:123456",
+            "https://app.allmine.app:443",
+            "http://localhost:80",
             "https://",
             "*, https://app.allmine.app",
         ] {

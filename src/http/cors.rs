@@ -12,17 +12,48 @@ use crate::domain::error::AppError;
 /// What a page may send: JSON bodies and Bearer tokens.
 const ALLOW_HEADERS: &str = "Authorization, Content-Type";
 /// What a page may read besides the body.
-const EXPOSE_HEADERS: &str = "Retry-After, WWW-Authenticate, X-Request-Id";
+const EXPOSE_HEADERS: &str = "Allow, Retry-After, WWW-Authenticate, X-Request-Id";
 /// How long a browser may reuse a preflight answer.
 const MAX_AGE_SECONDS: &str = "86400";
 
-/// The `Access-Control-Allow-Origin` value for this request, if it comes from an
-/// allowed origin. Without an `Origin` header nothing is looked up.
-pub fn allowed_origin(req: &Request, env: &worker::Env) -> Option<String> {
-    let origin = req.headers().get("origin").ok().flatten()?;
-    // A broken configuration fails the request itself; it grants no origin.
-    let config = config(env).ok()?;
-    config.cors.allow_origin(&origin).map(str::to_owned)
+/// What CORS adds to this request's answer.
+#[derive(Default)]
+pub struct Cors {
+    /// `Access-Control-Allow-Origin`, when the request comes from an allowed origin.
+    pub allow_origin: Option<String>,
+    /// `Vary: Origin`, when the policy lists origins.
+    vary: bool,
+}
+
+impl Cors {
+    pub fn for_request(req: &Request, env: &worker::Env) -> Self {
+        // A broken configuration fails the request itself; it grants no origin.
+        let Ok(config) = config(env) else {
+            return Self::default();
+        };
+        let allow_origin = req
+            .headers()
+            .get("origin")
+            .ok()
+            .flatten()
+            .and_then(|origin| config.cors.allow_origin(&origin).map(str::to_owned));
+        Self {
+            allow_origin,
+            vary: config.cors.varies_by_origin(),
+        }
+    }
+
+    /// Lets an allowed origin's page read this answer.
+    pub fn apply(&self, headers: &mut Headers) -> worker::Result<()> {
+        if self.vary {
+            headers.append("Vary", "Origin")?;
+        }
+        if let Some(origin) = &self.allow_origin {
+            headers.set("Access-Control-Allow-Origin", origin)?;
+            headers.set("Access-Control-Expose-Headers", EXPOSE_HEADERS)?;
+        }
+        Ok(())
+    }
 }
 
 /// A browser's preflight: `OPTIONS` announcing the method it means to use.
@@ -44,17 +75,6 @@ pub fn preflight(path: &str, now: DateTime<Utc>) -> Result<Response, AppError> {
     set(headers, "Access-Control-Allow-Headers", ALLOW_HEADERS)?;
     set(headers, "Access-Control-Max-Age", MAX_AGE_SECONDS)?;
     Ok(response)
-}
-
-/// Lets the allowed origin's page read this answer.
-pub fn allow(headers: &mut Headers, origin: &str) -> worker::Result<()> {
-    headers.set("Access-Control-Allow-Origin", origin)?;
-    headers.set("Access-Control-Expose-Headers", EXPOSE_HEADERS)?;
-    // The answer depends on the Origin header whenever it echoes one.
-    if origin != "*" {
-        headers.append("Vary", "Origin")?;
-    }
-    Ok(())
 }
 
 fn set(headers: &mut Headers, name: &str, value: &str) -> Result<(), AppError> {

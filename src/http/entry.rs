@@ -5,7 +5,8 @@ use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledE
 
 use super::body::Body;
 use super::context::RequestCtx;
-use super::{cors, handlers, respond, router};
+use super::cors::{self, Cors};
+use super::{handlers, respond, router};
 use crate::domain::error::AppError;
 use crate::domain::ids::{random_hex, OsRandom};
 use crate::jobs;
@@ -36,8 +37,8 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
         .flatten()
         .unwrap_or_else(|| random_hex(&mut OsRandom, 8));
     let client_ip = req.headers().get("cf-connecting-ip").ok().flatten();
-    let cors_origin = cors::allowed_origin(&req, &env);
-    let preflight = cors_origin.is_some() && cors::is_preflight(&method, &req);
+    let cors = Cors::for_request(&req, &env);
+    let preflight = cors.allow_origin.is_some() && cors::is_preflight(&method, &req);
     let body = Body::read(&mut req).await;
     let ctx = RequestCtx {
         env,
@@ -61,9 +62,7 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
         Err(err) => respond::error(&err, ctx.now)?,
     };
     response.headers_mut().set("X-Request-Id", &request_id)?;
-    if let Some(origin) = &cors_origin {
-        cors::allow(response.headers_mut(), origin)?;
-    }
+    cors.apply(response.headers_mut())?;
 
     // One line per request; never a code, a token or a full address.
     worker::console_log!(

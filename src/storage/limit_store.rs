@@ -146,28 +146,19 @@ impl LimitStore<'_> {
         Ok(Some(refusal))
     }
 
-    /// Gives back a send that delivered nothing (the mail provider failed), so
-    /// its owner can ask again at once: the cooldown it took and its count.
-    /// Each write matches only rows this send itself wrote (`updated_at` is its
-    /// time), so a later send's counters are never touched.
-    pub async fn release_send(&self, keys: &Keys, now_ms: i64) -> Result<(), AppError> {
-        let free_cooldown = self
-            .db
+    /// Gives back the cooldown of a send whose mail failed, so its owner can ask
+    /// again at once for the code that never arrived. The send still counts
+    /// against the hourly cap: a provider that times out may yet deliver, and
+    /// one that refuses an address must not be called without bound. Only the
+    /// row this send wrote (`updated_at` is its time) is removed.
+    pub async fn release_cooldown(&self, keys: &Keys, now_ms: i64) -> Result<(), AppError> {
+        self.db
             .prepare("DELETE FROM rate_limits WHERE key = ?1 AND updated_at = ?2")
             .bind(&[text(&keys.cooldown), int(now_ms)])
-            .map_err(failed("bind cooldown release"))?;
-        let uncount = self
-            .db
-            .prepare(
-                "UPDATE rate_limits SET count = count - 1
-                 WHERE key = ?1 AND updated_at = ?2 AND count > 0",
-            )
-            .bind(&[text(&keys.sends), int(now_ms)])
-            .map_err(failed("bind send uncount"))?;
-        self.db
-            .batch(vec![free_cooldown, uncount])
+            .map_err(failed("bind cooldown release"))?
+            .run()
             .await
-            .map_err(failed("send release batch"))?;
+            .map_err(failed("cooldown release"))?;
         Ok(())
     }
 

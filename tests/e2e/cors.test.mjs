@@ -9,7 +9,12 @@ const APP_ORIGIN = "https://app.allmine.example";
 const VERIFY = "/api/v1/auth/verify-otp-email";
 
 let app;
-before(async () => (app = await spawnApp({ vars: { CORS_ALLOWED_ORIGINS: `${APP_ORIGIN}, http://localhost:3000` } })));
+before(
+  async () =>
+    (app = await spawnApp({
+      vars: { CORS_ALLOWED_ORIGINS: `${APP_ORIGIN}, http://localhost:3000`, OTP_RESEND_COOLDOWN_SECONDS: "30" },
+    })),
+);
 after(() => app?.dispose());
 
 const preflight = (target, path, origin, method = "POST") =>
@@ -39,7 +44,7 @@ describe("an allowed origin", () => {
     const ok = await app.post(VERIFY, { email, code }, { origin: APP_ORIGIN });
     assertEnvelope(ok, 200);
     assert.equal(ok.headers.get("access-control-allow-origin"), APP_ORIGIN);
-    assert.equal(ok.headers.get("access-control-expose-headers"), "Retry-After, WWW-Authenticate, X-Request-Id");
+    assert.equal(ok.headers.get("access-control-expose-headers"), "Allow, Retry-After, WWW-Authenticate, X-Request-Id");
 
     const bad = await app.post(VERIFY, { email, code: "12" }, { origin: APP_ORIGIN });
     assertEnvelope(bad, 400);
@@ -48,6 +53,13 @@ describe("an allowed origin", () => {
     const unauthorized = await app.get("/api/v1/users/me", { origin: APP_ORIGIN });
     assertEnvelope(unauthorized, 401);
     assert.equal(unauthorized.headers.get("access-control-allow-origin"), APP_ORIGIN);
+    assert.equal(unauthorized.headers.get("www-authenticate"), "Bearer");
+
+    // Within the first send's cooldown.
+    const again = await app.post("/api/v1/auth/send-otp-email", { email }, { origin: APP_ORIGIN });
+    assertEnvelope(again, 429);
+    assert.equal(again.headers.get("access-control-allow-origin"), APP_ORIGIN);
+    assert.ok(Number(again.headers.get("retry-after")) >= 1);
   });
 
   test("a preflight for a path the service does not have is a 404 envelope", async () => {
@@ -68,10 +80,12 @@ describe("any other origin", () => {
     }
   });
 
-  test("requests without an Origin header (apps, servers) are unaffected", async () => {
+  test("requests without an Origin header (apps, servers) get no CORS headers but Vary: Origin", async () => {
     const res = await app.get("/health");
     assertEnvelope(res, 200);
     assert.equal(res.headers.get("access-control-allow-origin"), null);
+    // The answer would differ with an Origin, so caches must keep them apart.
+    assert.equal(res.headers.get("vary"), "Origin");
   });
 });
 

@@ -51,10 +51,10 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     );
     let message = otp_message::compose(&issued.code, config.otp.ttl_seconds, request.locale);
     // Mail first: if delivery fails nothing was stored, so no code is left usable
-    // that its owner never received, and the send is given back so that a retry
-    // is not refused by the cooldown of a code that never arrived.
+    // that its owner never received, and the cooldown is given back so that a
+    // retry is not refused for a code that never arrived.
     if let Err(err) = mail::send(&config.mail, &request.email, &message).await {
-        if let Err(release) = limits.release_send(&keys, now_ms).await {
+        if let Err(release) = limits.release_cooldown(&keys, now_ms).await {
             // The limits then stay as taken: a retry waits out the cooldown.
             respond::log_error(&release);
         }
