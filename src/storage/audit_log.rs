@@ -2,8 +2,7 @@
 
 use worker::{D1Database, D1PreparedStatement};
 
-use super::text;
-use worker::wasm_bindgen::JsValue;
+use super::{opt_text, text};
 
 /// One security event. Addresses and IPs arrive already as keyed hashes.
 #[derive(Debug, Clone, Default)]
@@ -21,7 +20,6 @@ pub fn insert(
     at: &str,
     event: &AuditEvent,
 ) -> worker::Result<D1PreparedStatement> {
-    let opt = |v: &Option<String>| v.as_deref().map_or(JsValue::NULL, text);
     db.prepare(
         "INSERT INTO audit_events (at, event, user_id, email_hash, ip_hash, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -29,10 +27,10 @@ pub fn insert(
     .bind(&[
         text(at),
         text(event.event),
-        opt(&event.user_id),
-        opt(&event.email_hash),
-        opt(&event.ip_hash),
-        opt(&event.detail),
+        opt_text(event.user_id.as_deref()),
+        opt_text(event.email_hash.as_deref()),
+        opt_text(event.ip_hash.as_deref()),
+        opt_text(event.detail.as_deref()),
     ])
 }
 
@@ -46,7 +44,6 @@ pub fn insert_login(
     email: &str,
     consumer: &str,
 ) -> worker::Result<D1PreparedStatement> {
-    let opt = |v: &Option<String>| v.as_deref().map_or(JsValue::NULL, text);
     db.prepare(
         "INSERT INTO audit_events (at, event, user_id, email_hash, ip_hash, detail)
          SELECT ?1, ?2, u.id, ?3, ?4, ?5 FROM users u
@@ -56,9 +53,9 @@ pub fn insert_login(
     .bind(&[
         text(at),
         text(event.event),
-        opt(&event.email_hash),
-        opt(&event.ip_hash),
-        opt(&event.detail),
+        opt_text(event.email_hash.as_deref()),
+        opt_text(event.ip_hash.as_deref()),
+        opt_text(event.detail.as_deref()),
         text(email),
         text(consumer),
     ])

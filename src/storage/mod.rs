@@ -25,6 +25,11 @@ pub(crate) fn text(s: &str) -> JsValue {
     JsValue::from_str(s)
 }
 
+/// Text, or SQL NULL when absent.
+pub(crate) fn opt_text(s: Option<&str>) -> JsValue {
+    s.map_or(JsValue::NULL, text)
+}
+
 /// The rows of statement `index` of a batch.
 pub fn batch_rows<T: serde::de::DeserializeOwned>(
     results: &[worker::D1Result],

@@ -1,11 +1,10 @@
 //! Pending codes: the hash in KV (expired by KV), attempts and use in the D1 ledger.
 
 use serde::Deserialize;
-use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, KvStore};
 
 use super::limit_store::NotLocked;
-use super::{failed, int, text};
+use super::{failed, int, opt_text, text};
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
 use crate::domain::otp::{LedgerState, OtpPolicy, PendingCode};
@@ -114,7 +113,7 @@ impl OtpStore<'_> {
         let own = [
             text(email.as_str()),
             text(code_id),
-            consumer.map_or(JsValue::NULL, text),
+            opt_text(consumer),
             int(i64::from(policy.max_attempts)),
             int(now_ms),
         ];

@@ -1,9 +1,8 @@
 //! Login sessions in D1.
 
-use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
-use super::{failed, text};
+use super::{failed, opt_text, text};
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
 
@@ -112,12 +111,7 @@ impl SessionRepo<'_> {
                  WHERE user_id = ?1 AND (?2 IS NULL OR id = ?2) AND revoked_at IS NULL
                  RETURNING id",
             )
-            .bind(&[
-                text(user_id),
-                session_id.map_or(JsValue::NULL, text),
-                text(now),
-                text(reason),
-            ])
+            .bind(&[text(user_id), opt_text(session_id), text(now), text(reason)])
             .map_err(failed("bind session revoke"))
     }
 }
