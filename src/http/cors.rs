@@ -5,9 +5,9 @@
 use chrono::{DateTime, Utc};
 use worker::{Headers, Request, Response};
 
-use super::context::config;
 use super::{respond, router};
 use crate::domain::error::AppError;
+use crate::platform::bindings::config;
 
 /// What a page may send: JSON bodies and Bearer tokens.
 const ALLOW_HEADERS: &str = "Authorization, Content-Type";

@@ -2,12 +2,12 @@
 
 use worker::{Request, Response};
 
-use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
-use crate::domain::profile::{username_change_cutoff, ColumnValue, ProfileUpdate};
+use crate::domain::profile::{username_change_cutoff, ProfileUpdate};
+use crate::domain::user_change::{FieldValue, Precondition, UserField};
 use crate::http::context::RequestCtx;
 use crate::http::{auth, respond};
-use crate::storage::user_repo::{Guard, UserRepo};
+use crate::storage::user_repo;
 
 pub async fn get(req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
     let user = auth::current_user(&req, ctx).await?;
@@ -17,24 +17,26 @@ pub async fn get(req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
 pub async fn patch(req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
     let user = auth::current_user(&req, ctx).await?;
     let update = ProfileUpdate::parse(ctx.body.json()?)?;
-    let now = timestamp(ctx.now);
-    let cutoff = username_change_cutoff(ctx.now);
+    let now = ctx.timestamp();
 
     let mut changes = update.changes;
     let renamed = update
         .username
         .filter(|name| user.username.as_deref() != Some(name.as_str()));
-    let guard = match renamed {
+    let precondition = match renamed {
         Some(name) => {
-            changes.push(("username", ColumnValue::Text(name)));
-            changes.push(("last_username_change_date", ColumnValue::Text(now.clone())));
-            Guard::UsernameChangeAllowed { cutoff: &cutoff }
+            changes.push((UserField::Username, FieldValue::Text(name)));
+            changes.push((
+                UserField::LastUsernameChangeDate,
+                FieldValue::Text(now.clone()),
+            ));
+            Precondition::UsernameChangeAllowed {
+                cutoff: username_change_cutoff(ctx.now),
+            }
         }
-        None => Guard::None,
+        None => Precondition::None,
     };
-    let db = ctx.db()?;
-    let updated = UserRepo { db: &db }
-        .update(&user.id, &changes, guard, &now)
+    let updated = user_repo::update(&ctx.db()?, &user.id, &changes, &precondition, &now)
         .await?
         .ok_or(AppError::Conflict(
             "The username can be changed once every 30 days",

@@ -1,0 +1,50 @@
+//! The worker's bindings, by name, and the configuration parsed once per isolate.
+//! The fetch handler and the Cron Trigger both come through here.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use worker::{Env, KvStore};
+
+use crate::config::Config;
+use crate::domain::error::AppError;
+use crate::storage::Db;
+
+pub const KV_BINDING: &str = "OTP_CODES";
+pub const D1_BINDING: &str = "DB";
+
+thread_local! {
+    // An isolate serves many requests with the same bindings; parsing keys and
+    // vars once saves that work on every request. Only a valid config is kept,
+    // so a fixed secret takes effect without waiting for a new isolate.
+    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
+}
+
+/// The isolate's configuration, parsed on first use.
+pub fn config(env: &Env) -> Result<Rc<Config>, AppError> {
+    if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
+        return Ok(config);
+    }
+    let loaded = Config::from_lookup(|name| {
+        env.secret(name)
+            .or_else(|_| env.var(name))
+            .ok()
+            .map(|v| v.to_string())
+    })
+    .map(Rc::new)
+    .map_err(|problems| AppError::Misconfigured(problems.join("; ")))?;
+    CONFIG.with(|c| *c.borrow_mut() = Some(loaded.clone()));
+    Ok(loaded)
+}
+
+pub fn kv(env: &Env) -> Result<KvStore, AppError> {
+    env.kv(KV_BINDING)
+        .map_err(|e| AppError::Misconfigured(format!("KV binding {KV_BINDING}: {e}")))
+}
+
+/// The D1 primary: every write, and every read that decides access.
+pub fn db(env: &Env) -> Result<Db, AppError> {
+    env.d1(D1_BINDING)
+        .map(Db::primary)
+        .map_err(|e| AppError::Misconfigured(format!("D1 binding {D1_BINDING}: {e}")))
+}

@@ -1,0 +1,35 @@
+//! The storage probe behind `GET /health`.
+
+use worker::KvStore;
+
+use super::Db;
+use crate::domain::error::AppError;
+use crate::platform::fault;
+
+/// Reads one key from KV and runs a trivial query on D1, side by side. Each
+/// side fails on its own (a missing binding too), so the answer names what failed.
+pub async fn probe(
+    kv: Result<KvStore, AppError>,
+    db: Result<Db, AppError>,
+) -> (Result<(), String>, Result<(), String>) {
+    let kv_read = async {
+        let kv = kv.map_err(|e| e.to_string())?;
+        fault("kv").map_err(|e| e.to_string())?;
+        kv.get("health:probe")
+            .text()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let d1_read = async {
+        let db = db.map_err(|e| e.to_string())?;
+        let statement = db
+            .statement("SELECT 1 AS ok", &[])
+            .map_err(|e| e.to_string())?;
+        db.rows::<serde_json::Value>(statement, "health probe")
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    futures_util::join!(kv_read, d1_read)
+}
