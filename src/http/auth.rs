@@ -31,13 +31,14 @@ pub fn access_claims(req: &Request, ctx: &RequestCtx) -> Result<TokenClaims, App
         })
 }
 
+/// The answer when the token's session has ended (logout, revocation, deletion).
+pub const SESSION_ENDED: AppError = AppError::Unauthorized("The session has ended; sign in again");
+
 /// The signed-in user, provided the token's session is still live (so logout
 /// takes effect on this service at once, not when the access token expires).
 pub async fn current_user(req: &Request, ctx: &RequestCtx) -> Result<User, AppError> {
     let claims = access_claims(req, ctx)?;
     user_repo::find_for_session(&ctx.db()?, &claims.sub, &claims.sid, &ctx.timestamp())
         .await?
-        .ok_or(AppError::Unauthorized(
-            "The session has ended; sign in again",
-        ))
+        .ok_or(SESSION_ENDED)
 }

@@ -4,7 +4,7 @@
 use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
-use worker::{Env, KvStore};
+use worker::Env;
 
 use super::body::Body;
 use crate::config::Config;
@@ -12,8 +12,9 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
 use crate::domain::limits::Refusal;
+use crate::platform::trips::{Kind, Trips};
 use crate::platform::{bindings, log, Context};
-use crate::storage::{audit_log, Db};
+use crate::storage::{audit_log, Db, Kv};
 
 pub struct RequestCtx {
     pub env: Env,
@@ -21,6 +22,8 @@ pub struct RequestCtx {
     pub now: DateTime<Utc>,
     pub client_ip: Option<String>,
     pub body: Body,
+    /// This request's storage round trips, for its log line.
+    pub trips: Trips,
 }
 
 impl RequestCtx {
@@ -28,12 +31,18 @@ impl RequestCtx {
         bindings::config(&self.env)
     }
 
-    pub fn kv(&self) -> Result<KvStore, AppError> {
-        bindings::kv(&self.env)
+    pub fn kv(&self) -> Result<Kv, AppError> {
+        bindings::kv(&self.env, &self.trips)
     }
 
     pub fn db(&self) -> Result<Db, AppError> {
-        bindings::db(&self.env)
+        bindings::db(&self.env, &self.trips)
+    }
+
+    /// A D1 session starting at `start` (a bookmark, `first-primary` or
+    /// `first-unconstrained`): reads near the user, bookmarks for the client.
+    pub fn db_session(&self, start: Option<&str>) -> Result<Db, AppError> {
+        bindings::db_session(&self.env, start, &self.trips)
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -56,10 +65,12 @@ impl RequestCtx {
             .env
             .rate_limiter(binding)
             .map_err(|e| AppError::Misconfigured(format!("rate limit binding {binding}: {e}")))?;
+        let trip = self.trips.start(Kind::Limiter);
         let outcome = limiter
             .limit(self.client_ip().to_owned())
             .await
             .context("rate limiter")?;
+        drop(trip);
         if outcome.success {
             return Ok(());
         }
@@ -73,7 +84,9 @@ impl RequestCtx {
     /// Records a security event after the response, with the client's IP
     /// hashed. Best effort: a write that fails is logged, never the caller's.
     pub fn audit(&self, event: AuditEvent) {
-        let (Ok(event), Ok(db)) = (self.with_ip(event), self.db()) else {
+        // After the response: not on the request's critical path, not counted.
+        let db = bindings::db(&self.env, &Trips::default());
+        let (Ok(event), Ok(db)) = (self.with_ip(event), db) else {
             return;
         };
         let at = self.timestamp();

@@ -11,6 +11,7 @@ use crate::domain::error::AppError;
 use crate::domain::ids::{random_hex, OsRandom};
 use crate::jobs;
 use crate::platform::log;
+use crate::platform::trips::Trips;
 
 #[event(start)]
 fn start() {
@@ -44,6 +45,7 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
         now: Utc::now(),
         client_ip,
         body,
+        trips: Trips::default(),
     };
 
     let result = if preflight {
@@ -70,6 +72,7 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
             "method": method,
             "path": path,
             "status": response.status_code(),
+            "trips": ctx.trips.counts(),
             "outcome": outcome,
             "durationMs": worker::Date::now().as_millis().saturating_sub(started),
         }),

@@ -9,6 +9,7 @@ use crate::domain::deletion::FINALIZE_PER_RUN;
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
 use crate::platform::bindings;
+use crate::platform::trips::Trips;
 use crate::storage::{deletion, otp_store};
 
 /// Expired ledger rows are kept a day for investigation, then purged.
@@ -17,7 +18,8 @@ const LEDGER_RETENTION_MS: i64 = 24 * 3600 * 1000;
 /// Returns how many accounts were finalised.
 pub async fn run(env: &Env, now: DateTime<Utc>) -> Result<usize, AppError> {
     let config = bindings::config(env)?;
-    let (db, kv) = (bindings::db(env)?, bindings::kv(env)?);
+    let trips = Trips::default();
+    let (db, kv) = (bindings::db(env, &trips)?, bindings::kv(env, &trips)?);
     let at = timestamp(now);
 
     let tombstone = |email: &str| config.code_hasher.tombstone(email);

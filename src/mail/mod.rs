@@ -6,15 +6,18 @@ use crate::config::MailConfig;
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
 use crate::domain::otp_message::OtpMessage;
+use crate::platform::trips::{Kind, Trips};
 use crate::platform::{fault, log};
 
 /// Delivers `message` to `to`. An error means the code must not be stored.
 pub async fn send(
+    trips: &Trips,
     config: &MailConfig,
     to: &EmailAddress,
     message: &OtpMessage,
 ) -> Result<(), AppError> {
     fault("mail")?;
+    let _trip = trips.start(Kind::Mail);
     match config {
         MailConfig::Log => {
             // Development only (refused in production by `Config`): the developer

@@ -4,11 +4,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use worker::{Env, KvStore};
+use worker::Env;
 
 use crate::config::Config;
 use crate::domain::error::AppError;
-use crate::storage::Db;
+use crate::platform::trips::Trips;
+use crate::storage::{Db, Kv};
 
 pub const KV_BINDING: &str = "OTP_CODES";
 pub const D1_BINDING: &str = "DB";
@@ -37,14 +38,25 @@ pub fn config(env: &Env) -> Result<Rc<Config>, AppError> {
     Ok(loaded)
 }
 
-pub fn kv(env: &Env) -> Result<KvStore, AppError> {
+/// The KV namespace of pending codes; its calls count in `trips`.
+pub fn kv(env: &Env, trips: &Trips) -> Result<Kv, AppError> {
     env.kv(KV_BINDING)
+        .map(|store| Kv::new(store, trips.clone()))
         .map_err(|e| AppError::Misconfigured(format!("KV binding {KV_BINDING}: {e}")))
 }
 
-/// The D1 primary: every write, and every read that decides access.
-pub fn db(env: &Env) -> Result<Db, AppError> {
+/// The D1 primary: every write, and every read that decides access. Its
+/// calls count in `trips`.
+pub fn db(env: &Env, trips: &Trips) -> Result<Db, AppError> {
     env.d1(D1_BINDING)
-        .map(Db::primary)
+        .map(|database| Db::primary(database, trips.clone()))
+        .map_err(|e| AppError::Misconfigured(format!("D1 binding {D1_BINDING}: {e}")))
+}
+
+/// A D1 session for reads that tolerate a replica, or for writes whose
+/// bookmark goes back to the client (`start`: a bookmark or a constraint).
+pub fn db_session(env: &Env, start: Option<&str>, trips: &Trips) -> Result<Db, AppError> {
+    env.d1(D1_BINDING)
+        .map(|database| Db::session(database, start, trips.clone()))
         .map_err(|e| AppError::Misconfigured(format!("D1 binding {D1_BINDING}: {e}")))
 }

@@ -3,14 +3,12 @@
 //! batch. An account cancelled after the job selected it is left untouched:
 //! its sessions, its pending code and its audit trail stay as they were.
 
-use serde::Deserialize;
-use worker::KvStore;
-
 use super::session_repo::RevokeReason;
 use super::user_columns::erasure_sql;
-use super::{batch_rows, int, otp_store, text, Db};
+use super::{batch_rows, int, otp_store, text, Db, Kv};
 use crate::domain::audit::AuditKind;
 use crate::domain::error::AppError;
+use serde::Deserialize;
 
 /// An account whose deletion is due, with the tombstone its address becomes.
 pub struct DueAccount {
@@ -52,12 +50,7 @@ pub async fn due(
 /// Erases the personal data of an account that is still pending and due, and
 /// only then revokes its sessions, drops its pending code and records the
 /// event. Returns whether this call finalised it.
-pub async fn finalize(
-    db: &Db,
-    kv: &KvStore,
-    account: &DueAccount,
-    now: &str,
-) -> Result<bool, AppError> {
+pub async fn finalize(db: &Db, kv: &Kv, account: &DueAccount, now: &str) -> Result<bool, AppError> {
     // "Finalised by this batch": the erasure below stamps `now`.
     const FINALIZED_NOW: &str = "EXISTS (SELECT 1 FROM users WHERE id = ?1
         AND account_deletion_status = 'finalized' AND account_deletion_finalized_at = ?2)";

@@ -15,27 +15,73 @@ pub mod user_repo;
 
 use serde::de::DeserializeOwned;
 use worker::wasm_bindgen::JsValue;
-use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, D1Result};
+use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, D1Result, KvStore};
 
 use crate::domain::error::AppError;
+use crate::platform::trips::{Kind, Trips};
 use crate::platform::{fault, Context};
 
 /// A D1 handle: the database itself (the primary), or a D1 session, which may
 /// read from a nearby replica and carries a bookmark for read-your-writes.
-pub enum Db {
+/// Every call is counted as a round trip of the request (`platform::trips`).
+pub struct Db {
+    handle: Handle,
+    trips: Trips,
+}
+
+enum Handle {
     Primary(D1Database),
     Session(D1DatabaseSession),
 }
 
+/// The KV namespace of pending codes, with the request's round-trip count.
+pub struct Kv {
+    store: KvStore,
+    trips: Trips,
+}
+
+impl Kv {
+    pub fn new(store: KvStore, trips: Trips) -> Self {
+        Self { store, trips }
+    }
+}
+
 impl Db {
-    pub fn primary(database: D1Database) -> Self {
-        Self::Primary(database)
+    pub fn primary(database: D1Database, trips: Trips) -> Self {
+        Self {
+            handle: Handle::Primary(database),
+            trips,
+        }
+    }
+
+    /// A D1 session (read replication): starts at `bookmark` when the client
+    /// sent one (read-your-writes), else on any replica, or on the primary with
+    /// `"first-primary"`. A bookmark D1 does not accept is dropped, not fatal.
+    pub fn session(database: D1Database, start: Option<&str>, trips: Trips) -> Self {
+        let session = database
+            .with_session(start)
+            .or_else(|_| database.with_session(Some("first-unconstrained")));
+        match session {
+            Ok(session) => Self {
+                handle: Handle::Session(session),
+                trips,
+            },
+            Err(_) => Self::primary(database, trips),
+        }
+    }
+
+    /// The latest bookmark of a session, to hand back to the client.
+    pub fn bookmark(&self) -> Option<String> {
+        match &self.handle {
+            Handle::Session(session) => session.get_bookmark().ok().flatten(),
+            Handle::Primary(_) => None,
+        }
     }
 
     fn prepare(&self, sql: impl Into<String>) -> D1PreparedStatement {
-        match self {
-            Self::Primary(db) => db.prepare(sql),
-            Self::Session(session) => session.prepare(sql),
+        match &self.handle {
+            Handle::Primary(db) => db.prepare(sql),
+            Handle::Session(session) => session.prepare(sql),
         }
     }
 
@@ -55,9 +101,10 @@ impl Db {
         what: &'static str,
     ) -> Result<Vec<D1Result>, AppError> {
         fault("d1")?;
-        let result = match self {
-            Self::Primary(db) => db.batch(statements).await,
-            Self::Session(session) => session.batch(statements).await,
+        let _trip = self.trips.start(Kind::D1);
+        let result = match &self.handle {
+            Handle::Primary(db) => db.batch(statements).await,
+            Handle::Session(session) => session.batch(statements).await,
         };
         result.context(what)
     }
@@ -69,6 +116,7 @@ impl Db {
         what: &'static str,
     ) -> Result<Vec<T>, AppError> {
         fault("d1")?;
+        let _trip = self.trips.start(Kind::D1);
         statement.all().await.context(what)?.results().context(what)
     }
 
@@ -79,6 +127,7 @@ impl Db {
         what: &'static str,
     ) -> Result<(), AppError> {
         fault("d1")?;
+        let _trip = self.trips.start(Kind::D1);
         statement.run().await.context(what).map(|_| ())
     }
 }

@@ -1,12 +1,13 @@
 //! Pending codes: the hash in KV (expired by KV), attempts and use in the D1 ledger.
 
-use worker::{D1PreparedStatement, KvStore};
+use worker::D1PreparedStatement;
 
 use super::limit_store::NotLocked;
-use super::{int, opt_text, text, Db};
+use super::{int, opt_text, text, Db, Kv};
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
 use crate::domain::otp::{OtpPolicy, PendingCode};
+use crate::platform::trips::Kind;
 use crate::platform::{fault, Context};
 
 fn kv_key(email: &EmailAddress) -> String {
@@ -15,7 +16,7 @@ fn kv_key(email: &EmailAddress) -> String {
 
 /// Stores a new code for the address, replacing any earlier one.
 pub async fn save(
-    kv: &KvStore,
+    kv: &Kv,
     db: &Db,
     email: &EmailAddress,
     pending: &PendingCode,
@@ -39,7 +40,9 @@ pub async fn save(
     let record = serde_json::to_string(pending).map_err(AppError::internal)?;
     let kv_put = async {
         fault("kv")?;
-        kv.put(&kv_key(email), record)
+        let _trip = kv.trips.start(Kind::Kv);
+        kv.store
+            .put(&kv_key(email), record)
             .context("kv put")?
             .expiration_ttl(u64::from(policy.ttl_seconds))
             .execute()
@@ -53,9 +56,17 @@ pub async fn save(
 }
 
 /// The code pending for the address, if KV still has one.
-pub async fn pending(kv: &KvStore, email: &EmailAddress) -> Result<Option<PendingCode>, AppError> {
+pub async fn pending(kv: &Kv, email: &EmailAddress) -> Result<Option<PendingCode>, AppError> {
     fault("kv")?;
-    match kv.get(&kv_key(email)).text().await.context("kv get")? {
+    let trip = kv.trips.start(Kind::Kv);
+    let raw = kv
+        .store
+        .get(&kv_key(email))
+        .text()
+        .await
+        .context("kv get")?;
+    drop(trip);
+    match raw {
         None => Ok(None),
         Some(raw) => serde_json::from_str(&raw)
             .map(Some)
@@ -64,9 +75,11 @@ pub async fn pending(kv: &KvStore, email: &EmailAddress) -> Result<Option<Pendin
 }
 
 /// Drops the KV copy of an address's pending code (account deletion).
-pub async fn forget(kv: &KvStore, email: &str) -> Result<(), AppError> {
+pub async fn forget(kv: &Kv, email: &str) -> Result<(), AppError> {
     fault("kv")?;
-    kv.delete(&format!("otp:{email}"))
+    let _trip = kv.trips.start(Kind::Kv);
+    kv.store
+        .delete(&format!("otp:{email}"))
         .await
         .context("kv delete")
 }

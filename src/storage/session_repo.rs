@@ -146,6 +146,24 @@ pub async fn rotate(db: &Db, r: &RotateRequest<'_>) -> Result<Rotation, AppError
     Ok(Rotation::Replayed)
 }
 
+/// Whether the session is live: not revoked, not expired, its user not
+/// finalised. Always asked of the primary: it decides access.
+pub async fn is_live(
+    db: &Db,
+    user_id: &str,
+    session_id: &str,
+    now: &str,
+) -> Result<bool, AppError> {
+    let statement = db.statement(
+        "SELECT 1 AS live FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = ?1 AND s.user_id = ?2 AND s.revoked_at IS NULL AND s.expires_at > ?3
+           AND u.account_deletion_status IS NOT 'finalized'",
+        &[text(session_id), text(user_id), text(now)],
+    )?;
+    let rows: Vec<serde_json::Value> = db.rows(statement, "session live").await?;
+    Ok(!rows.is_empty())
+}
+
 /// The revocation of one session of the user (`Some(id)`) or all of them.
 /// `RETURNING` yields one row per session that was live.
 pub(super) fn revoke_statement(

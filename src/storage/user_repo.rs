@@ -103,6 +103,15 @@ pub async fn find_for_session(
     users(db.rows(statement, "user by session").await?)
 }
 
+/// A user's profile by id (not finalised), from whichever replica `db` reads.
+pub async fn find(db: &Db, user_id: &str) -> Result<Option<User>, AppError> {
+    let statement = db.statement(
+        "SELECT * FROM users WHERE id = ?1 AND account_deletion_status IS NOT 'finalized'",
+        &[text(user_id)],
+    )?;
+    users(db.rows(statement, "user by id").await?)
+}
+
 /// For the refresh batch: the user of a session whose refresh token is now `jti`.
 pub(super) fn select_by_session_jti(
     db: &Db,

@@ -50,7 +50,7 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     // Mail first: if delivery fails nothing was stored, so no code is left usable
     // that its owner never received, and the cooldown is given back so that a
     // retry is not refused for a code that never arrived.
-    if let Err(err) = mail::send(&config.mail, &request.email, &message).await {
+    if let Err(err) = mail::send(&ctx.trips, &config.mail, &request.email, &message).await {
         if let Err(release) = limit_store::release_cooldown(&db, &keys, now_ms).await {
             // The limits then stay as taken: a retry waits out the cooldown.
             respond::log_error(&release);
