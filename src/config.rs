@@ -3,11 +3,14 @@
 //! a lookup function, tests pass a map.
 
 use crate::domain::cors::CorsPolicy;
+use crate::domain::keys::PurposeKeys;
+use crate::domain::limits::BudgetPolicy;
 use crate::domain::limits::EmailLimits;
-use crate::domain::otp::{self, CodeHasher, OtpPolicy};
+use crate::domain::otp::{self, OtpPolicy};
 use crate::domain::token::TokenKeys;
 
 pub const RESEND_API_URL: &str = "https://api.resend.com";
+pub const TURNSTILE_VERIFY_URL: &str = "https://challenges.cloudflare.com/turnstile/v0/siteverify";
 const MIN_HASH_KEY_LEN: usize = 32;
 pub const DEFAULT_DELETION_GRACE_DAYS: u32 = 30;
 
@@ -25,9 +28,18 @@ pub enum MailConfig {
     },
 }
 
+/// Cloudflare Turnstile, when configured: the challenge a sender must solve
+/// once an address's daily failure budget is spent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turnstile {
+    pub secret: String,
+    pub verify_url: String,
+}
+
 pub struct Config {
     pub otp: OtpPolicy,
-    pub code_hasher: CodeHasher,
+    /// Keys per purpose, derived from `OTP_HASH_KEY` (and earlier ones).
+    pub keys: PurposeKeys,
     pub tokens: TokenKeys,
     pub mail: MailConfig,
     /// Days between a deletion request and its finalisation.
@@ -35,6 +47,18 @@ pub struct Config {
     pub limits: EmailLimits,
     /// Browser origins that may call the API.
     pub cors: CorsPolicy,
+    pub turnstile: Option<Turnstile>,
+}
+
+impl Config {
+    /// What a spent daily failure budget does: ask for a challenge when there
+    /// is one to offer, lock the address otherwise.
+    pub fn budget_policy(&self) -> BudgetPolicy {
+        match self.turnstile {
+            Some(_) => BudgetPolicy::Challenge,
+            None => BudgetPolicy::Lock,
+        }
+    }
 }
 
 impl Config {
@@ -84,6 +108,20 @@ impl Config {
                 1..=100_000,
                 &mut problems,
             ),
+            address_sends_per_hour: number(
+                &get,
+                "OTP_ADDRESS_SENDS_PER_HOUR",
+                limit_defaults.address_sends_per_hour,
+                1..=100_000,
+                &mut problems,
+            ),
+            daily_failure_budget: number(
+                &get,
+                "LOGIN_DAILY_FAILURE_BUDGET",
+                limit_defaults.daily_failure_budget,
+                1..=100_000,
+                &mut problems,
+            ),
             failures_before_lockout: number(
                 &get,
                 "LOGIN_FAILURES_BEFORE_LOCKOUT",
@@ -127,7 +165,24 @@ impl Config {
                 .ok()
         });
 
+        let previous_hash_keys = get("OTP_HASH_KEY_PREVIOUS").unwrap_or_default();
+        let previous_hash_keys: Vec<&[u8]> = previous_hash_keys
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::as_bytes)
+            .collect();
+        let keys = PurposeKeys::derive(hash_key.as_bytes(), &previous_hash_keys);
+
         let mail = mail_config(&get, &environment, &mut problems);
+        let turnstile = get("TURNSTILE_SECRET_KEY")
+            .filter(|v| !v.trim().is_empty())
+            .map(|secret| Turnstile {
+                secret,
+                verify_url: get("TURNSTILE_VERIFY_URL")
+                    .filter(|v| !v.trim().is_empty())
+                    .unwrap_or_else(|| TURNSTILE_VERIFY_URL.into()),
+            });
 
         let cors = CorsPolicy::parse(&get("CORS_ALLOWED_ORIGINS").unwrap_or_default())
             .unwrap_or_else(|problem| {
@@ -138,12 +193,13 @@ impl Config {
         match (tokens, mail) {
             (Some(tokens), Some(mail)) if problems.is_empty() => Ok(Self {
                 otp,
-                code_hasher: CodeHasher::new(hash_key.into_bytes()),
+                keys,
                 tokens,
                 mail,
                 deletion_grace_days,
                 limits,
                 cors,
+                turnstile,
             }),
             _ => Err(problems),
         }
@@ -266,6 +322,14 @@ mod tests {
                 limits.resend_cooldown_seconds.to_string(),
             ),
             ("OTP_SENDS_PER_HOUR", limits.sends_per_hour.to_string()),
+            (
+                "OTP_ADDRESS_SENDS_PER_HOUR",
+                limits.address_sends_per_hour.to_string(),
+            ),
+            (
+                "LOGIN_DAILY_FAILURE_BUDGET",
+                limits.daily_failure_budget.to_string(),
+            ),
             (
                 "LOGIN_FAILURES_BEFORE_LOCKOUT",
                 limits.failures_before_lockout.to_string(),

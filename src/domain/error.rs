@@ -3,6 +3,11 @@
 
 use std::fmt;
 
+/// The stable message of a 403 on send-otp-email: apps match it to show the
+/// Turnstile widget (documented in `api/openapi.json`).
+pub const CHALLENGE_REQUIRED: &str =
+    "Challenge required: solve the Turnstile challenge and send its token as turnstileToken";
+
 /// Everything that can go wrong while serving a request.
 ///
 /// Expected failures (the caller did something wrong) carry the messages we show;
@@ -15,6 +20,9 @@ pub enum AppError {
     WrongCode { attempts_left: u32 },
     /// 401: missing, malformed, expired or foreign credentials.
     Unauthorized(&'static str),
+    /// 403: the address is under sustained guessing; sending a code to it
+    /// needs a solved Turnstile challenge (`turnstileToken`).
+    ChallengeRequired,
     /// 404: no such route.
     RouteNotFound,
     /// 404: no code is pending for the address (never sent, expired or used).
@@ -57,6 +65,7 @@ impl AppError {
         match self {
             Self::Validation(_) | Self::WrongCode { .. } => 400,
             Self::Unauthorized(_) => 401,
+            Self::ChallengeRequired => 403,
             Self::RouteNotFound | Self::NoPendingCode => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
@@ -75,6 +84,7 @@ impl AppError {
             Self::Validation(_) => "validation",
             Self::WrongCode { .. } => "wrong_code",
             Self::Unauthorized(_) => "unauthorized",
+            Self::ChallengeRequired => "challenge_required",
             Self::RouteNotFound => "route_not_found",
             Self::NoPendingCode => "no_pending_code",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
@@ -101,6 +111,7 @@ impl AppError {
                 vec![format!("Invalid code; {attempts_left} attempt(s) left")]
             }
             Self::Unauthorized(why) => vec![(*why).into()],
+            Self::ChallengeRequired => vec![CHALLENGE_REQUIRED.into()],
             Self::RouteNotFound => vec!["Resource not found".into()],
             Self::NoPendingCode => {
                 vec![

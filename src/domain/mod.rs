@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod error;
 pub mod fields;
 pub mod ids;
+pub mod keys;
 pub mod limits;
 pub mod otp;
 pub mod otp_message;

@@ -15,6 +15,7 @@ pub struct Counts {
     pub d1: u32,
     pub mail: u32,
     pub limiter: u32,
+    pub challenge: u32,
     pub sequential: u32,
 }
 
@@ -24,6 +25,7 @@ pub enum Kind {
     D1,
     Mail,
     Limiter,
+    Challenge,
 }
 
 /// Shared by every storage handle of one request.
@@ -53,6 +55,7 @@ impl Trips {
             Kind::D1 => counts.d1 += 1,
             Kind::Mail => counts.mail += 1,
             Kind::Limiter => counts.limiter += 1,
+            Kind::Challenge => counts.challenge += 1,
         }
         if self.in_flight.get() == 0 {
             counts.sequential += 1;
@@ -89,6 +92,7 @@ mod tests {
                 d1: 1,
                 mail: 0,
                 limiter: 1,
+                challenge: 0,
                 sequential: 2
             }
         );

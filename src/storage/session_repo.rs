@@ -50,7 +50,7 @@ pub(super) fn open_on_login(
         "INSERT INTO sessions (id, user_id, refresh_jti, created_at, expires_at)
          SELECT ?1, u.id, ?2, ?3, ?4 FROM users u
          WHERE u.email = ?5 AND u.account_deletion_status IS NOT 'finalized'
-           AND EXISTS (SELECT 1 FROM otp_ledger WHERE email = ?5 AND consumed_by = ?6)",
+           AND EXISTS (SELECT 1 FROM otp_codes WHERE email = ?5 AND consumed_by = ?6)",
         &[
             text(session.id),
             text(session.refresh_jti),

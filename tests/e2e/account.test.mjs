@@ -209,7 +209,7 @@ describe("account deletion", () => {
     // The job has selected the account (it was due); then the user cancels.
     assertEnvelope(await cancel(s), 200);
     assertEnvelope(await app.sendOtp(s.email), 200);
-    const ledgerBefore = await app.db.prepare("SELECT * FROM otp_ledger WHERE email = ?").bind(s.email).first();
+    const ledgerBefore = await app.db.prepare("SELECT * FROM otp_codes WHERE email = ?").bind(s.email).first();
     const res = await app.post("/__faults/finalize-deletion", { id: sub, email: s.email });
     assert.equal(assertEnvelope(res, 200).finalized, false);
 
@@ -218,7 +218,7 @@ describe("account deletion", () => {
     const live = await app.db.prepare("SELECT count(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL").bind(sub).first();
     assert.equal(live.n, 1, "the session survives");
     assertEnvelope(await app.authed("GET", "/api/v1/users/me", s.accessToken), 200);
-    const ledgerAfter = await app.db.prepare("SELECT * FROM otp_ledger WHERE email = ?").bind(s.email).first();
+    const ledgerAfter = await app.db.prepare("SELECT * FROM otp_codes WHERE email = ?").bind(s.email).first();
     assert.deepEqual(ledgerAfter, ledgerBefore, "the pending code is untouched");
     assert.ok(await app.kv.get(`otp:${s.email}`), "its KV copy too");
     const audit = await app.db.prepare("SELECT count(*) AS n FROM audit_events WHERE user_id = ? AND event = 'deletion_finalized'").bind(sub).first();

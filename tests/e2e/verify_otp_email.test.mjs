@@ -154,7 +154,7 @@ describe("codes are single use, short lived and attempt limited", () => {
   test("an expired code answers 404 even while KV still holds it", async () => {
     const email = freshEmail();
     const code = await app.requestCode(email);
-    await app.db.prepare("UPDATE otp_ledger SET expires_at = ? WHERE email = ?").bind(Date.now() - 1, email).run();
+    await app.db.prepare("UPDATE otp_codes SET expires_at = ? WHERE email = ?").bind(Date.now() - 1, email).run();
     assertEnvelope(await app.verifyOtp(email, code), 404);
   });
 
@@ -200,7 +200,7 @@ describe("codes are single use, short lived and attempt limited", () => {
     const results = await Promise.all(Array.from({ length: 12 }, () => app.verifyOtp(email, wrong)));
     assert.equal(results.filter((r) => r.status === 400).length, 5);
     assert.equal(results.filter((r) => r.status === 429).length, 7);
-    const ledger = await app.db.prepare("SELECT attempts FROM otp_ledger WHERE email = ?").bind(email).first();
+    const ledger = await app.db.prepare("SELECT attempts FROM otp_codes WHERE email = ?").bind(email).first();
     assert.equal(ledger.attempts, 5);
     assertEnvelope(await app.verifyOtp(email, code), 429);
   });
@@ -249,7 +249,7 @@ describe("bad input", () => {
     const code = await app.requestCode(email);
     await app.post("/api/v1/auth/verify-otp-email", { email, code: code.slice(1) });
     await app.post("/api/v1/auth/verify-otp-email", { email, code: Number(code) });
-    const ledger = await app.db.prepare("SELECT attempts FROM otp_ledger WHERE email = ?").bind(email).first();
+    const ledger = await app.db.prepare("SELECT attempts FROM otp_codes WHERE email = ?").bind(email).first();
     assert.equal(ledger.attempts, 0);
     assert.equal(await userRow(email), null);
     assertEnvelope(await app.verifyOtp(email, code), 200);

@@ -15,6 +15,11 @@ export const TEST_SECRETS = {
   EMAIL_API_KEY: API_KEY,
 };
 
+/** Headers of a request from one client network (an IPv4 address). */
+export function fromNetwork(ip) {
+  return { "cf-connecting-ip": ip };
+}
+
 /** A unique address per call, so tests sharing an app never share state. */
 export function freshEmail(tag = "user") {
   return `${tag}-${randomUUID().slice(0, 8)}@example.com`;
@@ -123,11 +128,13 @@ async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without
     call,
     /** Any request, with exactly the body and headers given (no content type added). */
     raw,
-    sendOtp: (email, extra = {}) => call("POST", "/api/v1/auth/send-otp-email", { email, ...extra }),
-    verifyOtp: (email, code) => call("POST", "/api/v1/auth/verify-otp-email", { email, code }),
+    sendOtp: (email, extra = {}, headers = {}) =>
+      call("POST", "/api/v1/auth/send-otp-email", { email, ...extra }, headers),
+    verifyOtp: (email, code, headers = {}) =>
+      call("POST", "/api/v1/auth/verify-otp-email", { email, code }, headers),
     /** Sends a code and reads it from the mailbox, as a user would. */
-    async requestCode(email, extra) {
-      const res = await app.sendOtp(email, extra);
+    async requestCode(email, extra, headers) {
+      const res = await app.sendOtp(email, extra, headers);
       if (res.status !== 200) throw new Error(`send-otp-email answered ${res.status}: ${res.text}`);
       return mail.codeFor(email.trim().toLowerCase());
     },
