@@ -216,6 +216,8 @@ export interface components {
             email: string;
             /** @description BCP 47 tag; `tr…` gives Turkish, anything else English */
             locale?: string | null;
+            /** @description A Cloudflare Turnstile token. Needed only after this endpoint answered 403 with the challenge message: the address is under sustained guessing (its daily failure budget is spent) and Turnstile is configured. Web apps render the Turnstile widget with the site key and send the token it returns; mobile apps render it in a web view. Ignored otherwise. */
+            turnstileToken?: string | null;
         };
         CodeSent: {
             /** @description Seconds the code lives */
@@ -589,6 +591,26 @@ export interface operations {
                      *       "data": null,
                      *       "errors": [
                      *         "email must contain '@'"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The address is under sustained guessing: solve a Turnstile challenge and send its token as `turnstileToken`. The message is stable; apps may match it to show the widget. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 403,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Challenge required: solve the Turnstile challenge and send its token as turnstileToken"
                      *       ],
                      *       "timestamp": "2026-01-15T10:30:00.000Z"
                      *     }
