@@ -4,6 +4,7 @@
 //! Time and randomness are passed in by the caller, so tests can fix them.
 
 pub mod cors;
+pub mod discovery;
 pub mod email;
 pub mod envelope;
 pub mod error;
