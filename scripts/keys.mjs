@@ -67,4 +67,4 @@ A leaked key: skip the wait and do not list the leaked key anywhere; everyone
 signs in again.`);
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();

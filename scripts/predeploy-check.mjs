@@ -25,15 +25,14 @@ export function requiredSecrets(vars) {
 
 /** The names in `wrangler secret list --format json` output: `[{name, type}]`. */
 export function parseSecretList(text) {
+  // The array starts the input or a line: anything wrangler printed before it
+  // (a warning, say) is skipped.
+  const start = text.startsWith("[") ? 0 : text.indexOf("\n[") + 1;
   let list;
   try {
-    list = JSON.parse(text);
+    list = JSON.parse(text.slice(start));
   } catch {
-    // Tolerate anything wrangler printed around the JSON array.
-    const start = text.indexOf("[");
-    const end = text.lastIndexOf("]");
-    if (start < 0 || end < start) throw new Error("no JSON array of secrets in the input");
-    list = JSON.parse(text.slice(start, end + 1));
+    throw new Error("no JSON array of secrets in the input");
   }
   if (!Array.isArray(list) || !list.every((s) => typeof s?.name === "string")) {
     throw new Error("expected wrangler's JSON list of secrets: [{\"name\": ..., \"type\": ...}]");
@@ -98,4 +97,4 @@ function main() {
   console.log(`pre-deploy check for ${options.env}: secrets ${requiredSecrets(config.vars).join(", ")} set; binding ids filled in`);
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();
