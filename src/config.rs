@@ -7,10 +7,12 @@ use crate::domain::keys::PurposeKeys;
 use crate::domain::limits::BudgetPolicy;
 use crate::domain::limits::EmailLimits;
 use crate::domain::otp::{self, OtpPolicy};
-use crate::domain::token::TokenKeys;
+use crate::domain::token::{Issuance, KeyMaterial, TokenKeys};
 
 pub const RESEND_API_URL: &str = "https://api.resend.com";
 pub const TURNSTILE_VERIFY_URL: &str = "https://challenges.cloudflare.com/turnstile/v0/siteverify";
+/// The `ENVIRONMENT`s that run on Cloudflare, reached by real clients.
+const DEPLOYED: [&str; 2] = ["development", "production"];
 const MIN_HASH_KEY_LEN: usize = 32;
 pub const DEFAULT_DELETION_GRACE_DAYS: u32 = 30;
 
@@ -152,15 +154,30 @@ impl Config {
             ));
         }
 
-        let issuer = get("JWT_ISSUER").unwrap_or_else(|| "allmine-auth".into());
-        let audience = get("JWT_AUDIENCE").unwrap_or_else(|| "allmine".into());
+        let issuance = Issuance {
+            issuer: get("JWT_ISSUER").unwrap_or_else(|| "allmine-auth".into()),
+            audience: get("JWT_AUDIENCE").unwrap_or_else(|| "allmine".into()),
+            client_id: get("TOKEN_CLIENT_ID").unwrap_or_else(|| "allmine-app".into()),
+        };
+        // Verifiers find the keys at the issuer's URL (the discovery document
+        // and the JWK Set); a deployed one fetched over plain HTTP could be fed
+        // keys by anyone on the path.
+        if DEPLOYED.contains(&environment.as_str()) && !is_https_url(&issuance.issuer) {
+            problems.push("JWT_ISSUER must be an https URL when deployed".into());
+        }
+        let next = get("JWT_NEXT_PUBLIC_KEY").filter(|k| !k.trim().is_empty());
         let previous = get("JWT_PREVIOUS_PUBLIC_KEYS").unwrap_or_default();
         let previous: Vec<&str> = previous
             .split(',')
             .filter(|k| !k.trim().is_empty())
             .collect();
         let tokens = require(&get, "JWT_PRIVATE_KEY", &mut problems).and_then(|seed| {
-            TokenKeys::new(&seed, &previous, issuer, audience)
+            let keys = KeyMaterial {
+                signing_seed: &seed,
+                next_public: next.as_deref(),
+                previous_public: &previous,
+            };
+            TokenKeys::new(keys, issuance)
                 .map_err(|e| problems.push(e.0))
                 .ok()
         });
@@ -239,6 +256,19 @@ fn mail_config(
     }
 }
 
+/// An absolute https URL with a host and no query or fragment (OpenID
+/// Discovery's rule for an issuer).
+fn is_https_url(value: &str) -> bool {
+    let Some(rest) = value.strip_prefix("https://") else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    !host.is_empty()
+        && !host.contains('@')
+        && !rest.contains(['?', '#'])
+        && !rest.contains(char::is_whitespace)
+}
+
 fn require(
     get: &impl Fn(&str) -> Option<String>,
     name: &str,
@@ -303,7 +333,8 @@ mod tests {
         assert_eq!(config.limits, EmailLimits::default());
         assert_eq!(config.deletion_grace_days, DEFAULT_DELETION_GRACE_DAYS);
         assert_eq!(config.mail, MailConfig::Log);
-        assert_eq!(config.tokens.audience, "allmine");
+        assert_eq!(config.tokens.issuance.audience, "allmine");
+        assert_eq!(config.tokens.issuance.client_id, "allmine-app");
     }
 
     /// The defaults in code, the values `wrangler.toml` sets for every
@@ -398,6 +429,53 @@ mod tests {
         let problems = load(&vars).err().unwrap();
         assert!(
             problems[0].starts_with("CORS_ALLOWED_ORIGINS"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_deployed_issuer_must_be_an_https_url() {
+        let mut vars = base();
+        vars.insert("JWT_ISSUER", "http://127.0.0.1:8787".into());
+        assert!(load(&vars).is_ok(), "plain http is fine locally");
+        vars.insert("ENVIRONMENT", "development".into());
+        for issuer in [
+            "http://auth-dev.allmine.app",
+            "auth-dev.allmine.app",
+            "allmine-auth",
+            "https://",
+            "https://auth.allmine.app?x=1",
+            "https://user@auth.allmine.app",
+        ] {
+            vars.insert("JWT_ISSUER", issuer.into());
+            assert_eq!(
+                load(&vars).err(),
+                Some(vec![
+                    "JWT_ISSUER must be an https URL when deployed".to_string()
+                ]),
+                "{issuer}"
+            );
+        }
+        vars.insert("JWT_ISSUER", "https://auth-dev.allmine.app".into());
+        assert!(load(&vars).is_ok());
+    }
+
+    #[test]
+    fn the_next_key_and_the_client_id_are_read() {
+        let mut vars = base();
+        vars.insert("TOKEN_CLIENT_ID", "allmine-web".into());
+        // RFC 8037's example public key (not the signing key's).
+        vars.insert(
+            "JWT_NEXT_PUBLIC_KEY",
+            "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo".into(),
+        );
+        let config = load(&vars).ok().unwrap();
+        assert_eq!(config.tokens.issuance.client_id, "allmine-web");
+        assert_eq!(config.tokens.jwk_set().keys.len(), 2);
+        vars.insert("JWT_NEXT_PUBLIC_KEY", "not a key".into());
+        let problems = load(&vars).err().unwrap();
+        assert!(
+            problems[0].starts_with("JWT_NEXT_PUBLIC_KEY"),
             "{problems:?}"
         );
     }

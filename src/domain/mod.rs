@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod cors;
 pub mod deletion;
+pub mod discovery;
 pub mod email;
 pub mod envelope;
 pub mod error;

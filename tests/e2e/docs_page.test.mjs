@@ -1,5 +1,6 @@
 // The interactive reference at /docs, driven in headless Chromium: it loads from
-// the worker's own assets, lists every operation, sends a request that comes back
+// the worker's own assets, reads the OpenAPI document as the worker serves it,
+// lists every operation, sends a request that comes back
 // as an envelope, and asks before sending anything to production.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
@@ -52,6 +53,8 @@ async function execute(page, path) {
 describe("the docs page", () => {
   test("loads from the worker alone and lists every operation", async () => {
     const { page, external } = await openDocs();
+    // The page reads the document as served (not an envelope's `data`).
+    assert.match(await page.locator(".info .title").innerText(), new RegExp(`^${spec.info.title}`));
     assert.equal(await page.locator(".opblock").count(), operations);
     const paths = await page.locator(".opblock-summary-path").allInnerTexts();
     assert.ok(paths.some((p) => p.includes("/api/v1/auth/verify-otp-email")), paths.join(" "));

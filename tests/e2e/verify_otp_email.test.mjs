@@ -38,7 +38,7 @@ function assertDocumentedUser(user) {
 
 async function jwks() {
   const res = await app.get("/.well-known/jwks.json");
-  assertEnvelope(res, 200);
+  assert.equal(res.status, 200);
   return res.body;
 }
 
@@ -78,7 +78,7 @@ describe("a successful login", () => {
     const keys = createLocalJWKSet(await jwks());
     const options = { issuer: "http://127.0.0.1:8787", audience: "allmine", algorithms: ["EdDSA"] };
 
-    const access = await jwtVerify(data.accessToken, keys, options);
+    const access = await jwtVerify(data.accessToken, keys, { ...options, typ: "at+jwt" });
     assert.equal(access.protectedHeader.alg, "EdDSA");
     assert.ok(access.protectedHeader.kid);
     const row = await userRow(email);
@@ -88,7 +88,7 @@ describe("a successful login", () => {
     assert.equal(access.payload.exp - access.payload.iat, 3600);
     assert.ok(access.payload.jti && access.payload.sid);
 
-    const refresh = await jwtVerify(data.refreshToken, keys, options);
+    const refresh = await jwtVerify(data.refreshToken, keys, { ...options, typ: "rt+jwt" });
     assert.equal(refresh.payload.token_use, "refresh");
     assert.equal(refresh.payload.exp - refresh.payload.iat, 2592000);
     assert.equal(refresh.payload.sid, access.payload.sid);
@@ -100,7 +100,6 @@ describe("a successful login", () => {
   test("the JWKS publishes the signing key for stock libraries", async () => {
     const set = await jwks();
     assert.equal(set.keys.length, 1);
-    assert.deepEqual(set.data.keys, set.keys);
     const [key] = set.keys;
     assert.deepEqual({ kty: key.kty, crv: key.crv, alg: key.alg, use: key.use }, {
       kty: "OKP", crv: "Ed25519", alg: "EdDSA", use: "sig",

@@ -55,7 +55,9 @@ async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without
     delete workerOptions.d1Databases?.[name];
   }
   const logs = [];
-  const mf = new Miniflare({
+  // The whole Miniflare configuration for given vars and secrets: at start,
+  // and again when a test redeploys with other settings (`app.restart`).
+  const options = (vars, secrets) => ({
     ...workerOptions,
     bindings: {
       ...Object.fromEntries(
@@ -76,6 +78,7 @@ async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without
       }
     },
   });
+  const mf = new Miniflare(options(vars, secrets));
   let url, db, kv;
   try {
     url = await mf.ready;
@@ -157,6 +160,19 @@ async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without
     async runScheduled() {
       const worker = await mf.getWorker();
       return worker.scheduled({ cron: "*/15 * * * *", scheduledTime: new Date() });
+    },
+    /**
+     * A new deployment over the same data: restarts workerd with these vars and
+     * secrets (in place of the ones given at start), keeping KV and D1, which
+     * Miniflare holds across option changes. Fresh isolates, so the worker
+     * parses its configuration again.
+     */
+    async restart({ vars: newVars = {}, secrets: newSecrets = TEST_SECRETS } = {}) {
+      await mf.setOptions(options(newVars, newSecrets));
+      url = await mf.ready;
+      app.url = url;
+      if (db) app.db = db = await mf.getD1Database("DB");
+      if (kv) app.kv = kv = await mf.getKVNamespace("OTP_CODES");
     },
     async dispose() {
       await mf.dispose();
