@@ -191,10 +191,21 @@ pub async fn is_live(
     Ok(rows.first().is_some_and(|r| r.live == 1))
 }
 
-/// The revocation of one session of the user (`Some(id)`) or all of them,
-/// and with `while_live` only if that session of the user is live at `now`.
+/// The revocation of one session of the user (`Some(id)`) or all of them.
 /// `RETURNING` yields one row per session that was live.
-fn revoke_statement(
+pub(super) fn revoke_statement(
+    db: &Db,
+    user_id: &str,
+    session_id: Option<&str>,
+    reason: RevokeReason,
+    now: &str,
+) -> Result<D1PreparedStatement, AppError> {
+    guarded_revoke_statement(db, user_id, session_id, reason, now, None)
+}
+
+/// `revoke_statement`, and with `while_live` only if that session of the
+/// user is live at `now`.
+fn guarded_revoke_statement(
     db: &Db,
     user_id: &str,
     session_id: Option<&str>,
@@ -237,7 +248,7 @@ pub async fn logout(
         .batch(
             vec![
                 live_statement(db, user_id, caller_session, now)?,
-                revoke_statement(
+                guarded_revoke_statement(
                     db,
                     user_id,
                     target,
@@ -267,7 +278,7 @@ pub async fn revoke(
     reason: RevokeReason,
     now: &str,
 ) -> Result<usize, AppError> {
-    let statement = revoke_statement(db, user_id, session_id, reason, now, None)?;
+    let statement = revoke_statement(db, user_id, session_id, reason, now)?;
     let rows: Vec<serde_json::Value> = db.rows(statement, "session revoke").await?;
     Ok(rows.len())
 }
