@@ -18,6 +18,7 @@ pub mod otp;
 pub mod otp_message;
 pub mod profile;
 pub mod requests;
+pub mod retention;
 pub mod token;
 pub mod user;
 pub mod user_change;

@@ -98,15 +98,26 @@ fn clock(_req: &Request) -> chrono::DateTime<Utc> {
     Utc::now()
 }
 
-/// The Cron Trigger (`[triggers]` in wrangler.toml).
+/// The Cron Trigger (`[triggers]` in wrangler.toml). Each job runs whether or
+/// not the other failed; one log line says what each did.
 #[event(scheduled)]
 pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let fields = match jobs::account_deletion::run(&env, Utc::now()).await {
-        Ok(finalized) => serde_json::json!({"cron": event.cron(), "deletionsFinalized": finalized}),
-        Err(err) => serde_json::json!({
-            "cron": event.cron(),
-            "error": err.log_cause().unwrap_or_else(|| err.to_string()),
-        }),
-    };
-    log::info("scheduled", fields);
+    let now = Utc::now();
+    let deletions = jobs::account_deletion::run(&env, now).await;
+    let retention = jobs::retention::run(&env, now).await;
+    let cause = |err: &AppError| err.log_cause().unwrap_or_else(|| err.to_string());
+    let mut fields = serde_json::json!({"cron": event.cron()});
+    match &deletions {
+        Ok(finalized) => fields["deletionsFinalized"] = (*finalized).into(),
+        Err(err) => fields["deletionError"] = cause(err).into(),
+    }
+    match &retention {
+        Ok(purged) => fields["purged"] = serde_json::json!(purged),
+        Err(err) => fields["retentionError"] = cause(err).into(),
+    }
+    if deletions.is_ok() && retention.is_ok() {
+        log::info("scheduled", fields);
+    } else {
+        log::error("scheduled", fields);
+    }
 }
