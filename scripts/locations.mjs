@@ -3,7 +3,7 @@
 //
 // 1. Round trips: every endpoint's paths are run once and their request log
 //    lines read back; each line carries the critical path of its storage calls
-//    (`path`, e.g. `kv+limiter>d1`: a KV read beside the flood check, then one
+//    (`waits`, e.g. `kv+limiter>d1`: a KV read beside the flood check, then one
 //    D1 batch), counted by the same instrumentation the benchmark prints.
 // 2. Latency: each path is priced for users in five cities with the D1
 //    primary in western Europe, from published round-trip times, for the
@@ -39,7 +39,7 @@ const RTT = {
 };
 
 /** One call's latency: the user's round trip to where the Worker runs, then each wait. */
-function price(path, city, placement) {
+function price(waits, city, placement) {
   const placed = placement !== "edge";
   const toWorker = RTT.userToEdge + (placed ? RTT.edgeToPrimary[city] : 0);
   const cost = {
@@ -49,8 +49,8 @@ function price(path, city, placement) {
     limiter: RTT.local,
     challenge: placed ? RTT.primaryToMail : RTT.edgeToMail[city],
   };
-  const waits = path ? path.split(">").map((step) => Math.max(...step.split("+").map((k) => cost[k]))) : [];
-  return toWorker + waits.reduce((a, b) => a + b, 0);
+  const steps = waits ? waits.split(">").map((step) => Math.max(...step.split("+").map((k) => cost[k]))) : [];
+  return toWorker + steps.reduce((a, b) => a + b, 0);
 }
 
 function requestLines(app) {
@@ -68,7 +68,7 @@ async function roundTrips() {
     const before = requestLines(app).length;
     const res = await call();
     const line = requestLines(app).slice(before).at(-1);
-    seen.push({ name, status: res.status, path: line.path, ...line.trips });
+    seen.push({ name, status: res.status, waits: line.waits, ...line.trips });
     return res;
   };
   try {
@@ -187,7 +187,7 @@ console.log("\nLatency model, ms (D1 primary in western Europe; edge / Smart Pla
 console.log(`| Endpoint | ${CITIES.join(" | ")} |`);
 console.log(`| --- | ${CITIES.map(() => "---").join(" | ")} |`);
 for (const t of trips.filter((t) => !t.name.startsWith("verify: no") && !t.name.includes("exhausted"))) {
-  const cells = CITIES.map((c) => `${price(t.path, c, "edge")} / ${price(t.path, c, "placed")}`);
+  const cells = CITIES.map((c) => `${price(t.waits, c, "edge")} / ${price(t.waits, c, "placed")}`);
   console.log(`| ${t.name} | ${cells.join(" | ")} |`);
 }
 

@@ -73,7 +73,7 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
             "path": path,
             "status": response.status_code(),
             "trips": ctx.trips.counts(),
-            "path": ctx.trips.path(),
+            "waits": ctx.trips.path(),
             "outcome": outcome,
             "durationMs": worker::Date::now().as_millis().saturating_sub(started),
         }),

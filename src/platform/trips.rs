@@ -39,7 +39,7 @@ pub enum Kind {
 pub struct Trips {
     counts: Rc<Cell<Counts>>,
     in_flight: Rc<Cell<u32>>,
-    /// The critical path as the latency model reads it: waits in order,
+    /// The critical path as the latency model reads it (`waits` in the log line): waits in order,
     /// separated by `>`, each naming what ran side by side (`kv+limiter>d1`).
     path: Rc<RefCell<String>>,
 }

@@ -106,7 +106,7 @@ describe("misconfiguration", () => {
   });
 
   test("production refuses weak settings and the log provider, naming each, never a value", async () => {
-    const vars = { ENVIRONMENT: "production", OTP_LENGTH: "4", EMAIL_PROVIDER: "log" };
+    const vars = { ENVIRONMENT: "production", JWT_ISSUER: "https://auth.test", OTP_LENGTH: "4", EMAIL_PROVIDER: "log" };
     await withApp({ vars }, async (broken) => {
       const health = await broken.get("/health");
       assertEnvelope(health, 503);
@@ -128,7 +128,7 @@ describe("misconfiguration", () => {
   });
 
   test("ALLOW_WEAK_SETTINGS=true lets production run with weak settings", async () => {
-    const vars = { ENVIRONMENT: "production", OTP_LENGTH: "4", ALLOW_WEAK_SETTINGS: "true" };
+    const vars = { ENVIRONMENT: "production", JWT_ISSUER: "https://auth.test", OTP_LENGTH: "4", ALLOW_WEAK_SETTINGS: "true" };
     await withApp({ vars }, async (app) => {
       assertEnvelope(await app.get("/health"), 200);
       const { codeLength } = assertEnvelope(await app.sendOtp("someone@example.com"), 200);
