@@ -180,7 +180,7 @@ console.log("\nRound trips per endpoint (critical path: waits in order, '+' = si
 console.log("| Endpoint and path | Status | Sequential | KV | D1 | Mail | Critical path |");
 console.log("| --- | --- | --- | --- | --- | --- | --- |");
 for (const t of trips) {
-  console.log(`| ${t.name} | ${t.status} | ${t.sequential} | ${t.kv} | ${t.d1} | ${t.mail} | \`${t.path || "none"}\` |`);
+  console.log(`| ${t.name} | ${t.status} | ${t.sequential} | ${t.kv} | ${t.d1} | ${t.mail} | \`${t.waits || "none"}\` |`);
 }
 
 console.log("\nLatency model, ms (D1 primary in western Europe; edge / Smart Placement near the primary)\n");
