@@ -72,8 +72,8 @@ impl Purged {
     }
 
     /// Whether some table filled its batch, so more may be waiting.
-    pub fn filled(&self, batch_rows: u32) -> bool {
-        let full = usize::try_from(batch_rows).unwrap_or(usize::MAX);
+    pub fn filled(&self, batch_size: u32) -> bool {
+        let full = usize::try_from(batch_size).unwrap_or(usize::MAX);
         [self.sessions, self.rate_limits, self.audit_events]
             .iter()
             .any(|&n| n >= full)
