@@ -15,7 +15,7 @@ export interface paths {
         put?: never;
         /**
          * Email a sign-in code
-         * @description Draws a code of `OTP_LENGTH` digits, mails it, and stores only its keyed hash. Answers the same whether or not an account exists. A new send replaces the previous code.
+         * @description Draws a code of `OTP_LENGTH` digits, mails it, and stores only its keyed hash. Answers the same whether or not an account exists. A new code does not void the previous one: the two newest codes of an address are usable; a third send retires the oldest. Limits are counted per address and client network (an IPv4 address or an IPv6 /64) and per address; once the address's daily failure budget is spent, a send needs a solved Turnstile challenge (403 until `turnstileToken` carries one) where Turnstile is configured, and is refused (429) where it is not.
          */
         post: operations["sendOtpEmail"];
         delete?: never;
@@ -35,7 +35,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in with an email code
-         * @description Email doğrulama kodunu kontrol eder ve JWT token döner. Checks the code and returns an access token, a refresh token and the user. The first success for an address creates the account (`isRegistrationComplete: false`).
+         * @description Email doğrulama kodunu kontrol eder ve JWT token döner. Checks the code and returns an access token, a refresh token and the user. The first success for an address creates the account (`isRegistrationComplete: false`). Either of the address's two newest codes works (a resend keeps the code it replaces usable for the rest of its life); a login retires the other. A wrong code counts against both, and against the client network's and the address's failure limits (429 with `Retry-After` when one locks). The code is checked wherever it is typed: a location whose copy of the codes is stale asks the database instead, and counts nothing against anyone.
          */
         post: operations["verifyOtpEmail"];
         delete?: never;
