@@ -1,17 +1,21 @@
-//! The worker's entry points.
+//! The worker's entry points: requests, the Cron Trigger, the EVENTS queue.
 
 use chrono::Utc;
-use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
+use worker::{
+    event, Context, Env, MessageBatch, Request, Response, ScheduleContext, ScheduledEvent,
+};
 
 use super::body::Body;
 use super::context::RequestCtx;
 use super::cors::{self, Cors};
 use super::{handlers, respond, router};
 use crate::domain::error::AppError;
+use crate::domain::events::Delivery;
 use crate::domain::ids::{random_hex, OsRandom};
 use crate::jobs;
 use crate::platform::log;
 use crate::platform::trips::Trips;
+use crate::webhooks;
 
 #[event(start)]
 fn start() {
@@ -108,4 +112,21 @@ pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         }),
     };
     log::info("scheduled", fields);
+    // Events the requests could not put on the queue; and the sent ones' purge.
+    let fields = match jobs::events::run(&env, Utc::now()).await {
+        Ok(sent) => serde_json::json!({"cron": event.cron(), "leftoverEventsSent": sent}),
+        Err(err) => serde_json::json!({
+            "cron": event.cron(),
+            "error": err.log_cause().unwrap_or_else(|| err.to_string()),
+        }),
+    };
+    log::info("scheduled_events", fields);
+}
+
+/// The EVENTS queue's consumer (`[[queues.consumers]]` in wrangler.toml):
+/// delivers events to downstream services as signed webhooks.
+#[event(queue)]
+pub async fn queue(batch: MessageBatch<Delivery>, env: Env, _ctx: Context) -> worker::Result<()> {
+    webhooks::deliver::deliver(batch, &env, Utc::now()).await;
+    Ok(())
 }

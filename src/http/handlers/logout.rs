@@ -1,11 +1,13 @@
 //! `POST /api/v1/auth/logout`: ends this session, or with `allSessions` every
-//! session of the user.
+//! session of the user (and tells downstream services: `session.revoked_all`).
 
 use serde::Serialize;
 use worker::{Request, Response};
 
 use crate::domain::audit::{AuditEvent, AuditKind};
 use crate::domain::error::AppError;
+use crate::domain::events::Event;
+use crate::domain::ids::OsRandom;
 use crate::domain::requests::LogoutRequest;
 use crate::domain::token::TokenUse;
 use crate::http::context::RequestCtx;
@@ -39,14 +41,22 @@ pub async fn handle(req: Request, ctx: &RequestCtx) -> Result<Response, AppError
         }
         (None, false) => return Err(AppError::validation("refreshToken is required")),
     };
-    let revoked = session_repo::revoke(
-        &ctx.db()?,
-        &access.sub,
-        session_id.as_deref(),
-        RevokeReason::Logout,
-        &ctx.timestamp(),
-    )
-    .await?;
+    let (db, now) = (ctx.db()?, ctx.timestamp());
+    let revoked = match session_id {
+        Some(id) => {
+            session_repo::revoke(&db, &access.sub, Some(&id), RevokeReason::Logout, &now).await?
+        }
+        None => {
+            let event = Event::sessions_revoked_all(&mut OsRandom, &access.sub, ctx.now);
+            let revoked =
+                session_repo::revoke_all_on_logout(&db, &access.sub, &now, &event).await?;
+            // Written exactly when some session was live (same batch).
+            if revoked > 0 {
+                ctx.publish(&event);
+            }
+            revoked
+        }
+    };
     ctx.audit(
         AuditEvent::new(AuditKind::Logout)
             .user(&access.sub)
