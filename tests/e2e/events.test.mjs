@@ -166,6 +166,27 @@ describe("events for downstream services", () => {
     assert.equal(receiver.accepted(id).length, 1, "accepted exactly once");
   });
 
+  test("a receiver that is down for good gets max_retries + 1 attempts, then the queue stops", async () => {
+    const email = `down-${Date.now()}@example.com`;
+    receiver.failNext(email, 100);
+    await app.session(email);
+    // wrangler.toml, locally: max_retries = 5, retry_delay = 1 s; then the dead-letter queue.
+    const tries = () => receiver.attempts.filter((a) => a.body.includes(email));
+    await receiver.waitFor(() => tries().length >= 6, "six attempts", 30_000);
+    await sleep(4000);
+    assert.equal(tries().length, 6);
+    assert.equal(new Set(tries().map((a) => a.headers["webhook-id"])).size, 1);
+  });
+
+  test("a receiver that answers 410 Gone is not retried", async () => {
+    const email = `gone-${Date.now()}@example.com`;
+    receiver.failNext(email, 100, 410);
+    await app.session(email);
+    await receiver.waitFor(() => receiver.attempts.some((a) => a.body.includes(email)), "the attempt");
+    await sleep(3000);
+    assert.deepEqual(receiver.attempts.filter((a) => a.body.includes(email)).map((a) => a.status), [410]);
+  });
+
   test("an event the queue refused stays in the outbox and the Cron Trigger sends it", async () => {
     assertEnvelope(await app.post("/__faults", { queue: 1 }), 200);
     let s;

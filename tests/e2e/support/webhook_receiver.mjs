@@ -1,6 +1,6 @@
 // A downstream service's webhook endpoint: a small local HTTP server that
 // records every delivery attempt (headers and the raw body), answers 200, or
-// 500 for the attempts a test asks it to fail. It verifies nothing itself:
+// an error status for the attempts a test asks it to fail. It verifies nothing itself:
 // tests check signatures with `verifyWebhook`, written from the Standard
 // Webhooks specification as a receiver would write it.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
@@ -39,7 +39,7 @@ export function verifyWebhook(secret, headers, body, { toleranceSeconds = 300 } 
 
 export async function startWebhookReceiver() {
   const attempts = [];
-  // Attempts to fail: [predicate(body), remaining count].
+  // Attempts to fail: [predicate(body), remaining count, status].
   const failures = [];
   const server = createServer((req, res) => {
     const chunks = [];
@@ -48,7 +48,7 @@ export async function startWebhookReceiver() {
       const body = Buffer.concat(chunks).toString("utf8");
       const failure = failures.find(([matches, left]) => left > 0 && matches(body));
       if (failure) failure[1]--;
-      const status = failure ? 500 : 200;
+      const status = failure ? failure[2] : 200;
       attempts.push({ method: req.method, path: req.url, headers: req.headers, body, status });
       res.writeHead(status, { "content-type": "text/plain" });
       res.end(status === 200 ? "ok" : "receiver down");
@@ -61,9 +61,9 @@ export async function startWebhookReceiver() {
     url: `http://127.0.0.1:${port}/hooks/allmine`,
     /** Every attempt, failed ones included, in arrival order. */
     attempts,
-    /** Answers 500 to the next `times` attempts whose raw body contains `text`. */
-    failNext(text, times = 1) {
-      failures.push([(body) => body.includes(text), times]);
+    /** Answers `status` (500) to the next `times` attempts whose raw body contains `text`. */
+    failNext(text, times = 1, status = 500) {
+      failures.push([(body) => body.includes(text), times, status]);
     },
     /** The attempts answered 200 whose body mentions `text` (a user id, an address). */
     accepted(text) {
