@@ -9,7 +9,7 @@
 //! link the account to a contact). Receivers look nothing else up by address:
 //! `user.deleted` carries the id alone, and receivers erase by id.
 
-use base64ct::{Base64, Base64Unpadded, Encoding};
+use base64ct::{Base64, Encoding};
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -201,7 +201,6 @@ impl WebhookSecret {
             format!("WEBHOOK_SECRET must start with {SECRET_PREFIX} (Standard Webhooks format)")
         })?;
         let key = Base64::decode_vec(encoded)
-            .or_else(|_| Base64Unpadded::decode_vec(encoded))
             .map_err(|_| "WEBHOOK_SECRET is not base64 after whsec_".to_string())?;
         if !SECRET_BYTES.contains(&key.len()) {
             return Err(format!(

@@ -10,7 +10,6 @@ use super::context::RequestCtx;
 use super::cors::{self, Cors};
 use super::{handlers, respond, router};
 use crate::domain::error::AppError;
-use crate::domain::events::Delivery;
 use crate::domain::ids::{random_hex, OsRandom};
 use crate::jobs;
 use crate::platform::log;
@@ -126,7 +125,7 @@ pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 /// The EVENTS queue's consumer (`[[queues.consumers]]` in wrangler.toml):
 /// delivers events to downstream services as signed webhooks.
 #[event(queue)]
-pub async fn queue(batch: MessageBatch<Delivery>, env: Env, _ctx: Context) -> worker::Result<()> {
+pub async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> worker::Result<()> {
     webhooks::deliver::deliver(batch, &env, Utc::now()).await;
     Ok(())
 }

@@ -7,8 +7,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures_util::future::join_all;
-use worker::{Env, Message, MessageBatch, MessageExt};
+use worker::{Env, MessageBatch, MessageExt, RawMessage};
 
 use crate::domain::events::{Delivery, DeliveryOutcome, WebhookSecret};
 use crate::platform::{bindings, log, outbound};
@@ -17,9 +16,10 @@ use crate::platform::{bindings, log, outbound};
 /// receiver slower than that is better retried later.
 const TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Delivers a batch, each message on its own (one slow receiver does not hold
-/// back another's acknowledgement beyond the batch).
-pub async fn deliver(batch: MessageBatch<Delivery>, env: &Env, now: DateTime<Utc>) {
+/// Delivers a batch, message by message (at most `max_batch_size`, each
+/// bounded by `TIMEOUT`), each acknowledged or retried on its own. The
+/// messages are text: a `Delivery` as JSON (`publish`).
+pub async fn deliver(batch: MessageBatch<String>, env: &Env, now: DateTime<Utc>) {
     let secret = match bindings::webhooks(env).map(|w| w.secret) {
         Ok(Some(secret)) => secret,
         // Without the secret nothing can be signed; the queue keeps the
@@ -33,27 +33,28 @@ pub async fn deliver(batch: MessageBatch<Delivery>, env: &Env, now: DateTime<Utc
             return;
         }
     };
-    let mut messages = Vec::new();
-    for message in batch.iter() {
-        match message {
-            Ok(message) => messages.push(message),
+    for message in batch.raw_iter() {
+        let delivery = message
+            .body()
+            .as_string()
+            .and_then(|json| serde_json::from_str::<Delivery>(&json).ok());
+        match delivery {
+            Some(delivery) => deliver_one(&message, &delivery, &secret, now).await,
             // Not one of ours; returning normally acknowledges it.
-            Err(err) => log::error(
+            None => log::error(
                 "webhook_malformed_message",
-                serde_json::json!({"cause": err.to_string()}),
+                serde_json::json!({"cause": "not a Delivery as JSON text"}),
             ),
         }
     }
-    join_all(
-        messages
-            .iter()
-            .map(|message| deliver_one(message, &secret, now)),
-    )
-    .await;
 }
 
-async fn deliver_one(message: &Message<Delivery>, secret: &WebhookSecret, now: DateTime<Utc>) {
-    let delivery = message.body();
+async fn deliver_one(
+    message: &RawMessage,
+    delivery: &Delivery,
+    secret: &WebhookSecret,
+    now: DateTime<Utc>,
+) {
     let timestamp = now.timestamp();
     let signature = secret.sign(&delivery.id, timestamp, &delivery.payload);
     let headers = [

@@ -4,7 +4,8 @@
 //! publisher dies between the two steps): receivers deduplicate by
 //! `webhook-id`, as the Standard Webhooks spec asks.
 
-use worker::Env;
+use worker::wasm_bindgen::JsValue;
+use worker::{Env, QueueContentType, RawMessageBuilder};
 
 use crate::domain::error::AppError;
 use crate::domain::events::Delivery;
@@ -38,8 +39,18 @@ pub async fn publish(env: &Env, db: &Db, events: &[Unsent], at: &str) -> Result<
         fault("queue")?;
         let queue = bindings::events_queue(env)?;
         for chunk in deliveries.chunks(QUEUE_BATCH) {
+            let messages = chunk
+                .iter()
+                .map(|delivery| {
+                    // Text messages of JSON, read back with serde_json: smaller
+                    // code than converting a struct to and from a JS object.
+                    let json = serde_json::to_string(delivery).map_err(AppError::internal)?;
+                    Ok(RawMessageBuilder::new(JsValue::from_str(&json))
+                        .build_with_content_type(QueueContentType::Text))
+                })
+                .collect::<Result<Vec<_>, AppError>>()?;
             queue
-                .send_batch(chunk.to_vec())
+                .send_raw_batch(messages)
                 .await
                 .context("events queue send")?;
         }
