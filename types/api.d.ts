@@ -207,7 +207,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness: touches KV and D1 */
+        /** Liveness: checks the configuration, touches KV and D1 */
         get: operations["health"];
         put?: never;
         post?: never;
@@ -2777,7 +2777,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description A dependency could not be reached */
+            /** @description The configuration is invalid (each problem named by its setting, never a value) or a dependency could not be reached */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2789,6 +2789,7 @@ export interface operations {
                      *       "statusCode": 503,
                      *       "data": null,
                      *       "errors": [
+                     *         "Configuration: OTP_LENGTH must be at least 6 in production (or set ALLOW_WEAK_SETTINGS=true)",
                      *         "KV is unavailable"
                      *       ],
                      *       "timestamp": "2026-01-15T10:30:00.000Z"

@@ -50,6 +50,12 @@ pub enum AppError {
     EmailRejected(String),
     /// 503: a dependency could not be reached.
     Unavailable { what: &'static str, cause: String },
+    /// 503: `/health` found the service unable to serve; `problems` are shown
+    /// (they name settings and dependencies, never values), `cause` is logged.
+    Unhealthy {
+        problems: Vec<String>,
+        cause: String,
+    },
 }
 
 impl AppError {
@@ -74,7 +80,7 @@ impl AppError {
             Self::TooManyAttempts | Self::RateLimited { .. } => 429,
             Self::Misconfigured(_) | Self::Internal(_) => 500,
             Self::EmailRejected(_) => 502,
-            Self::Unavailable { .. } => 503,
+            Self::Unavailable { .. } | Self::Unhealthy { .. } => 503,
         }
     }
 
@@ -97,6 +103,7 @@ impl AppError {
             Self::Internal(_) => "internal",
             Self::EmailRejected(_) => "email_rejected",
             Self::Unavailable { .. } => "unavailable",
+            Self::Unhealthy { .. } => "unhealthy",
         }
     }
 
@@ -134,6 +141,7 @@ impl AppError {
             Self::Misconfigured(_) | Self::Internal(_) => vec!["Internal server error".into()],
             Self::EmailRejected(_) => vec!["The email could not be sent; try again later".into()],
             Self::Unavailable { what, .. } => vec![format!("{what} is unavailable")],
+            Self::Unhealthy { problems, .. } => problems.clone(),
         }
     }
 
@@ -144,6 +152,7 @@ impl AppError {
             Self::Internal(cause) => Some(cause.clone()),
             Self::EmailRejected(cause) => Some(format!("email provider: {cause}")),
             Self::Unavailable { what, cause } => Some(format!("{what}: {cause}")),
+            Self::Unhealthy { cause, .. } => Some(cause.clone()),
             _ => None,
         }
     }

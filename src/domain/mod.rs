@@ -20,6 +20,7 @@ pub mod otp_message;
 pub mod profile;
 pub mod refresh;
 pub mod requests;
+pub mod retention;
 pub mod token;
 pub mod user;
 pub mod user_change;

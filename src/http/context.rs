@@ -34,6 +34,11 @@ impl RequestCtx {
         bindings::config(&self.env)
     }
 
+    /// What is wrong with the configuration (nothing when it is valid).
+    pub fn config_problems(&self) -> Vec<String> {
+        bindings::load_config(&self.env).err().unwrap_or_default()
+    }
+
     pub fn kv(&self) -> Result<Kv, AppError> {
         bindings::kv(&self.env, &self.trips)
     }

@@ -76,6 +76,7 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
             "path": path,
             "status": response.status_code(),
             "trips": ctx.trips.counts(),
+            "waits": ctx.trips.path(),
             "outcome": outcome,
             "durationMs": worker::Date::now().as_millis().saturating_sub(started),
         }),
@@ -100,26 +101,34 @@ fn clock(_req: &Request) -> chrono::DateTime<Utc> {
     Utc::now()
 }
 
-/// The Cron Trigger (`[triggers]` in wrangler.toml).
+/// The Cron Trigger (`[triggers]` in wrangler.toml). Each job runs whether or
+/// not the others failed; one log line says what each did.
 #[event(scheduled)]
 pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let fields = match jobs::account_deletion::run(&env, Utc::now()).await {
-        Ok(finalized) => serde_json::json!({"cron": event.cron(), "deletionsFinalized": finalized}),
-        Err(err) => serde_json::json!({
-            "cron": event.cron(),
-            "error": err.log_cause().unwrap_or_else(|| err.to_string()),
-        }),
-    };
-    log::info("scheduled", fields);
+    let now = Utc::now();
+    let deletions = jobs::account_deletion::run(&env, now).await;
+    let retention = jobs::retention::run(&env, now).await;
     // Events the requests could not put on the queue; and the sent ones' purge.
-    let fields = match jobs::events::run(&env, Utc::now()).await {
-        Ok(sent) => serde_json::json!({"cron": event.cron(), "leftoverEventsSent": sent}),
-        Err(err) => serde_json::json!({
-            "cron": event.cron(),
-            "error": err.log_cause().unwrap_or_else(|| err.to_string()),
-        }),
-    };
-    log::info("scheduled_events", fields);
+    let events = jobs::events::run(&env, now).await;
+    let cause = |err: &AppError| err.log_cause().unwrap_or_else(|| err.to_string());
+    let mut fields = serde_json::json!({"cron": event.cron()});
+    match &deletions {
+        Ok(finalized) => fields["deletionsFinalized"] = (*finalized).into(),
+        Err(err) => fields["deletionError"] = cause(err).into(),
+    }
+    match &retention {
+        Ok(purged) => fields["purged"] = serde_json::json!(purged),
+        Err(err) => fields["retentionError"] = cause(err).into(),
+    }
+    match &events {
+        Ok(sent) => fields["leftoverEventsSent"] = (*sent).into(),
+        Err(err) => fields["eventsError"] = cause(err).into(),
+    }
+    if deletions.is_ok() && retention.is_ok() && events.is_ok() {
+        log::info("scheduled", fields);
+    } else {
+        log::error("scheduled", fields);
+    }
 }
 
 /// The EVENTS queue's consumer (`[[queues.consumers]]` in wrangler.toml):

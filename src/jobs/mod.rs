@@ -2,3 +2,4 @@
 
 pub mod account_deletion;
 pub mod events;
+pub mod retention;

@@ -22,14 +22,13 @@ thread_local! {
     static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
 }
 
-/// The isolate's configuration, parsed on first use.
-pub fn config(env: &Env) -> Result<Rc<Config>, AppError> {
+/// The isolate's configuration, parsed on first use, or every problem found
+/// (settings by name, never their values: `/health` shows them).
+pub fn load_config(env: &Env) -> Result<Rc<Config>, Vec<String>> {
     if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
         return Ok(config);
     }
-    let loaded = Config::from_lookup(lookup(env))
-        .map(Rc::new)
-        .map_err(|problems| AppError::Misconfigured(problems.join("; ")))?;
+    let loaded = Rc::new(Config::from_lookup(lookup(env))?);
     CONFIG.with(|c| *c.borrow_mut() = Some(loaded.clone()));
     Ok(loaded)
 }
@@ -55,6 +54,11 @@ pub fn webhooks(env: &Env) -> Result<Webhooks, AppError> {
 pub fn events_queue(env: &Env) -> Result<Queue, AppError> {
     env.queue(EVENTS_BINDING)
         .map_err(|e| AppError::Misconfigured(format!("queue binding {EVENTS_BINDING}: {e}")))
+}
+
+/// The isolate's configuration; a bad one is a 500 whose cause is logged.
+pub fn config(env: &Env) -> Result<Rc<Config>, AppError> {
+    load_config(env).map_err(|problems| AppError::Misconfigured(problems.join("; ")))
 }
 
 /// The KV namespace of pending codes; its calls count in `trips`.

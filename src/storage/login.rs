@@ -5,6 +5,7 @@
 use serde::Deserialize;
 
 use super::limit_store::{self, NotLocked};
+use super::otp_store::AttemptOn;
 use super::session_repo::{self, NewSession};
 use super::user_repo::{self, UserRow};
 use super::{audit_log, batch_rows, otp_store, outbox, Db};
@@ -122,11 +123,13 @@ pub async fn count_wrong_attempt(
     let results = db
         .batch(
             vec![
-                otp_store::count_wrong(
+                otp_store::attempt(
                     db,
                     attempt.email,
-                    seen.newest_id(),
-                    &token,
+                    AttemptOn::CountWrong {
+                        seen_newest: seen.newest_id(),
+                        token: &token,
+                    },
                     attempt.policy,
                     attempt.now_ms,
                     &lock,
@@ -173,11 +176,13 @@ pub async fn commit(db: &Db, login: &Login<'_>) -> Result<LoginOutcome, AppError
     let results = db
         .batch(
             vec![
-                otp_store::use_code(
+                otp_store::attempt(
                     db,
                     email,
-                    login.code_id,
-                    &consumer,
+                    AttemptOn::Use {
+                        code_id: login.code_id,
+                        consumer: &consumer,
+                    },
                     attempt.policy,
                     attempt.now_ms,
                     &attempt.not_locked(),

@@ -127,32 +127,61 @@ pub(super) fn newest_usable(
     )
 }
 
-/// Uses a code (the right one): one atomic UPDATE, applied only while the code
-/// is usable and the request is not locked out, so of concurrent requests
-/// exactly one wins. `RETURNING` gives a row only to the winner.
-pub(super) fn use_code(
+/// What an attempt does to the address's usable codes.
+pub(super) enum AttemptOn<'a> {
+    /// The right code: use it, marking it with the request's `consumer`
+    /// token. Of concurrent requests exactly one wins; `RETURNING` gives a row
+    /// only to the winner.
+    Use { code_id: &'a str, consumer: &'a str },
+    /// A wrong code: count it against every usable code of the address, but
+    /// only if the codes the request saw (KV's newest, `seen_newest`) are
+    /// D1's, so a location with a missing or stale KV copy counts nothing
+    /// against anyone. Marks the rows it counted with the request's `token`
+    /// so the failure counters can weigh them.
+    CountWrong {
+        seen_newest: Option<&'a str>,
+        token: &'a str,
+    },
+}
+
+/// An attempt on codes: one atomic UPDATE, applied only to usable codes and
+/// only while the request is not locked out. `RETURNING` gives the attempts
+/// spent on each code it changed.
+pub(super) fn attempt(
     db: &Db,
     email: &EmailAddress,
-    code_id: &str,
-    consumer: &str,
+    on: AttemptOn<'_>,
     policy: &OtpPolicy,
     now_ms: i64,
     lock: &NotLocked<'_>,
 ) -> Result<D1PreparedStatement, AppError> {
+    let (which, marks, target, token) = match on {
+        AttemptOn::Use { code_id, consumer } => {
+            ("code_id = ?2", "consumed_by", text(code_id), consumer)
+        }
+        AttemptOn::CountWrong { seen_newest, token } => (
+            "?2 = (SELECT code_id FROM otp_codes WHERE email = ?1 AND {usable}
+                   ORDER BY issued_at DESC LIMIT 1)",
+            "last_attempt_by",
+            opt_text(seen_newest),
+            token,
+        ),
+    };
     let own = [
         text(email.as_str()),
-        text(code_id),
-        text(consumer),
+        target,
+        text(token),
         int(now_ms),
         int(i64::from(policy.max_attempts)),
     ];
+    let usable = usable(4, 5);
     db.statement(
         format!(
-            "UPDATE otp_codes SET attempts = attempts + 1, consumed_by = ?3
-             WHERE email = ?1 AND code_id = ?2 AND {} AND {}
+            "UPDATE otp_codes SET attempts = attempts + 1, {marks} = ?3
+             WHERE email = ?1 AND {usable} AND {locked} AND {which}
              RETURNING attempts",
-            usable(4, 5),
-            lock.sql(own.len() + 1)
+            which = which.replace("{usable}", &usable),
+            locked = lock.sql(own.len() + 1)
         ),
         &[own.as_slice(), &lock.values()].concat(),
     )
@@ -170,40 +199,6 @@ pub(super) fn retire_others(
          WHERE email = ?1 AND consumed_by IS NULL
            AND EXISTS (SELECT 1 FROM otp_codes WHERE email = ?1 AND consumed_by = ?2)",
         &[text(email.as_str()), text(consumer)],
-    )
-}
-
-/// Counts a wrong code against every usable code of the address, but only if
-/// the codes the request saw (KV's newest, `seen_newest`) are D1's: a location
-/// with a missing or stale KV copy counts nothing against anyone. Marks the
-/// rows it counted with `attempt` so the failure counters can weigh them.
-pub(super) fn count_wrong(
-    db: &Db,
-    email: &EmailAddress,
-    seen_newest: Option<&str>,
-    attempt: &str,
-    policy: &OtpPolicy,
-    now_ms: i64,
-    lock: &NotLocked<'_>,
-) -> Result<D1PreparedStatement, AppError> {
-    let own = [
-        text(email.as_str()),
-        opt_text(seen_newest),
-        text(attempt),
-        int(now_ms),
-        int(i64::from(policy.max_attempts)),
-    ];
-    db.statement(
-        format!(
-            "UPDATE otp_codes SET attempts = attempts + 1, last_attempt_by = ?3
-             WHERE email = ?1 AND {usable} AND {locked}
-               AND ?2 = (SELECT code_id FROM otp_codes WHERE email = ?1 AND {usable}
-                         ORDER BY issued_at DESC LIMIT 1)
-             RETURNING attempts",
-            usable = usable(4, 5),
-            locked = lock.sql(own.len() + 1)
-        ),
-        &[own.as_slice(), &lock.values()].concat(),
     )
 }
 

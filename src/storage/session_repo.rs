@@ -196,22 +196,49 @@ fn parse_timestamp(raw: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Whether the session is live: not revoked, not expired, its user not
-/// finalised. Always asked of the primary: it decides access.
+/// The condition "session `?{session}` of user `?{user}` is live at `?{now}`":
+/// not revoked, not expired, its user not finalised. Written once, since it
+/// decides access wherever a token acts on its session.
+pub(super) fn live_sql(session: usize, user: usize, now: usize) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+           WHERE s.id = ?{session} AND s.user_id = ?{user} AND s.revoked_at IS NULL
+             AND s.expires_at > ?{now} AND u.account_deletion_status IS NOT 'finalized')"
+    )
+}
+
+#[derive(Deserialize)]
+struct Live {
+    live: i64,
+}
+
+/// One row, `live` 1 or 0.
+fn live_statement(
+    db: &Db,
+    user_id: &str,
+    session_id: &str,
+    now: &str,
+) -> Result<D1PreparedStatement, AppError> {
+    db.statement(
+        format!("SELECT {} AS live", live_sql(1, 2, 3)),
+        &[text(session_id), text(user_id), text(now)],
+    )
+}
+
+/// Whether the session is live. Always asked of the primary: it decides access.
 pub async fn is_live(
     db: &Db,
     user_id: &str,
     session_id: &str,
     now: &str,
 ) -> Result<bool, AppError> {
-    let statement = db.statement(
-        "SELECT 1 AS live FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = ?1 AND s.user_id = ?2 AND s.revoked_at IS NULL AND s.expires_at > ?3
-           AND u.account_deletion_status IS NOT 'finalized'",
-        &[text(session_id), text(user_id), text(now)],
-    )?;
-    let rows: Vec<serde_json::Value> = db.rows(statement, "session live").await?;
-    Ok(!rows.is_empty())
+    let rows: Vec<Live> = db
+        .rows(
+            live_statement(db, user_id, session_id, now)?,
+            "session live",
+        )
+        .await?;
+    Ok(rows.first().is_some_and(|r| r.live == 1))
 }
 
 /// The revocation of one session of the user (`Some(id)`) or all of them.
@@ -223,44 +250,83 @@ pub(super) fn revoke_statement(
     reason: RevokeReason,
     now: &str,
 ) -> Result<D1PreparedStatement, AppError> {
+    guarded_revoke_statement(db, user_id, session_id, reason, now, None)
+}
+
+/// `revoke_statement`, and with `while_live` only if that session of the
+/// user is live at `now`.
+fn guarded_revoke_statement(
+    db: &Db,
+    user_id: &str,
+    session_id: Option<&str>,
+    reason: RevokeReason,
+    now: &str,
+    while_live: Option<&str>,
+) -> Result<D1PreparedStatement, AppError> {
     db.statement(
-        "UPDATE sessions SET revoked_at = ?3, revoked_reason = ?4
-         WHERE user_id = ?1 AND (?2 IS NULL OR id = ?2) AND revoked_at IS NULL
-         RETURNING id",
+        format!(
+            "UPDATE sessions SET revoked_at = ?3, revoked_reason = ?4
+             WHERE user_id = ?1 AND (?2 IS NULL OR id = ?2) AND revoked_at IS NULL
+               AND (?5 IS NULL OR {})
+             RETURNING id",
+            live_sql(5, 1, 3)
+        ),
         &[
             text(user_id),
             opt_text(session_id),
             text(now),
             text(reason.as_str()),
+            opt_text(while_live),
         ],
     )
 }
 
-/// Ends every session of the user on their request (logout with
-/// `allSessions`), with `session.revoked_all` in the outbox if any session was
-/// live: one batch, the event's INSERT first, reading the sessions the
-/// revocation then ends. Returns how many were live.
-pub async fn revoke_all_on_logout(
+/// A logout by the holder of session `caller_session`: ends `target` (one of
+/// the user's sessions) or, with `None`, all of them, but only while the
+/// caller's own session is live, so the access token of an ended session (a
+/// logout, a stolen chain revoked) cannot end its owner's other sessions.
+/// Checked and done in one transaction. Returns how many sessions were live,
+/// or `None` when the caller's session has ended.
+///
+/// `revoked_all`: the `session.revoked_all` event of a logout of all sessions,
+/// written to the outbox in the same batch exactly when that logout happens
+/// (the caller's session is live, so it ends at least that one).
+pub async fn logout(
     db: &Db,
     user_id: &str,
+    caller_session: &str,
+    target: Option<&str>,
     now: &str,
-    event: &Event,
-) -> Result<usize, AppError> {
-    let results = db
-        .batch(
-            vec![
-                outbox::insert_where(
-                    db,
-                    event,
-                    "EXISTS (SELECT 1 FROM sessions WHERE user_id = ?3 AND revoked_at IS NULL)",
-                    &[],
-                )?,
-                revoke_statement(db, user_id, None, RevokeReason::Logout, now)?,
-            ],
-            "logout everywhere",
-        )
-        .await?;
-    Ok(batch_rows::<serde_json::Value>(&results, 1)?.len())
+    revoked_all: Option<&Event>,
+) -> Result<Option<usize>, AppError> {
+    let mut statements = vec![live_statement(db, user_id, caller_session, now)?];
+    if let Some(event) = revoked_all {
+        // Before the revocation, under the same condition; the event's user is ?3.
+        statements.push(outbox::insert_where(
+            db,
+            event,
+            &live_sql(6, 3, 7),
+            &[text(caller_session), text(now)],
+        )?);
+    }
+    statements.push(guarded_revoke_statement(
+        db,
+        user_id,
+        target,
+        RevokeReason::Logout,
+        now,
+        Some(caller_session),
+    )?);
+    let results = db.batch(statements, "logout batch").await?;
+    let live = batch_rows::<Live>(&results, 0)?
+        .first()
+        .is_some_and(|r| r.live == 1);
+    if !live {
+        return Ok(None);
+    }
+    Ok(Some(
+        batch_rows::<serde_json::Value>(&results, results.len() - 1)?.len(),
+    ))
 }
 
 /// Revokes one session of the user (`Some(id)`) or all of them; returns how

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
 use worker::D1PreparedStatement;
 
+use super::session_repo;
 use super::user_columns::column;
 use super::{batch_rows, int, outbox, text, Db};
 use crate::domain::email::EmailAddress;
@@ -98,9 +99,10 @@ pub async fn find_for_session(
     now: &str,
 ) -> Result<Option<User>, AppError> {
     let statement = db.statement(
-        "SELECT u.* FROM users u JOIN sessions s ON s.user_id = u.id
-         WHERE u.id = ?1 AND s.id = ?2 AND s.revoked_at IS NULL AND s.expires_at > ?3
-           AND u.account_deletion_status IS NOT 'finalized'",
+        format!(
+            "SELECT * FROM users WHERE id = ?1 AND {}",
+            session_repo::live_sql(2, 1, 3)
+        ),
         &[text(user_id), text(session_id), text(now)],
     )?;
     users(db.rows(statement, "user by session").await?)

@@ -99,6 +99,13 @@ test("npm run dev serves the login flow with --var overrides", async () => {
   assert.ok(data.accessToken.split(".").length === 3);
 });
 
+test("wrangler dev serves /docs with its security headers (web/_headers)", async () => {
+  const res = await fetch(`${base}/docs`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
+  assert.equal(res.headers.get("x-frame-options"), "DENY");
+});
+
 test("a --port after -- is used (and wins over PORT), not passed twice", async () => {
   // One dev server at a time: each runs the build into the same build/.
   stopAll();

@@ -12,7 +12,7 @@ use crate::domain::requests::LogoutRequest;
 use crate::domain::token::TokenUse;
 use crate::http::context::RequestCtx;
 use crate::http::{auth, respond};
-use crate::storage::session_repo::{self, RevokeReason};
+use crate::storage::session_repo;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -41,22 +41,25 @@ pub async fn handle(req: Request, ctx: &RequestCtx) -> Result<Response, AppError
         }
         (None, false) => return Err(AppError::validation("refreshToken is required")),
     };
-    let (db, now) = (ctx.db()?, ctx.timestamp());
-    let revoked = match session_id {
-        Some(id) => {
-            session_repo::revoke(&db, &access.sub, Some(&id), RevokeReason::Logout, &now).await?
-        }
-        None => {
-            let event = Event::sessions_revoked_all(&mut OsRandom, &access.sub, ctx.now);
-            let revoked =
-                session_repo::revoke_all_on_logout(&db, &access.sub, &now, &event).await?;
-            // Written exactly when some session was live (same batch).
-            if revoked > 0 {
-                ctx.publish(&event);
-            }
-            revoked
-        }
-    };
+    // Logging out everywhere tells downstream services (same batch).
+    let revoked_all = session_id
+        .is_none()
+        .then(|| Event::sessions_revoked_all(&mut OsRandom, &access.sub, ctx.now));
+    // The caller's own session must be live: a signature and an expiry alone
+    // would let the access token of an ended session end every other one.
+    let revoked = session_repo::logout(
+        &ctx.db()?,
+        &access.sub,
+        &access.sid,
+        session_id.as_deref(),
+        &ctx.timestamp(),
+        revoked_all.as_ref(),
+    )
+    .await?
+    .ok_or(auth::SESSION_ENDED)?;
+    if let Some(event) = &revoked_all {
+        ctx.publish(event);
+    }
     ctx.audit(
         AuditEvent::new(AuditKind::Logout)
             .user(&access.sub)
