@@ -197,7 +197,8 @@ describe("logout", () => {
     const a = await app.session();
     const b = await app.session(a.email);
     assertEnvelope(await refresh(a.refreshToken), 200);
-    assertUnauthorized(await refresh(a.refreshToken)); // the replay revokes session a
+    // The replay, after the grace window, revokes session a.
+    assertUnauthorized(await refreshAt(a.refreshToken, Date.now() + 11_000));
     assertUnauthorized(await logout(a, { allSessions: true }));
     assertEnvelope(await me(b.accessToken), 200);
     const rows = await app.db
