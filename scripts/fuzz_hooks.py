@@ -1,0 +1,178 @@
+"""Schemathesis hooks for scripts/fuzz-api.sh (loaded with SCHEMATHESIS_HOOKS=fuzz_hooks).
+
+Contract fuzzing that stays signed in:
+
+- ``FreshLogin`` (an ``@schemathesis.auth`` provider without caching) gives every
+  authenticated call an access token of its own, obtained the way an app does:
+  send-otp-email to a fresh address, the code read from the dev console (the
+  worker runs with EMAIL_PROVIDER=log, which prints it), verify-otp-email. So a
+  generated logout, account deletion or username change kills only its own
+  session, never the token of the calls after it. In the stateful phase a call
+  reached through a link (verify-otp-email 200 -> users/me, logout, ...) keeps
+  the token the link carried, so the walk follows one user's session.
+- ``before_call`` puts a real code into a share of well-formed verify-otp-email
+  calls and a real refresh token into a share of refresh-token calls, so those
+  operations, and the links from their 200 answers, are exercised past
+  404/401 too. Malformed (negative) cases are left exactly as generated.
+- ``after_call`` counts statuses per operation into FUZZ_API_COUNTS (JSON), which
+  the script prints and checks: every bearer operation must answer something
+  other than 401/403 for most calls.
+
+Environment: FUZZ_API_BASE (the dev server), FUZZ_API_DEV_LOG (its console log),
+FUZZ_API_COUNTS (where to write the counts), FUZZ_API_REAL_SHARE (0.5).
+"""
+
+import json
+import os
+import random
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import schemathesis
+
+BASE = os.environ["FUZZ_API_BASE"]
+DEV_LOG = os.environ["FUZZ_API_DEV_LOG"]
+COUNTS_FILE = os.environ.get("FUZZ_API_COUNTS")
+REAL_SHARE = float(os.environ.get("FUZZ_API_REAL_SHARE", "0.5"))
+SEND = "/api/v1/auth/send-otp-email"
+VERIFY = "/api/v1/auth/verify-otp-email"
+REFRESH = "/api/v1/auth/refresh-token"
+
+_rng = random.Random(20261125)
+_lock = threading.Lock()
+_state = {"seq": 0, "offset": 0, "logins": 0}
+_codes = {}  # address -> the last code the dev console printed for it
+_counts = {}  # "METHOD /path" -> {status: n}
+KEEP = object()  # the case already carries a token (from a link)
+
+
+def _ip():
+    # A distinct client IP per login, so the per-IP flood limits stay out of the way.
+    return f"10.{_rng.randrange(256)}.{_rng.randrange(256)}.{_rng.randrange(1, 255)}"
+
+
+def _post(path, body):
+    request = urllib.request.Request(
+        BASE + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"content-type": "application/json", "cf-connecting-ip": _ip()},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def _scan_log():
+    """Reads what the dev console printed since the last scan; remembers codes."""
+    with open(DEV_LOG, "rb") as log:
+        log.seek(_state["offset"])
+        chunk = log.read()
+    end = chunk.rfind(b"\n") + 1
+    _state["offset"] += end
+    for line in chunk[:end].decode("utf-8", "replace").splitlines():
+        if "otp_mail_logged" not in line:
+            continue
+        try:
+            event = json.loads(line[line.index("{") : line.rindex("}") + 1])
+        except ValueError:
+            continue
+        found = re.search(r"^\s*(\d{4,8})\s*$", event.get("text", ""), re.M)
+        if found:
+            _codes[event.get("to")] = found.group(1)
+
+
+def _code_for(email, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with _lock:
+            _scan_log()
+            if email in _codes:
+                return _codes.pop(email)
+        time.sleep(0.05)
+    raise RuntimeError(f"no code for {email} in the dev console within {timeout}s")
+
+
+def send_code():
+    """A fresh address and the code mailed to it."""
+    with _lock:
+        _state["seq"] += 1
+        email = f"fuzz-{os.getpid()}-{_state['seq']}@example.com"
+    status, body = _post(SEND, {"email": email})
+    if status != 200:
+        raise RuntimeError(f"send-otp-email answered {status}: {body}")
+    return email, _code_for(email)
+
+
+def login():
+    """A new session of a new user: the verify answer's data."""
+    email, code = send_code()
+    status, body = _post(VERIFY, {"email": email, "code": code})
+    if status != 200:
+        raise RuntimeError(f"verify-otp-email answered {status}: {body}")
+    with _lock:
+        _state["logins"] += 1
+    return body["data"]
+
+
+def _phase(case):
+    phase = getattr(getattr(case, "meta", None), "phase", None)
+    return str(getattr(phase, "name", ""))
+
+
+def _positive(case):
+    generation = getattr(getattr(case, "meta", None), "generation", None)
+    return str(getattr(generation, "mode", "positive")) == "positive"
+
+
+def _secured(operation):
+    return bool(operation.definition.raw.get("security"))
+
+
+@schemathesis.auth(refresh_interval=None)
+class FreshLogin:
+    """A fresh access token for every authenticated call (no caching)."""
+
+    def get(self, case, context):
+        if not _secured(context.operation):
+            return None
+        headers = case.headers or {}
+        if _phase(case) == "stateful" and str(headers.get("Authorization", "")).startswith("Bearer ey"):
+            return KEEP  # a link from a login brought this session's token
+        return login()["accessToken"]
+
+    def set(self, case, data, context):
+        if data is KEEP:
+            return
+        headers = dict(case.headers or {})
+        headers["Authorization"] = f"Bearer {data}"
+        case.headers = headers
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    if not _positive(case) or not isinstance(case.body, dict):
+        return
+    path = case.operation.path
+    if path.endswith(VERIFY) and _rng.random() < REAL_SHARE:
+        email, code = send_code()
+        case.body = {**case.body, "email": email, "code": code}
+    elif path.endswith(REFRESH) and not str(case.body.get("refreshToken", "")).startswith("ey"):
+        if _rng.random() < REAL_SHARE:
+            case.body = {**case.body, "refreshToken": login()["refreshToken"]}
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    key = f"{case.operation.method.upper()} {case.operation.path}"
+    with _lock:
+        per_status = _counts.setdefault(key, {})
+        per_status[str(response.status_code)] = per_status.get(str(response.status_code), 0) + 1
+        if COUNTS_FILE:
+            with open(COUNTS_FILE, "w") as out:
+                json.dump({"operations": _counts, "logins": _state["logins"]}, out)
