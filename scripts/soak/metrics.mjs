@@ -54,6 +54,12 @@ export class Metrics {
     this.total = new Window();
   }
 
+  /** Forgets everything so far (start-up is not part of any figure). */
+  reset() {
+    this.window = new Window();
+    this.total = new Window();
+  }
+
   record(key, status, ms) {
     this.window.record(key, status, ms);
     this.total.record(key, status, ms);

@@ -42,6 +42,15 @@ const ACCESS_REFRESH_MS = 45 * 60_000; // access tokens live an hour
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const randomInt = (n) => Math.floor(Math.random() * n);
 
+/** The user id (`sub`) of a token; the API's user object carries none. */
+export function subjectOf(token) {
+  try {
+    return JSON.parse(Buffer.from(String(token).split(".")[1], "base64url").toString()).sub;
+  } catch {
+    return undefined;
+  }
+}
+
 function envelopeProblem(res) {
   try {
     assertEnvelope(res, res.status);
@@ -59,7 +68,7 @@ export class World {
     this.busy = new Set(); // addresses with a send or a pending code
     this.users = new Map(); // email -> { id, logins }
     this.knownEmails = [];
-    this.deletion = new Map(); // email -> "pending" | "cancelled"
+    this.deletionState = new Map(); // email -> "pending" | "cancelled"
     this.deletionBusy = new Set();
     this.failedFresh = []; // { email, code }: the only send to the address failed
     this.uncertainLogins = new Map(); // email -> verifies interrupted without an answer
@@ -68,7 +77,7 @@ export class World {
       ops: 0, sends: 0, logins: 0, wrongCodes: 0, races: 0, replays: 0, exhausted: 0, resends: 0,
       refreshes: 0, refreshRaces: 0, raceBothOk: 0, raceOneOk: 0, raceSurvived: 0, raceRevoked: 0,
       meReads: 0, patches: 0, logouts: 0, deletionsScheduled: 0, deletionsCancelled: 0,
-      failedSends: 0, failedResends: 0, abandoned: 0, interrupted: 0,
+      failedSends: 0, failedResends: 0, earlierCodeKept: 0, abandoned: 0, interrupted: 0,
     };
     this.failures = new Map(); // kind -> { count, examples }
     this.refused = 0;
@@ -189,22 +198,22 @@ export class World {
 
   loginOk(email, res) {
     const data = res.body?.data;
-    if (!data?.accessToken || !data?.refreshToken || !data?.user?.id) {
-      return this.fail("login answer", `verify 200 without tokens or user: ${res.text.slice(0, 160)}`);
+    const id = subjectOf(data?.accessToken);
+    if (!id || subjectOf(data.refreshToken) !== id || data.user?.email !== email) {
+      this.fail("login answer", `${email}: verify 200 without a matching token pair and user: ${res.text.slice(0, 120)}`);
     }
-    if (data.user.email !== email) this.fail("login answer", `logged in ${email} as ${data.user.email}`);
     const user = this.users.get(email);
     if (!user) {
-      this.users.set(email, { id: data.user.id, logins: 1 });
+      this.users.set(email, { id, logins: 1 });
       this.knownEmails.push(email);
     } else {
-      if (user.id !== data.user.id) this.fail("one user per address", `${email}: ${user.id} then ${data.user.id}`);
+      if (user.id !== id) this.fail("one user per address", `${email}: ${user.id} then ${id}`);
       user.logins++;
     }
     this.counts.logins++;
     this.sessions.push({
       email,
-      userId: data.user.id,
+      userId: id,
       accessToken: data.accessToken,
       refreshToken: data.refreshToken,
       accessAt: Date.now(),
@@ -234,7 +243,7 @@ export class World {
     if (Math.random() < 0.25 && this.knownEmails.length > 0) {
       for (let tries = 0; tries < 5; tries++) {
         const email = this.knownEmails[randomInt(this.knownEmails.length)];
-        if (!this.busy.has(email) && this.deletion.get(email) !== "pending") return email;
+        if (!this.busy.has(email) && this.deletionState.get(email) !== "pending") return email;
       }
     }
     return this.freshEmail();
@@ -256,6 +265,8 @@ export class World {
     if (NEEDS_CODE.has(op) && this.pending.length === 0) op = "send";
     if (NEEDS_SESSION.has(op) && this.sessions.length === 0) op = this.pending.length ? "verifyRight" : "send";
     if (op === "send" && this.pending.length > 200) op = "verifyRight";
+    // While a fault is on, more resends: a failed one must keep the earlier code.
+    if (op === "send" && Object.keys(this.allowed).length && this.pending.length && Math.random() < 0.3) op = "resend";
     if (op === "me" && this.sessions.length > 400 && Math.random() < 0.5) op = "logout";
     return op;
   }
@@ -354,7 +365,11 @@ export class World {
         keep = true;
       } else if (this.isAllowed("POST /auth/send-otp-email", res.status)) {
         await this.afterFailedSend(p.email, p);
-        keep = true;
+        // The code the user did get is still the one that works.
+        const v = await this.verify(p.email, p.code);
+        if (v.status !== 200) return this.fail("failed resend", `${p.email}: the earlier code answered ${v.status} after a failed resend`);
+        this.loginOk(p.email, v);
+        this.counts.earlierCodeKept++;
       } else {
         this.unexpected("resend", res);
       }
@@ -458,7 +473,7 @@ export class World {
 
   async rotate(s) {
     const res = await this.call("POST", REFRESH, { body: { refreshToken: s.refreshToken } });
-    if (res.status !== 200 || res.body.data?.user?.id !== s.userId) {
+    if (res.status !== 200 || subjectOf(res.body.data?.accessToken) !== s.userId || res.body.data?.user?.email !== s.email) {
       this.unexpected("refresh (sequential refreshes always succeed)", res);
       return false;
     }
@@ -473,7 +488,7 @@ export class World {
     const s = await this.useSession();
     if (!s) return this.send();
     const res = await this.call("GET", ME, { token: s.accessToken });
-    if (res.status !== 200 || res.body.data?.id !== s.userId || res.body.data?.email !== s.email) {
+    if (res.status !== 200 || res.body.data?.email !== s.email) {
       return this.unexpected("GET /users/me", res);
     }
     this.counts.meReads++;
@@ -485,7 +500,7 @@ export class World {
     if (!s) return this.send();
     const bio = `soak bio ${++this.seq}`;
     const res = await this.call("PATCH", ME, { token: s.accessToken, body: { bio, timezone: "Europe/Istanbul" } });
-    if (res.status !== 200 || res.body.data?.bio !== bio || res.body.data?.id !== s.userId) {
+    if (res.status !== 200 || res.body.data?.bio !== bio || res.body.data?.email !== s.email) {
       return this.unexpected("PATCH /users/me", res);
     }
     this.counts.patches++;
@@ -554,7 +569,7 @@ export class World {
   async deletion() {
     const s = await this.useSession();
     if (!s) return this.send();
-    if (this.deletionBusy.has(s.email) || this.deletion.get(s.email) === "pending") {
+    if (this.deletionBusy.has(s.email) || this.deletionState.get(s.email) === "pending") {
       this.sessions.push(s);
       return this.me();
     }
@@ -565,14 +580,14 @@ export class World {
       if (res.status !== 200 || res.body.data?.accountDeletionStatus !== "pending") {
         return this.unexpected("schedule deletion", res);
       }
-      this.deletion.set(s.email, "pending");
+      this.deletionState.set(s.email, "pending");
       this.counts.deletionsScheduled++;
       if (Math.random() < 0.5) {
         const cancel = await this.call("DELETE", DELETION, { token: s.accessToken });
         if (cancel.status !== 200 || cancel.body.data?.accountDeletionStatus !== "cancelled") {
           return this.unexpected("cancel deletion", cancel);
         }
-        this.deletion.set(s.email, "cancelled");
+        this.deletionState.set(s.email, "cancelled");
         this.counts.deletionsCancelled++;
         keep = true;
       }
@@ -601,20 +616,24 @@ export class World {
   /**
    * Open loop: starts `opsPerSecond` ops a second whether or not earlier ones
    * have finished (as independent users do), never more than `maxInflight` at
-   * once. Pauses while the server is down on purpose. Returns when `seconds` are
-   * up; ops still running carry on.
+   * once. Pauses while the server is down on purpose (that time does not
+   * count). Returns when `seconds` of serving time are up; ops still running
+   * carry on.
    */
   async openLoop(seconds, opsPerSecond, maxInflight) {
-    const until = Date.now() + seconds * 1000;
+    let left = seconds * 1000;
     let credit = 0;
     let last = performance.now();
     let saturatedTicks = 0;
     let ticks = 0;
-    while (Date.now() < until) {
+    while (left > 0) {
       await sleep(10);
       const now = performance.now();
       ticks++;
-      if (!this.down) credit = Math.min(credit + (opsPerSecond * (now - last)) / 1000, Math.max(1, opsPerSecond * 0.25));
+      if (!this.down) {
+        left -= now - last;
+        credit = Math.min(credit + (opsPerSecond * (now - last)) / 1000, Math.max(1, opsPerSecond * 0.25));
+      }
       last = now;
       while (credit >= 1 && this.inflight < maxInflight && !this.down) {
         credit -= 1;
