@@ -11,9 +11,11 @@ Contract fuzzing that stays signed in:
   reached through a link (verify-otp-email 200 -> users/me, logout, ...) keeps
   the token the link carried, so the walk follows one user's session.
 - ``before_call`` puts a real code into a share of well-formed verify-otp-email
-  calls and a real refresh token into a share of refresh-token calls, so those
+  calls, a real refresh token into a share of refresh-token calls and the
+  session's own refresh token into a share of logout calls, so those
   operations, and the links from their 200 answers, are exercised past
-  404/401 too. Malformed (negative) cases are left exactly as generated.
+  404/401 too; a share of cancel-deletion calls come from a user who scheduled
+  the deletion first. Malformed (negative) cases are left exactly as generated.
 - ``after_call`` counts statuses per operation into FUZZ_API_COUNTS (JSON), which
   the script prints and checks: every bearer operation must answer something
   other than 401/403 for most calls.
@@ -38,6 +40,8 @@ DEV_LOG = os.environ["FUZZ_API_DEV_LOG"]
 COUNTS_FILE = os.environ.get("FUZZ_API_COUNTS")
 REAL_SHARE = float(os.environ.get("FUZZ_API_REAL_SHARE", "0.5"))
 SEND = "/api/v1/auth/send-otp-email"
+DELETION = "/api/v1/users/me/deletion"
+LOGOUT = "/api/v1/auth/logout"
 VERIFY = "/api/v1/auth/verify-otp-email"
 REFRESH = "/api/v1/auth/refresh-token"
 
@@ -45,7 +49,8 @@ _rng = random.Random(20261125)
 _lock = threading.Lock()
 _state = {"seq": 0, "offset": 0, "logins": 0}
 _codes = {}  # address -> the last code the dev console printed for it
-_counts = {}  # "METHOD /path" -> {status: n}
+_counts = {}  # "METHOD /path" -> {"all"|"token": {status: n}, "why401": {message: n}}
+_refresh_of = {}  # access token -> the refresh token of the same login
 KEEP = object()  # the case already carries a token (from a link)
 
 
@@ -115,9 +120,22 @@ def login():
     status, body = _post(VERIFY, {"email": email, "code": code})
     if status != 200:
         raise RuntimeError(f"verify-otp-email answered {status}: {body}")
+    data = body["data"]
     with _lock:
         _state["logins"] += 1
-    return body["data"]
+        _refresh_of[data["accessToken"]] = data["refreshToken"]
+    return data
+
+
+def _post_bearer(path, token):
+    request = urllib.request.Request(
+        BASE + path, method="POST", headers={"authorization": f"Bearer {token}", "cf-connecting-ip": _ip()}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def _phase(case):
@@ -144,7 +162,12 @@ class FreshLogin:
         headers = case.headers or {}
         if _phase(case) == "stateful" and str(headers.get("Authorization", "")).startswith("Bearer ey"):
             return KEEP  # a link from a login brought this session's token
-        return login()["accessToken"]
+        token = login()["accessToken"]
+        operation = context.operation
+        if operation.method.upper() == "DELETE" and operation.path.endswith(DELETION) and _rng.random() < REAL_SHARE:
+            # Something to cancel: this user asked for the account's deletion first.
+            _post_bearer(DELETION, token)
+        return token
 
     def set(self, case, data, context):
         if data is KEEP:
@@ -156,6 +179,11 @@ class FreshLogin:
 
 @schemathesis.hook
 def before_call(context, case, kwargs):
+    # Calls come from many clients, as in production, so the per-IP flood limit
+    # (20 sends a minute) does not turn most of the run into 429s.
+    headers = dict(case.headers or {})
+    headers.setdefault("cf-connecting-ip", _ip())
+    case.headers = headers
     if not _positive(case) or not isinstance(case.body, dict):
         return
     path = case.operation.path
@@ -165,14 +193,36 @@ def before_call(context, case, kwargs):
     elif path.endswith(REFRESH) and not str(case.body.get("refreshToken", "")).startswith("ey"):
         if _rng.random() < REAL_SHARE:
             case.body = {**case.body, "refreshToken": login()["refreshToken"]}
+    elif path.endswith(LOGOUT) and not case.body.get("allSessions") and _rng.random() < REAL_SHARE:
+        # Log out of the session the call is signed in with.
+        token = str((case.headers or {}).get("Authorization", ""))[len("Bearer ") :]
+        if token in _refresh_of:
+            case.body = {**case.body, "refreshToken": _refresh_of[token]}
+
+
+def _credentials(case):
+    """What the call carried: a token the service issued, something else, or nothing."""
+    value = str((case.headers or {}).get("Authorization", ""))
+    if not value:
+        return "none"
+    return "token" if value.startswith("Bearer ey") and value.count(".") == 2 else "other"
 
 
 @schemathesis.hook
 def after_call(context, case, response):
     key = f"{case.operation.method.upper()} {case.operation.path}"
+    status = str(response.status_code)
     with _lock:
-        per_status = _counts.setdefault(key, {})
-        per_status[str(response.status_code)] = per_status.get(str(response.status_code), 0) + 1
+        per = _counts.setdefault(key, {"all": {}, "token": {}, "why401": {}})
+        per["all"][status] = per["all"].get(status, 0) + 1
+        if _credentials(case) == "token":
+            per["token"][status] = per["token"].get(status, 0) + 1
+            if status == "401":
+                try:
+                    why = "; ".join(response.json().get("errors", []))
+                except Exception:
+                    why = "?"
+                per["why401"][why] = per["why401"].get(why, 0) + 1
         if COUNTS_FILE:
             with open(COUNTS_FILE, "w") as out:
                 json.dump({"operations": _counts, "logins": _state["logins"]}, out)
