@@ -4,8 +4,12 @@ set -euo pipefail
 source "$(dirname "$0")/toolchain.sh"
 ensure_build_tools
 cd "$ROOT"
-log "building the worker ($(cargo --version))"
-worker-build --release >&2
+# WORKER_FEATURES=fault-injection builds the test worker (scripts/test.sh);
+# anything deployed is built without it, so it has no fault routes.
+features=()
+[ -n "${WORKER_FEATURES:-}" ] && features=(--features "$WORKER_FEATURES")
+log "building the worker ($(cargo --version))${WORKER_FEATURES:+ with features: $WORKER_FEATURES}"
+worker-build --release ${features[@]+"${features[@]}"} >&2
 
 # Size pass: -Oz, and no names section (panics are still logged with their
 # message and source location by the panic hook). The features are those

@@ -9,9 +9,13 @@ ensure_chromium
 
 log "unit tests (native cargo test)"
 cargo test --locked --quiet
+cargo test --locked --quiet --features fault-injection --lib platform
 
 # build.sh picks the WASM toolchain in its own process, leaving this shell's
-# cargo untouched for the native tests above.
+# cargo untouched for the native tests above. The tests run the test build,
+# with fault injection, also where a test starts `npm run dev` (wrangler then
+# rebuilds with this environment); a deployed bundle never has it (.ci/run checks).
+export WORKER_FEATURES=fault-injection
 bash scripts/build.sh
 
 log "end-to-end tests (workerd via Miniflare and wrangler dev)"

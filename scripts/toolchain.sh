@@ -51,7 +51,9 @@ use_rustup_wasm() {
   command -v rustup >/dev/null 2>&1 || return 1
   rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown && return 0
   log "adding the wasm32-unknown-unknown target with rustup"
-  timeout 300 rustup target add wasm32-unknown-unknown >&2 2>/dev/null
+  # Its errors stay visible: on machines where rustup cannot download, they say why
+  # the Debian path is taken instead.
+  timeout 300 rustup target add wasm32-unknown-unknown >&2
 }
 
 use_debian_wasm() {
@@ -107,5 +109,13 @@ ensure_chromium() {
 ensure_dev_vars() {
   [ -f "$ROOT/.dev.vars" ] && return
   log "generating local secrets into .dev.vars"
-  node "$ROOT/scripts/dev-secrets.mjs" > "$ROOT/.dev.vars"
+  # Written beside it and renamed only when complete: a failing generator must
+  # not leave an empty .dev.vars that later runs would accept.
+  local tmp="$ROOT/.dev.vars.tmp.$$"
+  if node "$ROOT/scripts/dev-secrets.mjs" > "$tmp" && [ -s "$tmp" ]; then
+    mv "$tmp" "$ROOT/.dev.vars"
+  else
+    rm -f "$tmp"
+    die "could not generate .dev.vars (scripts/dev-secrets.mjs failed)"
+  fi
 }

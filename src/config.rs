@@ -9,6 +9,7 @@ use crate::domain::token::TokenKeys;
 
 pub const RESEND_API_URL: &str = "https://api.resend.com";
 const MIN_HASH_KEY_LEN: usize = 32;
+pub const DEFAULT_DELETION_GRACE_DAYS: u32 = 30;
 
 /// How code emails leave the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,44 +43,58 @@ impl Config {
         let mut problems = Vec::new();
         let environment = get("ENVIRONMENT").unwrap_or_else(|| "local".into());
 
+        // Defaults come from the domain types, so they are written once.
+        let (otp_defaults, limit_defaults) = (OtpPolicy::default(), EmailLimits::default());
         let otp = OtpPolicy {
             length: number(
                 &get,
                 "OTP_LENGTH",
-                6,
+                otp_defaults.length,
                 otp::MIN_LENGTH..=otp::MAX_LENGTH,
                 &mut problems,
             ),
             ttl_seconds: number(
                 &get,
                 "OTP_TTL_SECONDS",
-                300,
+                otp_defaults.ttl_seconds,
                 otp::MIN_TTL_SECONDS..=otp::MAX_TTL_SECONDS,
                 &mut problems,
             ),
-            max_attempts: number(&get, "OTP_MAX_ATTEMPTS", 5, 1..=20, &mut problems),
+            max_attempts: number(
+                &get,
+                "OTP_MAX_ATTEMPTS",
+                otp_defaults.max_attempts,
+                1..=20,
+                &mut problems,
+            ),
         };
 
         let limits = EmailLimits {
             resend_cooldown_seconds: number(
                 &get,
                 "OTP_RESEND_COOLDOWN_SECONDS",
-                30,
+                limit_defaults.resend_cooldown_seconds,
                 0..=3600,
                 &mut problems,
             ),
-            sends_per_hour: number(&get, "OTP_SENDS_PER_HOUR", 5, 1..=100_000, &mut problems),
+            sends_per_hour: number(
+                &get,
+                "OTP_SENDS_PER_HOUR",
+                limit_defaults.sends_per_hour,
+                1..=100_000,
+                &mut problems,
+            ),
             failures_before_lockout: number(
                 &get,
                 "LOGIN_FAILURES_BEFORE_LOCKOUT",
-                10,
+                limit_defaults.failures_before_lockout,
                 1..=1000,
                 &mut problems,
             ),
             lockout_seconds: number(
                 &get,
                 "LOGIN_LOCKOUT_SECONDS",
-                900,
+                limit_defaults.lockout_seconds,
                 1..=86_400,
                 &mut problems,
             ),
@@ -87,7 +102,7 @@ impl Config {
         let deletion_grace_days = number(
             &get,
             "ACCOUNT_DELETION_GRACE_DAYS",
-            30,
+            DEFAULT_DELETION_GRACE_DAYS,
             1..=365,
             &mut problems,
         );
@@ -229,8 +244,48 @@ mod tests {
     fn defaults_apply_when_only_secrets_are_set() {
         let config = load(&base()).unwrap();
         assert_eq!(config.otp, OtpPolicy::default());
+        assert_eq!(config.limits, EmailLimits::default());
+        assert_eq!(config.deletion_grace_days, DEFAULT_DELETION_GRACE_DAYS);
         assert_eq!(config.mail, MailConfig::Log);
         assert_eq!(config.tokens.audience, "allmine");
+    }
+
+    /// The defaults in code, the values `wrangler.toml` sets for every
+    /// environment and the table in the README all say the same thing.
+    #[test]
+    fn wrangler_toml_sets_the_defaults_in_code() {
+        let toml = include_str!("../wrangler.toml");
+        let otp = OtpPolicy::default();
+        let limits = EmailLimits::default();
+        let expected = [
+            ("OTP_LENGTH", otp.length.to_string()),
+            ("OTP_TTL_SECONDS", otp.ttl_seconds.to_string()),
+            ("OTP_MAX_ATTEMPTS", otp.max_attempts.to_string()),
+            (
+                "OTP_RESEND_COOLDOWN_SECONDS",
+                limits.resend_cooldown_seconds.to_string(),
+            ),
+            ("OTP_SENDS_PER_HOUR", limits.sends_per_hour.to_string()),
+            (
+                "LOGIN_FAILURES_BEFORE_LOCKOUT",
+                limits.failures_before_lockout.to_string(),
+            ),
+            ("LOGIN_LOCKOUT_SECONDS", limits.lockout_seconds.to_string()),
+            (
+                "ACCOUNT_DELETION_GRACE_DAYS",
+                DEFAULT_DELETION_GRACE_DAYS.to_string(),
+            ),
+        ];
+        for (name, value) in expected {
+            let lines: Vec<&str> = toml
+                .lines()
+                .filter(|l| l.starts_with(&format!("{name} =")))
+                .collect();
+            assert!(!lines.is_empty(), "{name} is not in wrangler.toml");
+            for line in lines {
+                assert_eq!(line, format!("{name} = \"{value}\""));
+            }
+        }
     }
 
     #[test]

@@ -493,9 +493,15 @@ export interface components {
         };
     };
     responses: never;
-    parameters: never;
+    parameters: {
+        /** @description The bookmark from an earlier answer's `X-D1-Bookmark` (read-your-writes): the read is served by a D1 replica at least that fresh. Without it, any replica may answer. A value that is not a bookmark is ignored. */
+        D1Bookmark: string;
+    };
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description The D1 session's bookmark after this request; send it back as `X-D1-Bookmark` on the next read to see this write. */
+        D1Bookmark: string;
+    };
     pathItems: never;
 }
 export type Timestamp = components['schemas']['Timestamp'];
@@ -525,6 +531,8 @@ export type Health = components['schemas']['Health'];
 export type HealthResponse = components['schemas']['HealthResponse'];
 export type Jwk = components['schemas']['Jwk'];
 export type JwksResponse = components['schemas']['JwksResponse'];
+export type ParameterD1Bookmark = components['parameters']['D1Bookmark'];
+export type HeaderD1Bookmark = components['headers']['D1Bookmark'];
 export type $defs = Record<string, never>;
 export interface operations {
     sendOtpEmail: {
@@ -1598,7 +1606,10 @@ export interface operations {
     getMe: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The bookmark from an earlier answer's `X-D1-Bookmark` (read-your-writes): the read is served by a D1 replica at least that fresh. Without it, any replica may answer. A value that is not a bookmark is ignored. */
+                "X-D1-Bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1607,6 +1618,7 @@ export interface operations {
             /** @description Success */
             200: {
                 headers: {
+                    "X-D1-Bookmark": components["headers"]["D1Bookmark"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1752,6 +1764,7 @@ export interface operations {
             /** @description Success */
             200: {
                 headers: {
+                    "X-D1-Bookmark": components["headers"]["D1Bookmark"];
                     [name: string]: unknown;
                 };
                 content: {

@@ -3,7 +3,9 @@
 //!
 //! Time and randomness are passed in by the caller, so tests can fix them.
 
+pub mod audit;
 pub mod cors;
+pub mod deletion;
 pub mod email;
 pub mod envelope;
 pub mod error;
@@ -16,3 +18,4 @@ pub mod profile;
 pub mod requests;
 pub mod token;
 pub mod user;
+pub mod user_change;

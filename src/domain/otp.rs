@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::email::EmailAddress;
+use super::error::AppError;
 use super::ids::{from_hex, random_hex, to_hex, Random};
+use super::limits::{Counter, EmailLimits, Refusal};
 
 pub const MIN_LENGTH: u8 = 4;
 pub const MAX_LENGTH: u8 = 8;
@@ -160,33 +162,63 @@ pub fn issue(
     }
 }
 
-/// What the D1 ledger says after an attempt was recorded against a pending code.
+/// Why an attempt on a code did not sign the user in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LedgerState {
-    /// No live row for this issuance: never sent, replaced, expired or already used.
+pub enum CodeRefusal {
+    /// No live code for this issuance: never sent, replaced, expired or already used.
     NotPending,
-    /// The row is live but every attempt is spent.
+    /// The code is live but every attempt on it is spent.
     Exhausted,
-    /// A wrong attempt was counted; `attempts` now spent.
-    Counted { attempts: u32 },
+    /// A wrong code, counted against it: `attempts` are now spent.
+    Wrong { attempts: u32 },
+    /// The address is locked after repeated wrong codes, until then (Unix ms).
+    LockedOut { until: i64 },
 }
 
-/// The answer to a wrong or refused attempt.
-pub fn refusal(state: LedgerState, policy: &OtpPolicy) -> super::error::AppError {
-    use super::error::AppError;
-    match state {
-        LedgerState::NotPending => AppError::NoPendingCode,
-        LedgerState::Exhausted => AppError::TooManyAttempts,
-        LedgerState::Counted { attempts } => AppError::WrongCode {
-            attempts_left: policy.max_attempts.saturating_sub(attempts),
-        },
+/// The ledger as it stands right after an attempt that did not log in: the
+/// attempts spent on the live, unused code (`None` when there is none) and the
+/// address's wrong-code counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LedgerSnapshot {
+    pub live_attempts: Option<u32>,
+    pub failures: Option<Counter>,
+}
+
+impl CodeRefusal {
+    /// Why a right code could not be used, from the ledger after the attempt.
+    pub fn classify(
+        snapshot: &LedgerSnapshot,
+        policy: &OtpPolicy,
+        limits: &EmailLimits,
+        now_ms: i64,
+    ) -> Self {
+        if let Some(until) = limits.locked_until(snapshot.failures.as_ref(), now_ms) {
+            return Self::LockedOut { until };
+        }
+        match snapshot.live_attempts {
+            Some(attempts) if attempts >= policy.max_attempts => Self::Exhausted,
+            // Live with attempts left: a concurrent request changed it between
+            // the attempt and the read. Treat as not pending rather than guess.
+            _ => Self::NotPending,
+        }
+    }
+
+    /// The answer this refusal gets.
+    pub fn into_error(self, policy: &OtpPolicy, now_ms: i64) -> AppError {
+        match self {
+            Self::NotPending => AppError::NoPendingCode,
+            Self::Exhausted => AppError::TooManyAttempts,
+            Self::Wrong { attempts } => AppError::WrongCode {
+                attempts_left: policy.max_attempts.saturating_sub(attempts),
+            },
+            Self::LockedOut { until } => Refusal::LockedOut { until }.into_error(now_ms),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::error::AppError;
     use crate::domain::ids::testing::FixedRandom;
     use crate::domain::ids::OsRandom;
 
@@ -266,24 +298,51 @@ mod tests {
     }
 
     #[test]
-    fn refusals_follow_the_ledger() {
+    fn refusals_answer_as_documented() {
         let policy = OtpPolicy::default();
+        let answer = |r: CodeRefusal| r.into_error(&policy, 0);
+        assert_eq!(answer(CodeRefusal::NotPending), AppError::NoPendingCode);
+        assert_eq!(answer(CodeRefusal::Exhausted), AppError::TooManyAttempts);
         assert_eq!(
-            refusal(LedgerState::NotPending, &policy),
-            AppError::NoPendingCode
-        );
-        assert_eq!(
-            refusal(LedgerState::Exhausted, &policy),
-            AppError::TooManyAttempts
-        );
-        assert_eq!(
-            refusal(LedgerState::Counted { attempts: 2 }, &policy),
+            answer(CodeRefusal::Wrong { attempts: 2 }),
             AppError::WrongCode { attempts_left: 3 }
         );
         assert_eq!(
-            refusal(LedgerState::Counted { attempts: 5 }, &policy),
+            answer(CodeRefusal::Wrong { attempts: 5 }),
             AppError::WrongCode { attempts_left: 0 }
         );
+        assert_eq!(
+            answer(CodeRefusal::LockedOut { until: 5_000 }).status(),
+            429
+        );
+    }
+
+    #[test]
+    fn a_refused_right_code_is_classified_from_the_ledger() {
+        let (policy, limits) = (OtpPolicy::default(), EmailLimits::default());
+        let classify = |live_attempts, failures| {
+            CodeRefusal::classify(
+                &LedgerSnapshot {
+                    live_attempts,
+                    failures,
+                },
+                &policy,
+                &limits,
+                10_000_000,
+            )
+        };
+        assert_eq!(classify(None, None), CodeRefusal::NotPending);
+        assert_eq!(classify(Some(5), None), CodeRefusal::Exhausted);
+        assert_eq!(classify(Some(2), None), CodeRefusal::NotPending);
+        let locked = Counter {
+            window_start: 9_900_000,
+            count: 10,
+            updated_at: 9_999_000,
+        };
+        assert!(matches!(
+            classify(Some(1), Some(locked)),
+            CodeRefusal::LockedOut { .. }
+        ));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::envelope::timestamp;
 use super::error::AppError;
 use super::fields::{boolean, raw_string, text, Fields, Patch};
+use super::user_change::{Changes, FieldValue, UserField};
 
 /// The youngest age at which someone may hold an account.
 pub const MIN_AGE_YEARS: i32 = 13;
@@ -30,18 +31,6 @@ const TIMEZONE_AREAS: &[&str] = &[
 ];
 const MAX_INTERESTS: usize = 20;
 
-/// A validated column value, ready to bind.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ColumnValue {
-    Text(String),
-    Bool(bool),
-    Null,
-}
-
-/// Column writes in a fixed order. Column names come only from this module's
-/// tables, never from the request.
-pub type Changes = Vec<(&'static str, ColumnValue)>;
-
 /// `POST /api/v1/auth/complete-registration`
 #[derive(Debug, PartialEq)]
 pub struct Registration {
@@ -57,42 +46,44 @@ pub struct ProfileUpdate {
     pub changes: Changes,
 }
 
-/// Fields anyone may edit: (JSON name, column, parser).
+/// Fields anyone may edit: (JSON name, field, parser).
 type Editable = (
     &'static str,
-    &'static str,
-    fn(&Value) -> Result<ColumnValue, String>,
+    UserField,
+    fn(&Value) -> Result<FieldValue, String>,
 );
 
 const EDITABLE: &[Editable] = &[
-    ("bio", "bio", |v| text(500)(v).map(ColumnValue::Text)),
-    ("instagram", "instagram", social),
-    ("x", "x", social),
-    ("tiktok", "tiktok", social),
-    ("snapchat", "snapchat", social),
-    ("facebook", "facebook", social),
-    ("timezone", "timezone", |v| {
-        raw_string(timezone)(v).map(ColumnValue::Text)
+    ("bio", UserField::Bio, |v| {
+        text(500)(v).map(FieldValue::Text)
     }),
-    ("availabilityStatus", "availability_status", |v| {
+    ("instagram", UserField::Instagram, social),
+    ("x", UserField::X, social),
+    ("tiktok", UserField::Tiktok, social),
+    ("snapchat", UserField::Snapchat, social),
+    ("facebook", UserField::Facebook, social),
+    ("timezone", UserField::Timezone, |v| {
+        raw_string(timezone)(v).map(FieldValue::Text)
+    }),
+    ("availabilityStatus", UserField::AvailabilityStatus, |v| {
         one_of(AVAILABILITY)(v)
     }),
-    ("interests", "interests", interests),
-    ("expertise", "expertise", |v| {
-        text(100)(v).map(ColumnValue::Text)
+    ("interests", UserField::Interests, interests),
+    ("expertise", UserField::Expertise, |v| {
+        text(100)(v).map(FieldValue::Text)
     }),
-    ("profilePhoto", "profile_photo", photo),
+    ("profilePhoto", UserField::ProfilePhoto, photo),
 ];
 
 /// Optional at registration, fixed afterwards (they describe the sign-up itself).
 const REGISTRATION_ONLY: &[Editable] = &[
-    ("countryCode", "country_code", |v| digits(1, 4)(v)),
-    ("phoneNumber", "phone_number", |v| digits(4, 15)(v)),
-    ("signupSource", "signup_source", |v| {
-        text(100)(v).map(ColumnValue::Text)
+    ("countryCode", UserField::CountryCode, |v| digits(1, 4)(v)),
+    ("phoneNumber", UserField::PhoneNumber, |v| digits(4, 15)(v)),
+    ("signupSource", UserField::SignupSource, |v| {
+        text(100)(v).map(FieldValue::Text)
     }),
-    ("signupCampaign", "signup_campaign", |v| {
-        text(100)(v).map(ColumnValue::Text)
+    ("signupCampaign", UserField::SignupCampaign, |v| {
+        text(100)(v).map(FieldValue::Text)
     }),
 ];
 
@@ -103,53 +94,64 @@ impl Registration {
         let mut required =
             |f: &mut Fields,
              name: &str,
-             column: &'static str,
-             parse: &dyn Fn(&Value) -> Result<ColumnValue, String>| {
+             field: UserField,
+             parse: &dyn Fn(&Value) -> Result<FieldValue, String>| {
                 if let Some(value) = f.required(name, parse) {
-                    changes.push((column, value));
+                    changes.push((field, value));
                 }
             };
-        required(&mut f, "name", "name", &|v| {
-            text(50)(v).map(ColumnValue::Text)
+        required(&mut f, "name", UserField::Name, &|v| {
+            text(50)(v).map(FieldValue::Text)
         });
-        required(&mut f, "surname", "surname", &|v| {
-            text(50)(v).map(ColumnValue::Text)
+        required(&mut f, "surname", UserField::Surname, &|v| {
+            text(50)(v).map(FieldValue::Text)
         });
-        required(&mut f, "birthDate", "birth_date", &|v| {
+        required(&mut f, "birthDate", UserField::BirthDate, &|v| {
             raw_string(|s| birth_date(s, today))(v)
         });
-        required(&mut f, "gender", "gender", &|v| one_of(GENDERS)(v));
-        required(&mut f, "interests", "interests", &interests);
-        for (accepted, version, label) in [
+        required(&mut f, "gender", UserField::Gender, &|v| one_of(GENDERS)(v));
+        required(&mut f, "interests", UserField::Interests, &interests);
+        for (accepted, version, accepted_field, version_field) in [
             (
                 "privacyPolicyAccepted",
                 "privacyPolicyVersion",
-                "privacy_policy",
+                UserField::PrivacyPolicyAccepted,
+                UserField::PrivacyPolicyVersion,
             ),
-            ("termsOfUseAccepted", "termsOfUseVersion", "terms_of_use"),
-            ("consentFormAccepted", "consentFormVersion", "consent_form"),
+            (
+                "termsOfUseAccepted",
+                "termsOfUseVersion",
+                UserField::TermsOfUseAccepted,
+                UserField::TermsOfUseVersion,
+            ),
+            (
+                "consentFormAccepted",
+                "consentFormVersion",
+                UserField::ConsentFormAccepted,
+                UserField::ConsentFormVersion,
+            ),
         ] {
             match f.required(accepted, &boolean) {
-                Some(true) => changes.push((accepted_column(label), ColumnValue::Bool(true))),
+                Some(true) => changes.push((accepted_field, FieldValue::Bool(true))),
                 Some(false) => f.problem(format!("{accepted} must be true to register")),
                 None => {}
             }
             if let Some(v) = f.required(version, &|v| raw_string(version_string)(v)) {
-                changes.push((version_column(label), v));
+                changes.push((version_field, v));
             }
         }
         let username = f.required("username", &raw_string(username));
-        for (name, column, parse) in EDITABLE.iter().chain(REGISTRATION_ONLY) {
-            if *name == "interests" {
+        for (name, field, parse) in EDITABLE.iter().chain(REGISTRATION_ONLY) {
+            if *field == UserField::Interests {
                 continue;
             }
             if let Some(Some(value)) = f.optional(name, parse) {
-                changes.push((column, value));
+                changes.push((*field, value));
             }
         }
         let username = f.finish(username)?;
-        changes.push(("username", ColumnValue::Text(username.clone())));
-        changes.push(("is_registration_complete", ColumnValue::Bool(true)));
+        changes.push((UserField::Username, FieldValue::Text(username.clone())));
+        changes.push((UserField::IsRegistrationComplete, FieldValue::Bool(true)));
         Ok(Self { username, changes })
     }
 }
@@ -161,13 +163,14 @@ impl ProfileUpdate {
         allowed.push("username");
         f.only(&allowed);
         let mut changes: Changes = Vec::new();
-        for (name, column, parse) in EDITABLE {
+        for (name, field, parse) in EDITABLE {
             match f.patch(name, parse) {
-                Some(Patch::Set(value)) => changes.push((column, value)),
-                Some(Patch::Clear) if *name == "interests" => {
-                    changes.push((column, ColumnValue::Text("[]".into())))
+                Some(Patch::Set(value)) => changes.push((*field, value)),
+                // A list is never null: clearing it empties it.
+                Some(Patch::Clear) if *field == UserField::Interests => {
+                    changes.push((*field, FieldValue::List(Vec::new())))
                 }
-                Some(Patch::Clear) => changes.push((column, ColumnValue::Null)),
+                Some(Patch::Clear) => changes.push((*field, FieldValue::Null)),
                 Some(Patch::Absent) | None => {}
             }
         }
@@ -196,22 +199,6 @@ pub fn username_change_cutoff(now: DateTime<Utc>) -> String {
     timestamp(now - chrono::Duration::days(USERNAME_CHANGE_DAYS))
 }
 
-fn accepted_column(label: &str) -> &'static str {
-    match label {
-        "privacy_policy" => "privacy_policy_accepted",
-        "terms_of_use" => "terms_of_use_accepted",
-        _ => "consent_form_accepted",
-    }
-}
-
-fn version_column(label: &str) -> &'static str {
-    match label {
-        "privacy_policy" => "privacy_policy_version",
-        "terms_of_use" => "terms_of_use_version",
-        _ => "consent_form_version",
-    }
-}
-
 /// 3–30 characters, a letter first, then letters, digits, `.` or `_`.
 pub fn username(raw: &str) -> Result<String, String> {
     let ok_len = (3..=30).contains(&raw.len());
@@ -226,7 +213,7 @@ pub fn username(raw: &str) -> Result<String, String> {
 }
 
 /// `YYYY-MM-DD` or a full ISO-8601 timestamp; in the past and old enough.
-fn birth_date(raw: &str, today: NaiveDate) -> Result<ColumnValue, String> {
+fn birth_date(raw: &str, today: NaiveDate) -> Result<FieldValue, String> {
     let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .ok()
         .or_else(|| {
@@ -249,28 +236,28 @@ fn birth_date(raw: &str, today: NaiveDate) -> Result<ColumnValue, String> {
         return Err("is too far in the past".into());
     }
     let midnight = date.and_hms_opt(0, 0, 0).ok_or("must be a date")?.and_utc();
-    Ok(ColumnValue::Text(timestamp(midnight)))
+    Ok(FieldValue::Text(timestamp(midnight)))
 }
 
 /// `major.minor.patch` of the document the user accepted.
-fn version_string(raw: &str) -> Result<ColumnValue, String> {
+fn version_string(raw: &str) -> Result<FieldValue, String> {
     let parts: Vec<&str> = raw.split('.').collect();
     let ok = parts.len() == 3
         && parts
             .iter()
             .all(|p| !p.is_empty() && p.len() <= 6 && p.bytes().all(|b| b.is_ascii_digit()));
     if ok {
-        Ok(ColumnValue::Text(raw.to_owned()))
+        Ok(FieldValue::Text(raw.to_owned()))
     } else {
         Err("must be a version like 1.2.0".into())
     }
 }
 
-fn one_of(allowed: &'static [&'static str]) -> impl Fn(&Value) -> Result<ColumnValue, String> {
+fn one_of(allowed: &'static [&'static str]) -> impl Fn(&Value) -> Result<FieldValue, String> {
     move |v| {
         raw_string(|s| {
             if allowed.contains(&s) {
-                Ok(ColumnValue::Text(s.to_owned()))
+                Ok(FieldValue::Text(s.to_owned()))
             } else {
                 Err(format!("must be one of {}", allowed.join(", ")))
             }
@@ -278,7 +265,7 @@ fn one_of(allowed: &'static [&'static str]) -> impl Fn(&Value) -> Result<ColumnV
     }
 }
 
-fn social(v: &Value) -> Result<ColumnValue, String> {
+fn social(v: &Value) -> Result<FieldValue, String> {
     raw_string(|s| {
         let handle = s.strip_prefix('@').unwrap_or(s);
         let ok = (1..=30).contains(&handle.len())
@@ -286,28 +273,28 @@ fn social(v: &Value) -> Result<ColumnValue, String> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-');
         if ok {
-            Ok(ColumnValue::Text(handle.to_owned()))
+            Ok(FieldValue::Text(handle.to_owned()))
         } else {
             Err("must be a handle of 1 to 30 letters, digits, '.', '_' or '-'".into())
         }
     })(v)
 }
 
-fn photo(v: &Value) -> Result<ColumnValue, String> {
+fn photo(v: &Value) -> Result<FieldValue, String> {
     raw_string(|s| {
         if s.is_empty() || s.len() > 2048 || s.chars().any(|c| c.is_control() || c == ' ') {
             Err("must be a file name or URL of at most 2048 characters".into())
         } else {
-            Ok(ColumnValue::Text(s.to_owned()))
+            Ok(FieldValue::Text(s.to_owned()))
         }
     })(v)
 }
 
-fn digits(min: usize, max: usize) -> impl Fn(&Value) -> Result<ColumnValue, String> {
+fn digits(min: usize, max: usize) -> impl Fn(&Value) -> Result<FieldValue, String> {
     move |v| {
         raw_string(|s| {
             if (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
-                Ok(ColumnValue::Text(s.to_owned()))
+                Ok(FieldValue::Text(s.to_owned()))
             } else {
                 Err(format!("must be {min} to {max} digits"))
             }
@@ -315,7 +302,7 @@ fn digits(min: usize, max: usize) -> impl Fn(&Value) -> Result<ColumnValue, Stri
     }
 }
 
-fn interests(v: &Value) -> Result<ColumnValue, String> {
+fn interests(v: &Value) -> Result<FieldValue, String> {
     let Value::Array(items) = v else {
         return Err("must be a list of strings".into());
     };
@@ -329,9 +316,7 @@ fn interests(v: &Value) -> Result<ColumnValue, String> {
             list.push(entry);
         }
     }
-    serde_json::to_string(&list)
-        .map(ColumnValue::Text)
-        .map_err(|_| "must be a list of strings".into())
+    Ok(FieldValue::List(list))
 }
 
 /// An IANA zone name by its shape (`Europe/Istanbul`, `America/Argentina/Salta`,
@@ -386,37 +371,36 @@ mod tests {
         }
     }
 
-    fn column<'a>(changes: &'a Changes, name: &str) -> Option<&'a ColumnValue> {
-        changes.iter().find(|(c, _)| *c == name).map(|(_, v)| v)
+    fn field(changes: &Changes, name: UserField) -> Option<&FieldValue> {
+        changes.iter().find(|(f, _)| *f == name).map(|(_, v)| v)
     }
 
     #[test]
-    fn registration_becomes_column_writes() {
+    fn registration_becomes_field_writes() {
         let body = valid_registration().to_string();
         let reg = Registration::parse(body.as_bytes(), today()).unwrap();
         assert_eq!(reg.username, "johndoe123");
         let c = &reg.changes;
         assert_eq!(
-            column(c, "birth_date"),
-            Some(&ColumnValue::Text("1990-01-15T00:00:00.000Z".into()))
+            field(c, UserField::BirthDate),
+            Some(&FieldValue::Text("1990-01-15T00:00:00.000Z".into()))
         );
         assert_eq!(
-            column(c, "interests"),
-            Some(&ColumnValue::Text(r#"["music","travel"]"#.into()))
+            field(c, UserField::Interests),
+            Some(&FieldValue::List(vec!["music".into(), "travel".into()]))
         );
         assert_eq!(
-            column(c, "is_registration_complete"),
-            Some(&ColumnValue::Bool(true))
+            field(c, UserField::IsRegistrationComplete),
+            Some(&FieldValue::Bool(true))
         );
         assert_eq!(
-            column(c, "consent_form_accepted"),
-            Some(&ColumnValue::Bool(true))
+            field(c, UserField::ConsentFormAccepted),
+            Some(&FieldValue::Bool(true))
         );
         assert_eq!(
-            column(c, "country_code"),
-            Some(&ColumnValue::Text("90".into()))
+            field(c, UserField::CountryCode),
+            Some(&FieldValue::Text("90".into()))
         );
-        assert_eq!(column(c, "roles"), None);
     }
 
     #[test]
@@ -489,9 +473,9 @@ mod tests {
         assert_eq!(
             update.changes,
             vec![
-                ("bio", ColumnValue::Null),
-                ("instagram", ColumnValue::Text("me".into())),
-                ("interests", ColumnValue::Text("[]".into())),
+                (UserField::Bio, FieldValue::Null),
+                (UserField::Instagram, FieldValue::Text("me".into())),
+                (UserField::Interests, FieldValue::List(vec![])),
             ]
         );
         assert!(ProfileUpdate::parse(b"{}").is_err());

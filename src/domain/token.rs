@@ -45,15 +45,6 @@ pub struct Subject<'a> {
     pub roles: &'a [String],
 }
 
-/// A signed pair as handed to the client.
-#[derive(Debug, Clone)]
-pub struct TokenPair {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub access_jti: String,
-    pub refresh_jti: String,
-}
-
 /// A public key as published in the JWKS (RFC 7517, RFC 8037).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Jwk {
@@ -316,7 +307,19 @@ mod tests {
             format!(r#"{{"alg":"none","kid":"{}"}}"#, keys.kid()).as_bytes(),
         );
         let none_token = format!("{none_header}.{}.", parts[1]);
-        assert!(keys.verify(&none_token, TokenUse::Access, now()).is_err());
+        // The allow-list itself refuses it, before any key or signature check.
+        assert_eq!(
+            keys.verify(&none_token, TokenUse::Access, now()),
+            Err("unsupported token algorithm")
+        );
+        let hs_header = Base64UrlUnpadded::encode_string(
+            format!(r#"{{"alg":"HS256","kid":"{}"}}"#, keys.kid()).as_bytes(),
+        );
+        let hs_token = format!("{hs_header}.{}.{}", parts[1], parts[2]);
+        assert_eq!(
+            keys.verify(&hs_token, TokenUse::Access, now()),
+            Err("unsupported token algorithm")
+        );
 
         let claims = Base64UrlUnpadded::decode_vec(parts[1]).unwrap();
         let forged = String::from_utf8(claims)

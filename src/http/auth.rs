@@ -3,11 +3,11 @@
 use worker::Request;
 
 use super::context::RequestCtx;
-use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
 use crate::domain::token::{TokenClaims, TokenUse};
 use crate::domain::user::User;
-use crate::storage::user_repo::UserRepo;
+use crate::platform::log;
+use crate::storage::user_repo;
 
 /// The verified claims of the request's access token. Every problem is one 401
 /// (with `WWW-Authenticate: Bearer`); the reason goes to the log, not the caller.
@@ -26,23 +26,19 @@ pub fn access_claims(req: &Request, ctx: &RequestCtx) -> Result<TokenClaims, App
         .tokens
         .verify(token, TokenUse::Access, ctx.now)
         .map_err(|why| {
-            worker::console_log!(
-                "{}",
-                serde_json::json!({"event": "auth_refused", "reason": why})
-            );
+            log::info("auth_refused", serde_json::json!({"reason": why}));
             AppError::Unauthorized("The access token is invalid or expired")
         })
 }
+
+/// The answer when the token's session has ended (logout, revocation, deletion).
+pub const SESSION_ENDED: AppError = AppError::Unauthorized("The session has ended; sign in again");
 
 /// The signed-in user, provided the token's session is still live (so logout
 /// takes effect on this service at once, not when the access token expires).
 pub async fn current_user(req: &Request, ctx: &RequestCtx) -> Result<User, AppError> {
     let claims = access_claims(req, ctx)?;
-    let db = ctx.db()?;
-    UserRepo { db: &db }
-        .find_for_session(&claims.sub, &claims.sid, &timestamp(ctx.now))
+    user_repo::find_for_session(&ctx.db()?, &claims.sub, &claims.sid, &ctx.timestamp())
         .await?
-        .ok_or(AppError::Unauthorized(
-            "The session has ended; sign in again",
-        ))
+        .ok_or(SESSION_ENDED)
 }

@@ -1,28 +1,20 @@
 //! What a handler gets: the bindings, the configuration (parsed once per isolate)
 //! and the request's clock.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use chrono::{DateTime, Utc};
-use worker::{D1Database, Env, KvStore};
+use worker::Env;
 
 use super::body::Body;
 use crate::config::Config;
+use crate::domain::audit::AuditEvent;
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
 use crate::domain::limits::Refusal;
-use crate::storage::audit_log::{self, AuditEvent};
-
-pub const KV_BINDING: &str = "OTP_CODES";
-pub const D1_BINDING: &str = "DB";
-
-thread_local! {
-    // An isolate serves many requests with the same bindings; parsing keys and
-    // vars once saves that work on every request. Only a valid config is kept,
-    // so a fixed secret takes effect without waiting for a new isolate.
-    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
-}
+use crate::platform::trips::{Kind, Trips};
+use crate::platform::{bindings, log, Context};
+use crate::storage::{audit_log, Db, Kv};
 
 pub struct RequestCtx {
     pub env: Env,
@@ -30,55 +22,40 @@ pub struct RequestCtx {
     pub now: DateTime<Utc>,
     pub client_ip: Option<String>,
     pub body: Body,
-}
-
-/// The isolate's configuration, parsed on first use.
-pub fn config(env: &Env) -> Result<Rc<Config>, AppError> {
-    if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
-        return Ok(config);
-    }
-    let loaded = Config::from_lookup(|name| {
-        env.secret(name)
-            .or_else(|_| env.var(name))
-            .ok()
-            .map(|v| v.to_string())
-    })
-    .map(Rc::new)
-    .map_err(|problems| AppError::Misconfigured(problems.join("; ")))?;
-    CONFIG.with(|c| *c.borrow_mut() = Some(loaded.clone()));
-    Ok(loaded)
-}
-
-pub fn kv(env: &Env) -> Result<KvStore, AppError> {
-    env.kv(KV_BINDING)
-        .map_err(|e| AppError::Misconfigured(format!("KV binding {KV_BINDING}: {e}")))
-}
-
-pub fn db(env: &Env) -> Result<D1Database, AppError> {
-    env.d1(D1_BINDING)
-        .map_err(|e| AppError::Misconfigured(format!("D1 binding {D1_BINDING}: {e}")))
+    /// This request's storage round trips, for its log line.
+    pub trips: Trips,
 }
 
 impl RequestCtx {
     pub fn config(&self) -> Result<Rc<Config>, AppError> {
-        config(&self.env)
+        bindings::config(&self.env)
     }
 
-    pub fn kv(&self) -> Result<KvStore, AppError> {
-        kv(&self.env)
+    pub fn kv(&self) -> Result<Kv, AppError> {
+        bindings::kv(&self.env, &self.trips)
     }
 
-    pub fn db(&self) -> Result<D1Database, AppError> {
-        db(&self.env)
+    pub fn db(&self) -> Result<Db, AppError> {
+        bindings::db(&self.env, &self.trips)
+    }
+
+    /// A D1 session starting at `start` (a bookmark, `first-primary` or
+    /// `first-unconstrained`): reads near the user, bookmarks for the client.
+    pub fn db_session(&self, start: Option<&str>) -> Result<Db, AppError> {
+        bindings::db_session(&self.env, start, &self.trips)
     }
 
     pub fn now_ms(&self) -> i64 {
         self.now.timestamp_millis()
     }
 
+    pub fn timestamp(&self) -> String {
+        timestamp(self.now)
+    }
+
     /// The client's address as Cloudflare reports it (absent in some local runs).
-    pub fn client_ip(&self) -> String {
-        self.client_ip.clone().unwrap_or_else(|| "unknown".into())
+    pub fn client_ip(&self) -> &str {
+        self.client_ip.as_deref().unwrap_or("unknown")
     }
 
     /// Per-IP flood protection through a Workers rate-limiting binding
@@ -88,10 +65,12 @@ impl RequestCtx {
             .env
             .rate_limiter(binding)
             .map_err(|e| AppError::Misconfigured(format!("rate limit binding {binding}: {e}")))?;
+        let trip = self.trips.start(Kind::Limiter);
         let outcome = limiter
-            .limit(self.client_ip())
+            .limit(self.client_ip().to_owned())
             .await
-            .map_err(|e| AppError::internal(format!("rate limiter {binding}: {e}")))?;
+            .context("rate limiter")?;
+        drop(trip);
         if outcome.success {
             return Ok(());
         }
@@ -102,19 +81,29 @@ impl RequestCtx {
         .into_error(self.now_ms()))
     }
 
-    /// Records a security event after the response, with the client's IP hashed.
+    /// Records a security event after the response, with the client's IP
+    /// hashed. Best effort: a write that fails is logged, never the caller's.
     pub fn audit(&self, event: AuditEvent) {
-        let (Ok(event), Ok(db)) = (self.with_ip(event), self.db()) else {
+        // After the response: not on the request's critical path, not counted.
+        let db = bindings::db(&self.env, &Trips::default());
+        let (Ok(event), Ok(db)) = (self.with_ip(event), db) else {
             return;
         };
-        self.ctx
-            .wait_until(audit_log::record(db, timestamp(self.now), event));
+        let at = self.timestamp();
+        self.ctx.wait_until(async move {
+            if let Err(err) = audit_log::record(&db, &at, &event).await {
+                log::error(
+                    "audit_write_failed",
+                    serde_json::json!({"audit": event.kind.as_str(), "cause": err.log_cause()}),
+                );
+            }
+        });
     }
 
     /// The event with the client's IP, hashed, filled in.
     pub fn with_ip(&self, mut event: AuditEvent) -> Result<AuditEvent, AppError> {
         let config = self.config()?;
-        event.ip_hash = Some(config.code_hasher.tag("audit-ip", &self.client_ip()));
+        event.ip_hash = Some(config.code_hasher.tag("audit-ip", self.client_ip()));
         Ok(event)
     }
 }

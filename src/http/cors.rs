@@ -5,14 +5,14 @@
 use chrono::{DateTime, Utc};
 use worker::{Headers, Request, Response};
 
-use super::context::config;
 use super::{respond, router};
 use crate::domain::error::AppError;
+use crate::platform::bindings::config;
 
 /// What a page may send: JSON bodies and Bearer tokens.
-const ALLOW_HEADERS: &str = "Authorization, Content-Type";
+const ALLOW_HEADERS: &str = "Authorization, Content-Type, X-D1-Bookmark";
 /// What a page may read besides the body.
-const EXPOSE_HEADERS: &str = "Allow, Retry-After, WWW-Authenticate, X-Request-Id";
+const EXPOSE_HEADERS: &str = "Allow, Retry-After, WWW-Authenticate, X-Request-Id, X-D1-Bookmark";
 /// How long a browser may reuse a preflight answer.
 const MAX_AGE_SECONDS: &str = "86400";
 

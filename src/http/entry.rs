@@ -10,16 +10,15 @@ use super::{handlers, respond, router};
 use crate::domain::error::AppError;
 use crate::domain::ids::{random_hex, OsRandom};
 use crate::jobs;
+use crate::platform::log;
+use crate::platform::trips::Trips;
 
 #[event(start)]
 fn start() {
     // A panic aborts the Wasm instance; the shim then re-creates it and
     // `worker/entry.mjs` answers a 500 envelope. Log the message first, as JSON.
     std::panic::set_hook(Box::new(|info| {
-        worker::console_error!(
-            "{}",
-            serde_json::json!({"event": "panic", "message": info.to_string()})
-        );
+        log::error("panic", serde_json::json!({"message": info.to_string()}));
     }));
 }
 
@@ -46,6 +45,7 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
         now: Utc::now(),
         client_ip,
         body,
+        trips: Trips::default(),
     };
 
     let result = if preflight {
@@ -65,17 +65,17 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
     cors.apply(response.headers_mut())?;
 
     // One line per request; never a code, a token or a full address.
-    worker::console_log!(
-        "{}",
+    log::info(
+        "request",
         serde_json::json!({
-            "event": "request",
             "requestId": request_id,
             "method": method,
             "path": path,
             "status": response.status_code(),
+            "trips": ctx.trips.counts(),
             "outcome": outcome,
             "durationMs": worker::Date::now().as_millis().saturating_sub(started),
-        })
+        }),
     );
     Ok(response)
 }
@@ -83,13 +83,12 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
 /// The Cron Trigger (`[triggers]` in wrangler.toml).
 #[event(scheduled)]
 pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    let outcome = match jobs::account_deletion::run(&env, Utc::now()).await {
-        Ok(finalized) => {
-            serde_json::json!({"event": "scheduled", "cron": event.cron(), "deletionsFinalized": finalized})
-        }
-        Err(err) => {
-            serde_json::json!({"event": "scheduled", "cron": event.cron(), "error": err.log_cause().unwrap_or_else(|| err.to_string())})
-        }
+    let fields = match jobs::account_deletion::run(&env, Utc::now()).await {
+        Ok(finalized) => serde_json::json!({"cron": event.cron(), "deletionsFinalized": finalized}),
+        Err(err) => serde_json::json!({
+            "cron": event.cron(),
+            "error": err.log_cause().unwrap_or_else(|| err.to_string()),
+        }),
     };
-    worker::console_log!("{outcome}");
+    log::info("scheduled", fields);
 }

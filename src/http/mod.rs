@@ -4,6 +4,7 @@
 
 mod auth;
 mod body;
+mod bookmark;
 pub mod context;
 mod cors;
 mod entry;

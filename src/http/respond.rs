@@ -6,6 +6,7 @@ use worker::Response;
 
 use crate::domain::envelope::Envelope;
 use crate::domain::error::AppError;
+use crate::platform::log;
 
 /// A success in the envelope.
 pub fn ok<T: Serialize>(status: u16, data: T, now: DateTime<Utc>) -> Result<Response, AppError> {
@@ -20,9 +21,9 @@ pub fn body<T: Serialize>(status: u16, body: &T) -> Result<Response, AppError> {
 /// Logs an error's cause, if it has one worth logging (ours, not the caller's).
 pub fn log_error(err: &AppError) {
     if let Some(cause) = err.log_cause() {
-        worker::console_error!(
-            "{}",
-            serde_json::json!({"event": "error", "status": err.status(), "cause": cause})
+        log::error(
+            "error",
+            serde_json::json!({"status": err.status(), "cause": cause}),
         );
     }
 }

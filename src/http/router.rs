@@ -17,9 +17,16 @@ pub enum Route {
     PatchMe,
     ScheduleDeletion,
     CancelDeletion,
-    /// Panics on purpose, to prove a panic still answers an envelope. Answers
-    /// only where `FAULT_INJECTION=1` and never in production.
+    /// Test builds only: panics on purpose, to prove a panic still answers an envelope.
+    #[cfg(feature = "fault-injection")]
     FaultPanic,
+    /// Test builds only: sets the share of D1, KV and mail calls that fail.
+    #[cfg(feature = "fault-injection")]
+    FaultRates,
+    /// Test builds only: the deletion job's second step for one account, as if
+    /// the job had selected it earlier (to race it against a cancellation).
+    #[cfg(feature = "fault-injection")]
+    FaultFinalizeDeletion,
 }
 
 /// Every route the service answers: method, exact path, handler.
@@ -37,12 +44,29 @@ pub const ROUTES: &[(&str, &str, Route)] = &[
     ("PATCH",  "/api/v1/users/me",                     Route::PatchMe),
     ("POST",   "/api/v1/users/me/deletion",            Route::ScheduleDeletion),
     ("DELETE", "/api/v1/users/me/deletion",            Route::CancelDeletion),
-    ("POST",   "/__faults/panic",                      Route::FaultPanic),
 ];
+
+/// Routes of test builds (`--features fault-injection`); none in a release build.
+#[cfg(feature = "fault-injection")]
+const TEST_ROUTES: &[(&str, &str, Route)] = &[
+    ("POST", "/__faults/panic", Route::FaultPanic),
+    ("POST", "/__faults", Route::FaultRates),
+    (
+        "POST",
+        "/__faults/finalize-deletion",
+        Route::FaultFinalizeDeletion,
+    ),
+];
+#[cfg(not(feature = "fault-injection"))]
+const TEST_ROUTES: &[(&str, &str, Route)] = &[];
+
+fn all_routes() -> impl Iterator<Item = &'static (&'static str, &'static str, Route)> {
+    ROUTES.iter().chain(TEST_ROUTES)
+}
 
 pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
     // Exact: methods are case-sensitive, and fetch already upper-cases the standard ones.
-    if let Some((_, _, route)) = ROUTES.iter().find(|(m, p, _)| *p == path && *m == method) {
+    if let Some((_, _, route)) = all_routes().find(|(m, p, _)| *p == path && *m == method) {
         return Ok(*route);
     }
     let allow = methods_for(path)?;
@@ -51,8 +75,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
 
 /// The methods a path answers (what `Allow` and a CORS preflight list).
 pub fn methods_for(path: &str) -> Result<Vec<&'static str>, AppError> {
-    let allow: Vec<&'static str> = ROUTES
-        .iter()
+    let allow: Vec<&'static str> = all_routes()
         .filter(|(_, p, _)| *p == path)
         .map(|(m, _, _)| *m)
         .collect();
@@ -101,7 +124,6 @@ mod tests {
             .collect();
         let mut routed: Vec<(String, String)> = ROUTES
             .iter()
-            .filter(|(_, _, route)| *route != Route::FaultPanic) // test-only, never public
             .map(|(m, p, _)| (m.to_string(), p.to_string()))
             .collect();
         documented.sort();

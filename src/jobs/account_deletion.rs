@@ -1,53 +1,34 @@
 //! Finalises the account deletions that are due: personal data erased, the
-//! address reduced to a keyed tombstone, every session revoked, pending codes
-//! dropped. Each account is one D1 batch, so none is left half deleted.
+//! address reduced to a keyed tombstone, every session revoked, the pending
+//! code dropped. Each account is one D1 batch, so none is left half deleted.
 
 use chrono::{DateTime, Utc};
 use worker::Env;
 
-use crate::domain::email::EmailAddress;
+use crate::domain::deletion::FINALIZE_PER_RUN;
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
-use crate::http::context;
-use crate::storage::audit_log::{self, AuditEvent};
-use crate::storage::otp_store::OtpStore;
-use crate::storage::session_repo::SessionRepo;
-use crate::storage::user_repo::UserRepo;
+use crate::platform::bindings;
+use crate::platform::trips::Trips;
+use crate::storage::{deletion, otp_store};
 
-/// Accounts handled per run; the rest wait for the next trigger.
-const BATCH_LIMIT: u32 = 100;
 /// Expired ledger rows are kept a day for investigation, then purged.
 const LEDGER_RETENTION_MS: i64 = 24 * 3600 * 1000;
 
 /// Returns how many accounts were finalised.
 pub async fn run(env: &Env, now: DateTime<Utc>) -> Result<usize, AppError> {
-    let config = context::config(env)?;
-    let (db, kv) = (context::db(env)?, context::kv(env)?);
-    let users = UserRepo { db: &db };
-    let sessions = SessionRepo { db: &db };
-    let otp = OtpStore { kv: &kv, db: &db };
+    let config = bindings::config(env)?;
+    let trips = Trips::default();
+    let (db, kv) = (bindings::db(env, &trips)?, bindings::kv(env, &trips)?);
     let at = timestamp(now);
 
-    let due = users.due_deletions(&at, BATCH_LIMIT).await?;
-    for (user_id, email) in &due {
-        let tombstone = config.code_hasher.tombstone(email);
-        db.batch(vec![
-            sessions.revoke(None, user_id, "account_deleted", &at)?,
-            users.finalize_deletion(user_id, &tombstone, &at)?,
-        ])
-        .await
-        .map_err(|e| AppError::internal(format!("finalize deletion: {e}")))?;
-        if let Ok(address) = EmailAddress::parse(email) {
-            otp.remove(&address).await?;
+    let tombstone = |email: &str| config.code_hasher.tombstone(email);
+    let mut finalized = 0;
+    for account in deletion::due(&db, &at, FINALIZE_PER_RUN, tombstone).await? {
+        if deletion::finalize(&db, &kv, &account, &at).await? {
+            finalized += 1;
         }
-        let event = AuditEvent {
-            event: "deletion_finalized",
-            user_id: Some(user_id.clone()),
-            ..AuditEvent::default()
-        };
-        audit_log::record(context::db(env)?, at.clone(), event).await;
     }
-    otp.purge_expired(now.timestamp_millis() - LEDGER_RETENTION_MS)
-        .await?;
-    Ok(due.len())
+    otp_store::purge_expired(&db, now.timestamp_millis() - LEDGER_RETENTION_MS).await?;
+    Ok(finalized)
 }

@@ -6,20 +6,25 @@ use crate::config::MailConfig;
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
 use crate::domain::otp_message::OtpMessage;
+use crate::platform::trips::{Kind, Trips};
+use crate::platform::{fault, log};
 
 /// Delivers `message` to `to`. An error means the code must not be stored.
 pub async fn send(
+    trips: &Trips,
     config: &MailConfig,
     to: &EmailAddress,
     message: &OtpMessage,
 ) -> Result<(), AppError> {
+    fault("mail")?;
+    let _trip = trips.start(Kind::Mail);
     match config {
         MailConfig::Log => {
             // Development only (refused in production by `Config`): the developer
             // reads the code from the `wrangler dev` console.
-            worker::console_log!(
-                "{}",
-                serde_json::json!({"event": "otp_mail_logged", "to": to.as_str(), "subject": message.subject, "text": message.text})
+            log::info(
+                "otp_mail_logged",
+                serde_json::json!({"to": to.as_str(), "subject": message.subject, "text": message.text}),
             );
             Ok(())
         }

@@ -1,43 +1,156 @@
 //! Storage behind narrow functions: KV for pending codes, D1 for the ledger,
-//! users and sessions. Each call names what it does; SQL lives only here.
+//! users, sessions, limits and the audit trail. Each function takes domain
+//! values and returns a domain outcome; it owns its statements and its batch.
+//! SQL lives only here.
 
 pub mod audit_log;
+pub mod deletion;
+pub mod health;
 pub mod limit_store;
+pub mod login;
 pub mod otp_store;
 pub mod session_repo;
+pub mod user_columns;
 pub mod user_repo;
 
+use serde::de::DeserializeOwned;
 use worker::wasm_bindgen::JsValue;
+use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, D1Result, KvStore};
 
 use crate::domain::error::AppError;
+use crate::platform::trips::{Kind, Trips};
+use crate::platform::{fault, Context};
 
-/// A storage failure with the operation it interrupted, for the log.
-pub(crate) fn failed(what: &'static str) -> impl FnOnce(worker::Error) -> AppError {
-    move |err| AppError::Internal(format!("{what}: {err}"))
+/// A D1 handle: the database itself (the primary), or a D1 session, which may
+/// read from a nearby replica and carries a bookmark for read-your-writes.
+/// Every call is counted as a round trip of the request (`platform::trips`).
+pub struct Db {
+    handle: Handle,
+    trips: Trips,
 }
 
-/// D1 binds JavaScript values; integers travel as numbers (exact up to 2^53).
-pub(crate) fn int(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
+enum Handle {
+    Primary(D1Database),
+    Session(D1DatabaseSession),
 }
 
-pub(crate) fn text(s: &str) -> JsValue {
-    JsValue::from_str(s)
+/// The KV namespace of pending codes, with the request's round-trip count.
+pub struct Kv {
+    store: KvStore,
+    trips: Trips,
 }
 
-/// Text, or SQL NULL when absent.
-pub(crate) fn opt_text(s: Option<&str>) -> JsValue {
-    s.map_or(JsValue::NULL, text)
+impl Kv {
+    pub fn new(store: KvStore, trips: Trips) -> Self {
+        Self { store, trips }
+    }
+}
+
+impl Db {
+    pub fn primary(database: D1Database, trips: Trips) -> Self {
+        Self {
+            handle: Handle::Primary(database),
+            trips,
+        }
+    }
+
+    /// A D1 session (read replication): starts at `bookmark` when the client
+    /// sent one (read-your-writes), else on any replica, or on the primary with
+    /// `"first-primary"`. A bookmark D1 does not accept is dropped, not fatal.
+    pub fn session(database: D1Database, start: Option<&str>, trips: Trips) -> Self {
+        let session = database
+            .with_session(start)
+            .or_else(|_| database.with_session(Some("first-unconstrained")));
+        match session {
+            Ok(session) => Self {
+                handle: Handle::Session(session),
+                trips,
+            },
+            Err(_) => Self::primary(database, trips),
+        }
+    }
+
+    /// The latest bookmark of a session, to hand back to the client.
+    pub fn bookmark(&self) -> Option<String> {
+        match &self.handle {
+            Handle::Session(session) => session.get_bookmark().ok().flatten(),
+            Handle::Primary(_) => None,
+        }
+    }
+
+    fn prepare(&self, sql: impl Into<String>) -> D1PreparedStatement {
+        match &self.handle {
+            Handle::Primary(db) => db.prepare(sql),
+            Handle::Session(session) => session.prepare(sql),
+        }
+    }
+
+    /// One statement with its values bound.
+    fn statement(
+        &self,
+        sql: impl Into<String>,
+        values: &[JsValue],
+    ) -> Result<D1PreparedStatement, AppError> {
+        self.prepare(sql).bind(values).context("bind")
+    }
+
+    /// Statements in one transaction and one round trip.
+    async fn batch(
+        &self,
+        statements: Vec<D1PreparedStatement>,
+        what: &'static str,
+    ) -> Result<Vec<D1Result>, AppError> {
+        fault("d1")?;
+        let _trip = self.trips.start(Kind::D1);
+        let result = match &self.handle {
+            Handle::Primary(db) => db.batch(statements).await,
+            Handle::Session(session) => session.batch(statements).await,
+        };
+        result.context(what)
+    }
+
+    /// Runs one statement and returns its rows.
+    async fn rows<T: DeserializeOwned>(
+        &self,
+        statement: D1PreparedStatement,
+        what: &'static str,
+    ) -> Result<Vec<T>, AppError> {
+        fault("d1")?;
+        let _trip = self.trips.start(Kind::D1);
+        statement.all().await.context(what)?.results().context(what)
+    }
+
+    /// Runs one statement that returns nothing worth reading.
+    async fn run(
+        &self,
+        statement: D1PreparedStatement,
+        what: &'static str,
+    ) -> Result<(), AppError> {
+        fault("d1")?;
+        let _trip = self.trips.start(Kind::D1);
+        statement.run().await.context(what).map(|_| ())
+    }
 }
 
 /// The rows of statement `index` of a batch.
-pub fn batch_rows<T: serde::de::DeserializeOwned>(
-    results: &[worker::D1Result],
-    index: usize,
-) -> Result<Vec<T>, AppError> {
+fn batch_rows<T: DeserializeOwned>(results: &[D1Result], index: usize) -> Result<Vec<T>, AppError> {
     results
         .get(index)
         .ok_or_else(|| AppError::internal(format!("batch has no result {index}")))?
         .results::<T>()
-        .map_err(|e| AppError::internal(format!("batch result {index}: {e}")))
+        .context("batch result")
+}
+
+/// D1 binds JavaScript values; integers travel as numbers (exact up to 2^53).
+fn int(n: i64) -> JsValue {
+    JsValue::from_f64(n as f64)
+}
+
+fn text(s: &str) -> JsValue {
+    JsValue::from_str(s)
+}
+
+/// Text, or SQL NULL when absent.
+fn opt_text(s: Option<&str>) -> JsValue {
+    s.map_or(JsValue::NULL, text)
 }

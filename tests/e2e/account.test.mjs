@@ -122,6 +122,23 @@ describe("PATCH /api/v1/users/me", () => {
   });
 });
 
+// What a finalised deletion leaves in each column of `users`: erased to NULL,
+// to the empty list, to the address's tombstone; kept; or set by the deletion.
+const ON_DELETION = {
+  id: "kept", email: "tombstone", name: "null", surname: "null", username: "null",
+  country_code: "null", phone_number: "null", signup_source: "null", signup_campaign: "null",
+  profile_photo: "null", availability_status: "null", birth_date: "null", gender: "null",
+  interests: "[]", expertise: "null", bio: "null", instagram: "null", x: "null", tiktok: "null",
+  snapchat: "null", facebook: "null", privacy_policy_accepted: "kept", privacy_policy_version: "kept",
+  terms_of_use_accepted: "kept", terms_of_use_version: "kept", consent_form_accepted: "kept",
+  consent_form_version: "kept", is_registration_complete: "kept", roles: "kept",
+  followers_count: "kept", following_count: "kept", minute_price_in_live_stream: "kept",
+  credit_balance: "kept", last_login: "null", timezone: "null", last_username_change_date: "kept",
+  account_deletion_status: "set", account_deletion_requested_at: "kept",
+  account_deletion_scheduled_for: "kept", account_deletion_cancelled_at: "kept",
+  account_deletion_finalized_at: "set", created_at: "kept", updated_at: "set",
+};
+
 describe("account deletion", () => {
   const schedule = (s) => app.authed("POST", "/api/v1/users/me/deletion", s.accessToken);
   const cancel = (s) => app.authed("DELETE", "/api/v1/users/me/deletion", s.accessToken);
@@ -145,20 +162,31 @@ describe("account deletion", () => {
     const keep = await app.session(); // another account, not due
     assertEnvelope(await schedule(keep), 200);
     assertEnvelope(await schedule(s), 200);
-    await app.db.prepare("UPDATE users SET account_deletion_scheduled_for = '2000-01-01T00:00:00.000Z' WHERE email = ?")
-      .bind(s.email).run();
+    // Every personal column holds something, so an erasure that misses one shows.
+    await app.db.prepare(
+      `UPDATE users SET account_deletion_scheduled_for = '2000-01-01T00:00:00.000Z',
+         country_code = '90', phone_number = '5551234567', signup_source = 'ad', signup_campaign = 'spring',
+         profile_photo = 'me.jpg', availability_status = 'busy', expertise = 'maths', instagram = 'i',
+         x = 'x', tiktok = 't', snapchat = 's', facebook = 'f', interests = '["music"]'
+       WHERE email = ?`,
+    ).bind(s.email).run();
     const { sub } = decodeJwt(s.accessToken);
+    const before = await app.db.prepare("SELECT * FROM users WHERE id = ?").bind(sub).first();
 
     await app.runScheduled();
 
     const row = await app.db.prepare("SELECT * FROM users WHERE id = ?").bind(sub).first();
-    assert.equal(row.account_deletion_status, "finalized");
-    assert.ok(row.account_deletion_finalized_at);
-    assert.notEqual(row.email, s.email, "the address is erased");
-    assert.match(row.email, /^deleted:[0-9a-f]{64}$/);
-    for (const column of ["name", "surname", "username", "birth_date", "bio", "timezone"]) {
-      assert.equal(row[column], null, column);
+    const { results: columns } = await app.db.prepare("PRAGMA table_info(users)").all();
+    assert.deepEqual(columns.map((c) => c.name).sort(), Object.keys(ON_DELETION).sort(),
+      "every users column has its fate on deletion stated here");
+    for (const [column, fate] of Object.entries(ON_DELETION)) {
+      if (fate === "null") assert.equal(row[column], null, column);
+      if (fate === "[]") assert.equal(row[column], "[]", column);
+      if (fate === "tombstone") assert.match(row[column], /^deleted:[0-9a-f]{64}$/, column);
+      if (fate === "kept") assert.deepEqual(row[column], before[column], column);
+      if (fate === "set") assert.notDeepEqual(row[column], before[column], column);
     }
+    assert.equal(row.account_deletion_status, "finalized");
     const live = await app.db.prepare("SELECT count(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL").bind(sub).first();
     assert.equal(live.n, 0);
     assertEnvelope(await app.post("/api/v1/auth/refresh-token", { refreshToken: s.refreshToken }), 401);
@@ -170,5 +198,30 @@ describe("account deletion", () => {
 
     const kept = await app.db.prepare("SELECT account_deletion_status FROM users WHERE email = ?").bind(keep.email).first();
     assert.equal(kept.account_deletion_status, "pending");
+  });
+
+  test("an account cancelled after the job selected it keeps its sessions, code and audit trail", async () => {
+    const s = await app.session();
+    assertEnvelope(await schedule(s), 200);
+    await app.db.prepare("UPDATE users SET account_deletion_scheduled_for = '2000-01-01T00:00:00.000Z' WHERE email = ?")
+      .bind(s.email).run();
+    const { sub } = decodeJwt(s.accessToken);
+    // The job has selected the account (it was due); then the user cancels.
+    assertEnvelope(await cancel(s), 200);
+    assertEnvelope(await app.sendOtp(s.email), 200);
+    const ledgerBefore = await app.db.prepare("SELECT * FROM otp_ledger WHERE email = ?").bind(s.email).first();
+    const res = await app.post("/__faults/finalize-deletion", { id: sub, email: s.email });
+    assert.equal(assertEnvelope(res, 200).finalized, false);
+
+    const row = await app.db.prepare("SELECT email, account_deletion_status FROM users WHERE id = ?").bind(sub).first();
+    assert.deepEqual(row, { email: s.email, account_deletion_status: "cancelled" });
+    const live = await app.db.prepare("SELECT count(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL").bind(sub).first();
+    assert.equal(live.n, 1, "the session survives");
+    assertEnvelope(await app.authed("GET", "/api/v1/users/me", s.accessToken), 200);
+    const ledgerAfter = await app.db.prepare("SELECT * FROM otp_ledger WHERE email = ?").bind(s.email).first();
+    assert.deepEqual(ledgerAfter, ledgerBefore, "the pending code is untouched");
+    assert.ok(await app.kv.get(`otp:${s.email}`), "its KV copy too");
+    const audit = await app.db.prepare("SELECT count(*) AS n FROM audit_events WHERE user_id = ? AND event = 'deletion_finalized'").bind(sub).first();
+    assert.equal(audit.n, 0);
   });
 });

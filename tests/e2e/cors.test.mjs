@@ -28,7 +28,7 @@ describe("an allowed origin", () => {
     assertEnvelope(res, 200);
     assert.equal(res.headers.get("access-control-allow-origin"), APP_ORIGIN);
     assert.equal(res.headers.get("access-control-allow-methods"), "POST");
-    assert.equal(res.headers.get("access-control-allow-headers"), "Authorization, Content-Type");
+    assert.equal(res.headers.get("access-control-allow-headers"), "Authorization, Content-Type, X-D1-Bookmark");
     assert.equal(res.headers.get("access-control-max-age"), "86400");
     assert.match(res.headers.get("vary") ?? "", /Origin/);
 
@@ -44,7 +44,7 @@ describe("an allowed origin", () => {
     const ok = await app.post(VERIFY, { email, code }, { origin: APP_ORIGIN });
     assertEnvelope(ok, 200);
     assert.equal(ok.headers.get("access-control-allow-origin"), APP_ORIGIN);
-    assert.equal(ok.headers.get("access-control-expose-headers"), "Allow, Retry-After, WWW-Authenticate, X-Request-Id");
+    assert.equal(ok.headers.get("access-control-expose-headers"), "Allow, Retry-After, WWW-Authenticate, X-Request-Id, X-D1-Bookmark");
 
     const bad = await app.post(VERIFY, { email, code: "12" }, { origin: APP_ORIGIN });
     assertEnvelope(bad, 400);

@@ -5,7 +5,9 @@ import { freshEmail, spawnApp, TEST_SECRETS } from "./support/app.mjs";
 import { assertEnvelope } from "./support/envelope.mjs";
 
 let app;
-before(async () => (app = await spawnApp({ vars: { FAULT_INJECTION: "1" } })));
+// The test build has fault injection compiled in (scripts/test.sh); a release
+// build has no /__faults routes at all, which .ci/run checks on the bundle.
+before(async () => (app = await spawnApp()));
 after(() => app?.dispose());
 
 test("a panic answers a 500 envelope and the next request is served", async () => {
@@ -17,13 +19,27 @@ test("a panic answers a 500 envelope and the next request is served", async () =
   assertEnvelope(await app.login(freshEmail()), 200);
 });
 
-test("the fault route does not exist unless enabled", async () => {
-  const plain = await spawnApp();
-  try {
-    assertEnvelope(await plain.post("/__faults/panic", {}), 404);
-  } finally {
-    await plain.dispose();
-  }
+test("injected storage and mail failures answer envelopes, write nothing, and stop when cleared", async () => {
+  const email = freshEmail();
+  const code = await app.requestCode(email);
+  assertEnvelope(await app.post("/__faults", { d1: 1 }), 200);
+  const failed = await app.verifyOtp(email, code);
+  assertEnvelope(failed, 500);
+  assert.deepEqual(failed.body.errors, ["Internal server error"]);
+  assertEnvelope(await app.post("/__faults", { d1: 0, kv: 1 }), 200);
+  assertEnvelope(await app.verifyOtp(email, code), 500);
+  assertEnvelope(await app.post("/__faults", { mail: 1 }), 200);
+  const unsent = await app.sendOtp(freshEmail());
+  assertEnvelope(unsent, 503);
+  assert.deepEqual(unsent.body.errors, ["email provider is unavailable"]);
+  assertEnvelope(await app.post("/__faults", {}), 200);
+  // Nothing was written by the failed attempts: the code still logs in once.
+  assertEnvelope(await app.verifyOtp(email, code), 200);
+  const { count } = await app.db
+    .prepare("SELECT COUNT(*) AS count FROM users WHERE email = ?")
+    .bind(email)
+    .first();
+  assert.equal(count, 1);
 });
 
 test("an unexpected storage error is a 500 envelope that leaks no cause", async () => {

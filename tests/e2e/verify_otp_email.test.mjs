@@ -1,4 +1,4 @@
-// POST /api/v1/auth/verify-otp-email, against shared/api/verify-otp-email.txt
+// POST /api/v1/auth/verify-otp-email, against the contract in api/openapi.json
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";

@@ -3,29 +3,30 @@
 
 use worker::{Request, Response};
 
-use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
 use crate::domain::profile::Registration;
+use crate::domain::user_change::Precondition;
 use crate::http::context::RequestCtx;
 use crate::http::{auth, respond};
-use crate::storage::user_repo::{Guard, UserRepo};
+use crate::storage::user_repo;
+
+const ALREADY_COMPLETE: AppError = AppError::Conflict("Registration is already complete");
 
 pub async fn handle(req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
     let user = auth::current_user(&req, ctx).await?;
     if user.is_registration_complete {
-        return Err(AppError::Conflict("Registration is already complete"));
+        return Err(ALREADY_COMPLETE);
     }
     let registration = Registration::parse(ctx.body.json()?, ctx.now.date_naive())?;
-    let db = ctx.db()?;
-    // The guard repeats the check above inside the write, for two racing requests.
-    let updated = UserRepo { db: &db }
-        .update(
-            &user.id,
-            &registration.changes,
-            Guard::RegistrationIncomplete,
-            &timestamp(ctx.now),
-        )
-        .await?
-        .ok_or(AppError::Conflict("Registration is already complete"))?;
-    respond::ok(200, updated, ctx.now)
+    // The precondition repeats the check above inside the write, for two racing requests.
+    user_repo::update(
+        &ctx.db()?,
+        &user.id,
+        &registration.changes,
+        &Precondition::RegistrationIncomplete,
+        &ctx.timestamp(),
+    )
+    .await?
+    .ok_or(ALREADY_COMPLETE)
+    .and_then(|updated| respond::ok(200, updated, ctx.now))
 }

@@ -1,20 +1,63 @@
-//! Fault injection for the end-to-end tests. Off unless the var `FAULT_INJECTION`
-//! is `1`, and never on in production, where the route does not exist.
+//! Fault injection for the end-to-end tests and the soak. Compiled only into
+//! test builds (`--features fault-injection`): a release build has no such route.
 
+use serde::Deserialize;
 use worker::Response;
 
 use crate::domain::error::AppError;
 use crate::http::context::RequestCtx;
+use crate::http::respond;
+use crate::platform::faults::{self, Rates};
+use crate::storage::deletion::{self, DueAccount};
 
-fn enabled(ctx: &RequestCtx) -> bool {
-    let var = |name: &str| ctx.env.var(name).ok().map(|v| v.to_string());
-    var("FAULT_INJECTION").as_deref() == Some("1")
-        && var("ENVIRONMENT").as_deref() != Some("production")
+pub fn panic(_ctx: &RequestCtx) -> Result<Response, AppError> {
+    panic!("fault injection: deliberate panic");
 }
 
-pub fn panic(ctx: &RequestCtx) -> Result<Response, AppError> {
-    if !enabled(ctx) {
-        return Err(AppError::RouteNotFound);
+/// `{"d1": 0.2, "kv": 0.1, "mail": 0.5}`: the share of each kind of call that
+/// fails from now on, in this isolate; `{}` stops every fault.
+pub fn set_rates(ctx: &RequestCtx) -> Result<Response, AppError> {
+    #[derive(Deserialize)]
+    struct Body {
+        #[serde(default)]
+        d1: f64,
+        #[serde(default)]
+        kv: f64,
+        #[serde(default)]
+        mail: f64,
     }
-    panic!("fault injection: deliberate panic");
+    let body: Body = serde_json::from_slice(ctx.body.json()?)
+        .map_err(|e| AppError::validation(format!("fault rates: {e}")))?;
+    let share = |x: f64| x.clamp(0.0, 1.0);
+    faults::set(Rates {
+        d1: share(body.d1),
+        kv: share(body.kv),
+        mail: share(body.mail),
+    });
+    let rates = faults::get();
+    respond::ok(
+        200,
+        serde_json::json!({"d1": rates.d1, "kv": rates.kv, "mail": rates.mail}),
+        ctx.now,
+    )
+}
+
+/// `{"id": "...", "email": "..."}`: finalises that account as the Cron Trigger
+/// would after selecting it, whatever happened since; answers whether it did.
+pub async fn finalize_deletion(ctx: &RequestCtx) -> Result<Response, AppError> {
+    #[derive(Deserialize)]
+    struct Body {
+        id: String,
+        email: String,
+    }
+    let body: Body = serde_json::from_slice(ctx.body.json()?)
+        .map_err(|e| AppError::validation(format!("account: {e}")))?;
+    let config = ctx.config()?;
+    let account = DueAccount {
+        tombstone: config.code_hasher.tombstone(&body.email),
+        id: body.id,
+        email: body.email,
+    };
+    let finalized = deletion::finalize(&ctx.db()?, &ctx.kv()?, &account, &ctx.timestamp()).await?;
+    respond::ok(200, serde_json::json!({ "finalized": finalized }), ctx.now)
 }

@@ -6,6 +6,7 @@ use worker::Response;
 use crate::domain::error::AppError;
 use crate::http::context::RequestCtx;
 use crate::http::respond;
+use crate::storage::health;
 
 #[derive(Serialize)]
 struct Health {
@@ -15,30 +16,12 @@ struct Health {
 }
 
 pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
-    // A missing binding counts as unavailable too: the answer names what failed.
-    let kv_read = async {
-        let kv = ctx.kv().map_err(|e| e.to_string())?;
-        kv.get("health:probe")
-            .text()
-            .await
-            .map_err(|e| e.to_string())
-    };
-    let d1_read = async {
-        let db = ctx.db().map_err(|e| e.to_string())?;
-        db.prepare("SELECT 1 AS ok")
-            .first::<serde_json::Value>(None)
-            .await
-            .map_err(|e| e.to_string())
-    };
-    let (kv_result, d1_result) = futures_util::join!(kv_read, d1_read);
-
-    let failed: Vec<(&'static str, String)> = [
-        kv_result.err().map(|e| ("KV", e)),
-        d1_result.err().map(|e| ("D1", e)),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let (kv, d1) = health::probe(ctx.kv(), ctx.db()).await;
+    let failed: Vec<(&'static str, String)> =
+        [kv.err().map(|e| ("KV", e)), d1.err().map(|e| ("D1", e))]
+            .into_iter()
+            .flatten()
+            .collect();
     match failed.as_slice() {
         [] => respond::ok(
             200,

@@ -4,14 +4,13 @@
 use serde::Serialize;
 use worker::{Request, Response};
 
-use crate::domain::envelope::timestamp;
+use crate::domain::audit::{AuditEvent, AuditKind};
 use crate::domain::error::AppError;
 use crate::domain::requests::LogoutRequest;
 use crate::domain::token::TokenUse;
 use crate::http::context::RequestCtx;
 use crate::http::{auth, respond};
-use crate::storage::audit_log::AuditEvent;
-use crate::storage::session_repo::SessionRepo;
+use crate::storage::session_repo::{self, RevokeReason};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -40,26 +39,19 @@ pub async fn handle(req: Request, ctx: &RequestCtx) -> Result<Response, AppError
         }
         (None, false) => return Err(AppError::validation("refreshToken is required")),
     };
-    let db = ctx.db()?;
-    let revoked = SessionRepo { db: &db }
-        .revoke(
-            session_id.as_deref(),
-            &access.sub,
-            "logout",
-            &timestamp(ctx.now),
-        )?
-        .all()
-        .await
-        .map_err(|e| AppError::internal(format!("logout: {e}")))?
-        .results::<serde_json::Value>()
-        .map_err(|e| AppError::internal(format!("logout rows: {e}")))?
-        .len();
-    ctx.audit(AuditEvent {
-        event: "logout",
-        user_id: Some(access.sub.clone()),
-        detail: Some(format!("{revoked} session(s)")),
-        ..AuditEvent::default()
-    });
+    let revoked = session_repo::revoke(
+        &ctx.db()?,
+        &access.sub,
+        session_id.as_deref(),
+        RevokeReason::Logout,
+        &ctx.timestamp(),
+    )
+    .await?;
+    ctx.audit(
+        AuditEvent::new(AuditKind::Logout)
+            .user(&access.sub)
+            .detail(format!("{revoked} session(s)")),
+    );
     respond::ok(
         200,
         LoggedOut {

@@ -3,6 +3,7 @@
 
 mod account_deletion;
 mod complete_registration;
+#[cfg(feature = "fault-injection")]
 mod faults;
 mod health;
 mod jwks;
@@ -34,6 +35,11 @@ pub async fn dispatch(route: Route, req: Request, ctx: &RequestCtx) -> Result<Re
         Route::PatchMe => users_me::patch(req, ctx).await,
         Route::ScheduleDeletion => account_deletion::schedule(req, ctx).await,
         Route::CancelDeletion => account_deletion::cancel(req, ctx).await,
+        #[cfg(feature = "fault-injection")]
         Route::FaultPanic => faults::panic(ctx),
+        #[cfg(feature = "fault-injection")]
+        Route::FaultRates => faults::set_rates(ctx),
+        #[cfg(feature = "fault-injection")]
+        Route::FaultFinalizeDeletion => faults::finalize_deletion(ctx).await,
     }
 }

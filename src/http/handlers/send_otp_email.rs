@@ -3,7 +3,7 @@
 use serde::Serialize;
 use worker::Response;
 
-use crate::domain::envelope::timestamp;
+use crate::domain::audit::{AuditEvent, AuditKind};
 use crate::domain::error::AppError;
 use crate::domain::ids::OsRandom;
 use crate::domain::limits::Keys;
@@ -13,9 +13,7 @@ use crate::domain::requests::SendOtpRequest;
 use crate::http::context::RequestCtx;
 use crate::http::respond;
 use crate::mail;
-use crate::storage::audit_log::AuditEvent;
-use crate::storage::limit_store::LimitStore;
-use crate::storage::otp_store::OtpStore;
+use crate::storage::{limit_store, otp_store};
 
 pub const IP_LIMITER: &str = "IP_SEND_LIMITER";
 
@@ -38,8 +36,7 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
 
     let email_hash = config.code_hasher.tag("email", request.email.as_str());
     let keys = Keys::for_address(&email_hash);
-    let limits = LimitStore { db: &db };
-    if let Some(refusal) = limits.admit_send(&keys, &config.limits, now_ms).await? {
+    if let Some(refusal) = limit_store::admit_send(&db, &keys, &config.limits, now_ms).await? {
         return Err(refusal.into_error(now_ms));
     }
 
@@ -53,28 +50,25 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     // Mail first: if delivery fails nothing was stored, so no code is left usable
     // that its owner never received, and the cooldown is given back so that a
     // retry is not refused for a code that never arrived.
-    if let Err(err) = mail::send(&config.mail, &request.email, &message).await {
-        if let Err(release) = limits.release_cooldown(&keys, now_ms).await {
+    if let Err(err) = mail::send(&ctx.trips, &config.mail, &request.email, &message).await {
+        if let Err(release) = limit_store::release_cooldown(&db, &keys, now_ms).await {
             // The limits then stay as taken: a retry waits out the cooldown.
             respond::log_error(&release);
         }
         return Err(err);
     }
 
-    OtpStore { kv: &kv, db: &db }
-        .save(
-            &request.email,
-            &issued.pending,
-            &config.otp,
-            now_ms,
-            &timestamp(ctx.now),
-        )
-        .await?;
-    ctx.audit(AuditEvent {
-        event: "code_sent",
-        email_hash: Some(email_hash),
-        ..AuditEvent::default()
-    });
+    otp_store::save(
+        &kv,
+        &db,
+        &request.email,
+        &issued.pending,
+        &config.otp,
+        now_ms,
+        &ctx.timestamp(),
+    )
+    .await?;
+    ctx.audit(AuditEvent::new(AuditKind::CodeSent).email_hash(&email_hash));
 
     respond::ok(
         200,

@@ -1,0 +1,62 @@
+//! The worker's bindings, by name, and the configuration parsed once per isolate.
+//! The fetch handler and the Cron Trigger both come through here.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use worker::Env;
+
+use crate::config::Config;
+use crate::domain::error::AppError;
+use crate::platform::trips::Trips;
+use crate::storage::{Db, Kv};
+
+pub const KV_BINDING: &str = "OTP_CODES";
+pub const D1_BINDING: &str = "DB";
+
+thread_local! {
+    // An isolate serves many requests with the same bindings; parsing keys and
+    // vars once saves that work on every request. Only a valid config is kept,
+    // so a fixed secret takes effect without waiting for a new isolate.
+    static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
+}
+
+/// The isolate's configuration, parsed on first use.
+pub fn config(env: &Env) -> Result<Rc<Config>, AppError> {
+    if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
+        return Ok(config);
+    }
+    let loaded = Config::from_lookup(|name| {
+        env.secret(name)
+            .or_else(|_| env.var(name))
+            .ok()
+            .map(|v| v.to_string())
+    })
+    .map(Rc::new)
+    .map_err(|problems| AppError::Misconfigured(problems.join("; ")))?;
+    CONFIG.with(|c| *c.borrow_mut() = Some(loaded.clone()));
+    Ok(loaded)
+}
+
+/// The KV namespace of pending codes; its calls count in `trips`.
+pub fn kv(env: &Env, trips: &Trips) -> Result<Kv, AppError> {
+    env.kv(KV_BINDING)
+        .map(|store| Kv::new(store, trips.clone()))
+        .map_err(|e| AppError::Misconfigured(format!("KV binding {KV_BINDING}: {e}")))
+}
+
+/// The D1 primary: every write, and every read that decides access. Its
+/// calls count in `trips`.
+pub fn db(env: &Env, trips: &Trips) -> Result<Db, AppError> {
+    env.d1(D1_BINDING)
+        .map(|database| Db::primary(database, trips.clone()))
+        .map_err(|e| AppError::Misconfigured(format!("D1 binding {D1_BINDING}: {e}")))
+}
+
+/// A D1 session for reads that tolerate a replica, or for writes whose
+/// bookmark goes back to the client (`start`: a bookmark or a constraint).
+pub fn db_session(env: &Env, start: Option<&str>, trips: &Trips) -> Result<Db, AppError> {
+    env.d1(D1_BINDING)
+        .map(|database| Db::session(database, start, trips.clone()))
+        .map_err(|e| AppError::Misconfigured(format!("D1 binding {D1_BINDING}: {e}")))
+}
