@@ -16,7 +16,9 @@
 // watchdog. Env: SOAK_MINUTES, SOAK_SECONDS, SOAK_CAPACITY_SECONDS, SOAK_LOAD,
 // SOAK_CONCURRENCY (capacity phase clients, 16), SOAK_MAX_INFLIGHT (64),
 // SOAK_RESTART, SOAK_FAULTS (mail; storage once the worker has the fault API),
-// SOAK_REPORT (write the figures as JSON to this file).
+// SOAK_REPORT (write the figures as JSON to this file), SOAK_KEEP_STATE (keep
+// the local state of a failed run), SOAK_SELFTEST_LOSE_WRITE (restart mode:
+// lose a committed write on purpose, to see the restart checks fail).
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -133,6 +135,12 @@ async function restartMidLoad() {
   const clientLogins = world.counts.logins; // every answer before the stop is in
   log(`restart: stopped in ${stopped.ms} ms${stopped.forced ? " (SIGKILL needed)" : ""}`);
   const before = await snapshot();
+  if (env.SOAK_SELFTEST_LOSE_WRITE === "1") {
+    // Self-test of this check only: a storage that loses its last acknowledged
+    // write across a restart, simulated by deleting the newest session.
+    log("restart: SELF-TEST, deleting the newest session while the server is down");
+    await d1(ROOT, state, "DELETE FROM sessions WHERE id = (SELECT id FROM sessions ORDER BY created_at DESC LIMIT 1)");
+  }
   const t0 = Date.now();
   await dev.start(START_TIMEOUT_MS);
   const restartMs = Date.now() - t0;
