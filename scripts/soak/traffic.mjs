@@ -240,7 +240,7 @@ export class World {
   }
 
   sendAddress() {
-    if (Math.random() < 0.25 && this.knownEmails.length > 0) {
+    if (Math.random() < 0.35 && this.knownEmails.length > 0) {
       for (let tries = 0; tries < 5; tries++) {
         const email = this.knownEmails[randomInt(this.knownEmails.length)];
         if (!this.busy.has(email) && this.deletionState.get(email) !== "pending") return email;
