@@ -20,7 +20,7 @@
 // the local state of a failed run), SOAK_SELFTEST_LOSE_WRITE (restart mode:
 // lose a committed write on purpose, to see the restart checks fail).
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startResendStub } from "../tests/e2e/support/resend_stub.mjs";
@@ -90,6 +90,22 @@ function report(label) {
     formatWindow(label, s, ` | workerd RSS ${memory.rssMb} MB (${memory.processes} process${memory.processes === 1 ? "" : "es"}), ` +
       `${world.sessions.length} sessions and ${world.pending.length} codes held`),
   );
+}
+
+/**
+ * Reloads of the worker by wrangler dev's file watcher while it was serving (a
+ * file under src/, worker/, web/ or api/ changed): each one cuts off requests
+ * in flight with a plain-text 503 that is not the service's answer.
+ */
+function watcherReloads() {
+  let serving = false;
+  let reloads = 0;
+  for (const line of readFileSync(join(state, "dev.log"), "utf8").split("\n")) {
+    if (line.includes("bash scripts/dev.sh")) serving = false; // a new start
+    else if (line.includes("Ready on http")) serving = true;
+    else if (serving && line.includes("changed, restarting build")) reloads++;
+  }
+  return reloads;
 }
 
 /** The persisted ledger, summed up and fingerprinted, to compare across a restart. */
@@ -314,6 +330,9 @@ try {
   const health = await fetch(`${dev.base}/health`);
   await health.arrayBuffer();
   check("healthy at the end", health.status === 200, `${health.status}`);
+  const reloads = watcherReloads();
+  check("wrangler dev did not reload the worker mid-run", reloads === 0,
+    reloads ? `${reloads} reload(s): a file under src/, worker/, web/ or api/ changed during the soak` : "");
   check("every refused request answered in the envelope", world.refused === world.refusedEnveloped,
     `${world.refusedEnveloped}/${world.refused} refusals`);
   const total = metrics.total.summary();
