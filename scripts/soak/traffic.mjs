@@ -173,6 +173,11 @@ export class World {
     }
     const answer = { status: res.status, headers: res.headers, body: json, text };
     const problem = envelopeProblem(answer);
+    if (problem && this.down) {
+      // Cut off by the deliberate stop: wrangler's proxy answers requests in
+      // flight with its own plain-text 503 ("Your worker restarted mid-request").
+      throw new Interrupted(`${key}: cut off by the stop (${res.status} ${text.slice(0, 60)})`);
+    }
     if (res.status >= 400) {
       this.refused++;
       if (!problem) this.refusedEnveloped++;
