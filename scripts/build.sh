@@ -23,5 +23,7 @@ log "optimising the wasm for size"
 log "assembling the docs page"
 rm -rf build/assets && mkdir -p build/assets/docs/vendor
 cp web/docs/* build/assets/docs/
+# Its security headers (CSP, no framing): read by Workers static assets.
+cp web/_headers build/assets/_headers
 cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
   build/assets/docs/vendor/

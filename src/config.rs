@@ -3,13 +3,37 @@
 //! a lookup function, tests pass a map.
 
 use crate::domain::cors::CorsPolicy;
+use crate::domain::keys::PurposeKeys;
+use crate::domain::limits::BudgetPolicy;
 use crate::domain::limits::EmailLimits;
-use crate::domain::otp::{self, CodeHasher, OtpPolicy};
-use crate::domain::token::TokenKeys;
+use crate::domain::otp::{self, OtpPolicy};
+use crate::domain::token::{Issuance, KeyMaterial, TokenKeys};
 
 pub const RESEND_API_URL: &str = "https://api.resend.com";
+pub const TURNSTILE_VERIFY_URL: &str = "https://challenges.cloudflare.com/turnstile/v0/siteverify";
 const MIN_HASH_KEY_LEN: usize = 32;
 pub const DEFAULT_DELETION_GRACE_DAYS: u32 = 30;
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 90;
+
+/// Where the worker runs. Read from `ENVIRONMENT`, which has no default: a
+/// deployment that forgot it must not fall back to the laxest setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Local,
+    Development,
+    Production,
+}
+
+impl Environment {
+    fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "local" => Some(Self::Local),
+            "development" => Some(Self::Development),
+            "production" => Some(Self::Production),
+            _ => None,
+        }
+    }
+}
 
 /// How code emails leave the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,9 +49,19 @@ pub enum MailConfig {
     },
 }
 
+/// Cloudflare Turnstile, when configured: the challenge a sender must solve
+/// once an address's daily failure budget is spent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turnstile {
+    pub secret: String,
+    pub verify_url: String,
+}
+
 pub struct Config {
+    pub environment: Environment,
     pub otp: OtpPolicy,
-    pub code_hasher: CodeHasher,
+    /// Keys per purpose, derived from `OTP_HASH_KEY` (and earlier ones).
+    pub keys: PurposeKeys,
     pub tokens: TokenKeys,
     pub mail: MailConfig,
     /// Days between a deletion request and its finalisation.
@@ -35,13 +69,36 @@ pub struct Config {
     pub limits: EmailLimits,
     /// Browser origins that may call the API.
     pub cors: CorsPolicy,
+    pub turnstile: Option<Turnstile>,
+    /// Days an audit event is kept before the Cron Trigger purges it.
+    pub audit_retention_days: u32,
+}
+
+impl Config {
+    /// What a spent daily failure budget does: ask for a challenge when there
+    /// is one to offer, lock the address otherwise.
+    pub fn budget_policy(&self) -> BudgetPolicy {
+        match self.turnstile {
+            Some(_) => BudgetPolicy::Challenge,
+            None => BudgetPolicy::Lock,
+        }
+    }
 }
 
 impl Config {
     /// Reads every setting, reporting all problems at once (names only, never values).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {
         let mut problems = Vec::new();
-        let environment = get("ENVIRONMENT").unwrap_or_else(|| "local".into());
+        let environment = match get("ENVIRONMENT") {
+            None => {
+                problems.push("ENVIRONMENT is not set".into());
+                None
+            }
+            Some(raw) => Environment::parse(&raw).or_else(|| {
+                problems.push("ENVIRONMENT must be local, development or production".into());
+                None
+            }),
+        };
 
         // Defaults come from the domain types, so they are written once.
         let (otp_defaults, limit_defaults) = (OtpPolicy::default(), EmailLimits::default());
@@ -84,6 +141,20 @@ impl Config {
                 1..=100_000,
                 &mut problems,
             ),
+            address_sends_per_hour: number(
+                &get,
+                "OTP_ADDRESS_SENDS_PER_HOUR",
+                limit_defaults.address_sends_per_hour,
+                1..=100_000,
+                &mut problems,
+            ),
+            daily_failure_budget: number(
+                &get,
+                "LOGIN_DAILY_FAILURE_BUDGET",
+                limit_defaults.daily_failure_budget,
+                1..=100_000,
+                &mut problems,
+            ),
             failures_before_lockout: number(
                 &get,
                 "LOGIN_FAILURES_BEFORE_LOCKOUT",
@@ -107,6 +178,26 @@ impl Config {
             &mut problems,
         );
 
+        let audit_retention_days = number(
+            &get,
+            "AUDIT_RETENTION_DAYS",
+            DEFAULT_AUDIT_RETENTION_DAYS,
+            1..=3650,
+            &mut problems,
+        );
+
+        let allow_weak = match get("ALLOW_WEAK_SETTINGS").as_deref().map(str::trim) {
+            None | Some("" | "false") => false,
+            Some("true") => true,
+            Some(_) => {
+                problems.push("ALLOW_WEAK_SETTINGS must be true or false".into());
+                false
+            }
+        };
+        if environment == Some(Environment::Production) && !allow_weak {
+            problems.extend(weak_settings(&otp, &limits));
+        }
+
         let hash_key = require(&get, "OTP_HASH_KEY", &mut problems).unwrap_or_default();
         if !hash_key.is_empty() && hash_key.len() < MIN_HASH_KEY_LEN {
             problems.push(format!(
@@ -114,20 +205,56 @@ impl Config {
             ));
         }
 
-        let issuer = get("JWT_ISSUER").unwrap_or_else(|| "allmine-auth".into());
-        let audience = get("JWT_AUDIENCE").unwrap_or_else(|| "allmine".into());
+        let issuance = Issuance {
+            issuer: get("JWT_ISSUER").unwrap_or_else(|| "allmine-auth".into()),
+            audience: get("JWT_AUDIENCE").unwrap_or_else(|| "allmine".into()),
+            client_id: get("TOKEN_CLIENT_ID").unwrap_or_else(|| "allmine-app".into()),
+        };
+        // Verifiers find the keys at the issuer's URL (the discovery document
+        // and the JWK Set); a deployed one fetched over plain HTTP could be fed
+        // keys by anyone on the path.
+        let deployed = matches!(
+            environment,
+            Some(Environment::Development | Environment::Production)
+        );
+        if deployed && !is_https_url(&issuance.issuer) {
+            problems.push("JWT_ISSUER must be an https URL when deployed".into());
+        }
+        let next = get("JWT_NEXT_PUBLIC_KEY").filter(|k| !k.trim().is_empty());
         let previous = get("JWT_PREVIOUS_PUBLIC_KEYS").unwrap_or_default();
         let previous: Vec<&str> = previous
             .split(',')
             .filter(|k| !k.trim().is_empty())
             .collect();
         let tokens = require(&get, "JWT_PRIVATE_KEY", &mut problems).and_then(|seed| {
-            TokenKeys::new(&seed, &previous, issuer, audience)
+            let keys = KeyMaterial {
+                signing_seed: &seed,
+                next_public: next.as_deref(),
+                previous_public: &previous,
+            };
+            TokenKeys::new(keys, issuance)
                 .map_err(|e| problems.push(e.0))
                 .ok()
         });
 
-        let mail = mail_config(&get, &environment, &mut problems);
+        let previous_hash_keys = get("OTP_HASH_KEY_PREVIOUS").unwrap_or_default();
+        let previous_hash_keys: Vec<&[u8]> = previous_hash_keys
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::as_bytes)
+            .collect();
+        let keys = PurposeKeys::derive(hash_key.as_bytes(), &previous_hash_keys);
+
+        let mail = mail_config(&get, environment, &mut problems);
+        let turnstile = get("TURNSTILE_SECRET_KEY")
+            .filter(|v| !v.trim().is_empty())
+            .map(|secret| Turnstile {
+                secret,
+                verify_url: get("TURNSTILE_VERIFY_URL")
+                    .filter(|v| !v.trim().is_empty())
+                    .unwrap_or_else(|| TURNSTILE_VERIFY_URL.into()),
+            });
 
         let cors = CorsPolicy::parse(&get("CORS_ALLOWED_ORIGINS").unwrap_or_default())
             .unwrap_or_else(|problem| {
@@ -135,33 +262,80 @@ impl Config {
                 CorsPolicy::Closed
             });
 
-        match (tokens, mail) {
-            (Some(tokens), Some(mail)) if problems.is_empty() => Ok(Self {
+        match (environment, tokens, mail) {
+            (Some(environment), Some(tokens), Some(mail)) if problems.is_empty() => Ok(Self {
+                environment,
                 otp,
-                code_hasher: CodeHasher::new(hash_key.into_bytes()),
+                keys,
                 tokens,
                 mail,
                 deletion_grace_days,
                 limits,
                 cors,
+                turnstile,
+                audit_retention_days,
             }),
             _ => Err(problems),
         }
     }
 }
 
+/// The bounds production holds its settings to: weaker values make guessing a
+/// code or flooding an inbox cheap. A limit that only a test or an incident
+/// needs relaxed takes `ALLOW_WEAK_SETTINGS=true`, said out loud in the deployment.
+/// Each entry: the setting, its value, the bound, and whether the bound is a
+/// minimum (`true`) or a maximum.
+fn weak_settings(otp: &OtpPolicy, limits: &EmailLimits) -> Vec<String> {
+    let rules: [(&str, u32, u32, bool); 6] = [
+        ("OTP_LENGTH", otp.length.into(), 6, true),
+        ("OTP_MAX_ATTEMPTS", otp.max_attempts, 10, false),
+        (
+            "OTP_RESEND_COOLDOWN_SECONDS",
+            limits.resend_cooldown_seconds,
+            30,
+            true,
+        ),
+        ("OTP_SENDS_PER_HOUR", limits.sends_per_hour, 20, false),
+        (
+            "LOGIN_FAILURES_BEFORE_LOCKOUT",
+            limits.failures_before_lockout,
+            20,
+            false,
+        ),
+        ("LOGIN_LOCKOUT_SECONDS", limits.lockout_seconds, 300, true),
+    ];
+    rules
+        .into_iter()
+        .filter(|&(_, value, bound, minimum)| {
+            if minimum {
+                value < bound
+            } else {
+                value > bound
+            }
+        })
+        .map(|(name, _, bound, minimum)| {
+            let side = if minimum { "at least" } else { "at most" };
+            format!("{name} must be {side} {bound} in production (or set ALLOW_WEAK_SETTINGS=true)")
+        })
+        .collect()
+}
+
 fn mail_config(
     get: &impl Fn(&str) -> Option<String>,
-    environment: &str,
+    environment: Option<Environment>,
     problems: &mut Vec<String>,
 ) -> Option<MailConfig> {
     match get("EMAIL_PROVIDER").as_deref().unwrap_or("log") {
-        // Logging codes is a development convenience; in production it would leak them.
-        "log" if environment == "production" => {
-            problems.push("EMAIL_PROVIDER=log is not allowed in production".into());
-            None
-        }
-        "log" => Some(MailConfig::Log),
+        // Logging codes is a laptop convenience; anywhere deployed it would leak
+        // them. An unknown environment (already reported) is not local either.
+        "log" => match environment {
+            Some(Environment::Local) => Some(MailConfig::Log),
+            None => None,
+            Some(_) => {
+                problems.push("EMAIL_PROVIDER=log is allowed only when ENVIRONMENT=local".into());
+                None
+            }
+        },
         "resend" => {
             let api_key = require(get, "EMAIL_API_KEY", problems);
             let from = require(get, "EMAIL_FROM", problems);
@@ -181,6 +355,19 @@ fn mail_config(
             None
         }
     }
+}
+
+/// An absolute https URL with a host and no query or fragment (OpenID
+/// Discovery's rule for an issuer).
+fn is_https_url(value: &str) -> bool {
+    let Some(rest) = value.strip_prefix("https://") else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    !host.is_empty()
+        && !host.contains('@')
+        && !rest.contains(['?', '#'])
+        && !rest.contains(char::is_whitespace)
 }
 
 fn require(
@@ -224,30 +411,61 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Borrow;
     use std::collections::HashMap;
+    use std::hash::Hash;
 
     fn base() -> HashMap<&'static str, String> {
         HashMap::from([
+            ("ENVIRONMENT", "local".to_string()),
             (
                 "JWT_PRIVATE_KEY",
                 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".to_string(),
             ),
             ("OTP_HASH_KEY", "k".repeat(32)),
+            // Valid in every environment (deployed ones need https).
+            ("JWT_ISSUER", "https://auth.test".to_string()),
         ])
     }
 
-    fn load(vars: &HashMap<&'static str, String>) -> Result<Config, Vec<String>> {
+    fn load<K: Borrow<str> + Eq + Hash>(vars: &HashMap<K, String>) -> Result<Config, Vec<String>> {
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
+    /// `base()` made a deployed environment: resend instead of the log.
+    fn deployed(environment: &str) -> HashMap<&'static str, String> {
+        let mut vars = base();
+        vars.insert("ENVIRONMENT", environment.into());
+        vars.insert("EMAIL_PROVIDER", "resend".into());
+        vars.insert("EMAIL_API_KEY", "re_123".into());
+        vars.insert("EMAIL_FROM", "Allmine <login@allmine.app>".into());
+        vars
+    }
+
+    /// The vars one `[vars]` table of `wrangler.toml` sets (`name = "value"` lines).
+    fn wrangler_vars(table: &str) -> HashMap<String, String> {
+        let toml = include_str!("../wrangler.toml");
+        let header = format!("[{table}]");
+        toml.lines()
+            .skip_while(|l| *l != header)
+            .skip(1)
+            .take_while(|l| !l.starts_with('['))
+            .filter_map(|l| l.split_once(" = "))
+            .map(|(name, value)| (name.trim().into(), value.trim().trim_matches('"').into()))
+            .collect()
+    }
+
     #[test]
-    fn defaults_apply_when_only_secrets_are_set() {
+    fn defaults_apply_when_only_the_environment_and_secrets_are_set() {
         let config = load(&base()).unwrap();
+        assert_eq!(config.environment, Environment::Local);
+        assert_eq!(config.audit_retention_days, DEFAULT_AUDIT_RETENTION_DAYS);
         assert_eq!(config.otp, OtpPolicy::default());
         assert_eq!(config.limits, EmailLimits::default());
         assert_eq!(config.deletion_grace_days, DEFAULT_DELETION_GRACE_DAYS);
         assert_eq!(config.mail, MailConfig::Log);
-        assert_eq!(config.tokens.audience, "allmine");
+        assert_eq!(config.tokens.issuance.audience, "allmine");
+        assert_eq!(config.tokens.issuance.client_id, "allmine-app");
     }
 
     /// The defaults in code, the values `wrangler.toml` sets for every
@@ -267,6 +485,14 @@ mod tests {
             ),
             ("OTP_SENDS_PER_HOUR", limits.sends_per_hour.to_string()),
             (
+                "OTP_ADDRESS_SENDS_PER_HOUR",
+                limits.address_sends_per_hour.to_string(),
+            ),
+            (
+                "LOGIN_DAILY_FAILURE_BUDGET",
+                limits.daily_failure_budget.to_string(),
+            ),
+            (
                 "LOGIN_FAILURES_BEFORE_LOCKOUT",
                 limits.failures_before_lockout.to_string(),
             ),
@@ -274,6 +500,10 @@ mod tests {
             (
                 "ACCOUNT_DELETION_GRACE_DAYS",
                 DEFAULT_DELETION_GRACE_DAYS.to_string(),
+            ),
+            (
+                "AUDIT_RETENTION_DAYS",
+                DEFAULT_AUDIT_RETENTION_DAYS.to_string(),
             ),
         ];
         for (name, value) in expected {
@@ -339,9 +569,221 @@ mod tests {
     }
 
     #[test]
-    fn log_provider_is_refused_in_production() {
+    fn a_deployed_issuer_must_be_an_https_url() {
         let mut vars = base();
-        vars.insert("ENVIRONMENT", "production".into());
-        assert!(load(&vars).is_err());
+        vars.insert("JWT_ISSUER", "http://127.0.0.1:8787".into());
+        assert!(load(&vars).is_ok(), "plain http is fine locally");
+        let mut vars = deployed("development");
+        for issuer in [
+            "http://auth-dev.allmine.app",
+            "auth-dev.allmine.app",
+            "allmine-auth",
+            "https://",
+            "https://auth.allmine.app?x=1",
+            "https://user@auth.allmine.app",
+        ] {
+            vars.insert("JWT_ISSUER", issuer.into());
+            assert_eq!(
+                load(&vars).err(),
+                Some(vec![
+                    "JWT_ISSUER must be an https URL when deployed".to_string()
+                ]),
+                "{issuer}"
+            );
+        }
+        vars.insert("JWT_ISSUER", "https://auth-dev.allmine.app".into());
+        assert!(load(&vars).is_ok());
+    }
+
+    #[test]
+    fn the_next_key_and_the_client_id_are_read() {
+        let mut vars = base();
+        vars.insert("TOKEN_CLIENT_ID", "allmine-web".into());
+        // RFC 8037's example public key (not the signing key's).
+        vars.insert(
+            "JWT_NEXT_PUBLIC_KEY",
+            "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo".into(),
+        );
+        let config = load(&vars).ok().unwrap();
+        assert_eq!(config.tokens.issuance.client_id, "allmine-web");
+        assert_eq!(config.tokens.jwk_set().keys.len(), 2);
+        vars.insert("JWT_NEXT_PUBLIC_KEY", "not a key".into());
+        let problems = load(&vars).err().unwrap();
+        assert!(
+            problems[0].starts_with("JWT_NEXT_PUBLIC_KEY"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn the_environment_must_be_set_and_known() {
+        let mut vars = base();
+        vars.remove("ENVIRONMENT");
+        assert_eq!(load(&vars).err().unwrap(), vec!["ENVIRONMENT is not set"]);
+        for wrong in ["", "staging", "Production", "prod"] {
+            vars.insert("ENVIRONMENT", wrong.into());
+            assert_eq!(
+                load(&vars).err().unwrap(),
+                vec!["ENVIRONMENT must be local, development or production"],
+                "{wrong:?}"
+            );
+        }
+        for (raw, environment) in [
+            ("local", Environment::Local),
+            ("development", Environment::Development),
+            ("production", Environment::Production),
+        ] {
+            let vars = if raw == "local" {
+                base()
+            } else {
+                deployed(raw)
+            };
+            assert_eq!(load(&vars).ok().unwrap().environment, environment);
+        }
+    }
+
+    #[test]
+    fn the_log_provider_is_allowed_only_locally() {
+        for environment in ["development", "production"] {
+            let mut vars = base();
+            vars.insert("ENVIRONMENT", environment.into());
+            assert_eq!(
+                load(&vars).err().unwrap(),
+                vec!["EMAIL_PROVIDER=log is allowed only when ENVIRONMENT=local"]
+            );
+            vars.insert("EMAIL_PROVIDER", "log".into());
+            assert!(load(&vars).is_err(), "{environment}");
+        }
+        assert_eq!(load(&base()).ok().unwrap().mail, MailConfig::Log);
+    }
+
+    /// Each production bound: the value at the bound passes, one step past it
+    /// is refused by name, and `ALLOW_WEAK_SETTINGS=true` lets it through.
+    #[test]
+    fn production_refuses_weak_settings_one_by_one() {
+        let cases = [
+            ("OTP_LENGTH", "6", "5", "at least 6"),
+            ("OTP_MAX_ATTEMPTS", "10", "11", "at most 10"),
+            ("OTP_RESEND_COOLDOWN_SECONDS", "30", "29", "at least 30"),
+            ("OTP_SENDS_PER_HOUR", "20", "21", "at most 20"),
+            ("LOGIN_FAILURES_BEFORE_LOCKOUT", "20", "21", "at most 20"),
+            ("LOGIN_LOCKOUT_SECONDS", "300", "299", "at least 300"),
+        ];
+        for (name, at_bound, past, rule) in cases {
+            let mut vars = deployed("production");
+            vars.insert(name, at_bound.into());
+            assert!(load(&vars).is_ok(), "{name}={at_bound}");
+            vars.insert(name, past.into());
+            assert_eq!(
+                load(&vars).err().unwrap(),
+                vec![format!(
+                    "{name} must be {rule} in production (or set ALLOW_WEAK_SETTINGS=true)"
+                )]
+            );
+            vars.insert("ALLOW_WEAK_SETTINGS", "true".into());
+            assert!(load(&vars).is_ok(), "{name}={past} allowed");
+            // Outside production the same value needs no override.
+            let mut vars = deployed("development");
+            vars.insert(name, past.into());
+            assert!(load(&vars).is_ok(), "{name}={past} in development");
+        }
+    }
+
+    #[test]
+    fn production_reports_every_weak_setting_and_the_override_is_strict() {
+        let mut vars = deployed("production");
+        vars.insert("OTP_LENGTH", "4".into());
+        vars.insert("LOGIN_LOCKOUT_SECONDS", "60".into());
+        vars.insert("OTP_RESEND_COOLDOWN_SECONDS", "0".into());
+        assert_eq!(load(&vars).err().unwrap().len(), 3);
+        vars.insert("ALLOW_WEAK_SETTINGS", "false".into());
+        assert_eq!(load(&vars).err().unwrap().len(), 3);
+        // Anything but true or false is a mistake, not a yes.
+        for unclear in ["yes", "1", "TRUE"] {
+            vars.insert("ALLOW_WEAK_SETTINGS", unclear.into());
+            let problems = load(&vars).err().unwrap();
+            assert!(
+                problems.contains(&"ALLOW_WEAK_SETTINGS must be true or false".to_string()),
+                "{unclear}: {problems:?}"
+            );
+            assert_eq!(problems.len(), 4, "{problems:?}");
+        }
+    }
+
+    #[test]
+    fn audit_retention_is_read_and_bounded() {
+        let mut vars = base();
+        vars.insert("AUDIT_RETENTION_DAYS", "3650".into());
+        assert_eq!(load(&vars).ok().unwrap().audit_retention_days, 3650);
+        for wrong in ["0", "3651", "-1", "ninety"] {
+            vars.insert("AUDIT_RETENTION_DAYS", wrong.into());
+            assert_eq!(
+                load(&vars).err().unwrap(),
+                vec!["AUDIT_RETENTION_DAYS must be a whole number from 1 to 3650"]
+            );
+        }
+    }
+
+    /// The problems are shown by `/health`: they name settings, never the
+    /// secrets' values.
+    #[test]
+    fn problems_never_repeat_a_secret() {
+        let mut vars = deployed("production");
+        let secrets = [
+            "not-a-valid-ed25519-seed",
+            "too-short-hash-key",
+            "re_secret",
+        ];
+        vars.insert("JWT_PRIVATE_KEY", secrets[0].into());
+        vars.insert("OTP_HASH_KEY", secrets[1].into());
+        vars.insert("EMAIL_API_KEY", secrets[2].into());
+        vars.insert("OTP_LENGTH", "4".into());
+        let problems = load(&vars).err().unwrap();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        for problem in &problems {
+            for secret in secrets {
+                assert!(!problem.contains(secret), "{problem}");
+            }
+        }
+    }
+
+    /// A bare `wrangler deploy` uses the top-level settings: they must be the
+    /// local worker, under a name of its own, not production's.
+    #[test]
+    fn wrangler_toml_sets_every_environment_and_a_bare_deploy_is_local() {
+        let toml = include_str!("../wrangler.toml");
+        let names: Vec<&str> = toml
+            .lines()
+            .filter(|l| l.starts_with(r#"name = "allmine"#))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                r#"name = "allmine-auth-local""#,
+                r#"name = "allmine-auth-development""#,
+                r#"name = "allmine-auth""#,
+            ]
+        );
+        for (table, environment) in [
+            ("vars", "local"),
+            ("env.development.vars", "development"),
+            ("env.production.vars", "production"),
+        ] {
+            let vars = wrangler_vars(table);
+            assert_eq!(
+                vars.get("ENVIRONMENT").map(String::as_str),
+                Some(environment)
+            );
+            assert!(vars.contains_key("AUDIT_RETENTION_DAYS"), "{table}");
+        }
+        // Production's own values pass its bounds without the override.
+        let mut vars = wrangler_vars("env.production.vars");
+        assert!(!vars.contains_key("ALLOW_WEAK_SETTINGS"));
+        for (name, value) in base() {
+            vars.entry(name.into()).or_insert(value);
+        }
+        vars.insert("EMAIL_API_KEY".into(), "re_123".into());
+        let config = load(&vars).ok().unwrap();
+        assert_eq!(config.environment, Environment::Production);
     }
 }

@@ -6,6 +6,7 @@
 //! Cron Trigger's entry into the same domain and storage; `platform` holds the
 //! bindings, the log line and the error idiom that the others stand on.
 
+pub mod challenge;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -2,13 +2,17 @@
 //! panics, what is accepted is normalised and stable, codes and hashes behave.
 
 use allmine_auth::domain::email::EmailAddress;
+use allmine_auth::domain::fields::{is_invisible, text};
 use allmine_auth::domain::ids::OsRandom;
+use allmine_auth::domain::limits::{BudgetPolicy, Counter, Counters, EmailLimits};
 use allmine_auth::domain::otp::{CodeHasher, OtpCode};
 use allmine_auth::domain::profile::{ProfileUpdate, Registration};
 use allmine_auth::domain::requests::{
     LogoutRequest, RefreshTokenRequest, SendOtpRequest, VerifyOtpRequest,
 };
-use chrono::NaiveDate;
+use allmine_auth::domain::retention::Cutoffs;
+use allmine_auth::domain::user_change::{FieldValue, UserField};
+use chrono::{DateTime, NaiveDate};
 use proptest::prelude::*;
 
 proptest! {
@@ -81,5 +85,95 @@ proptest! {
             prop_assert_eq!(req.code.expose().len(), 6);
         }
         let _ = ProfileUpdate::parse(body.as_bytes());
+    }
+
+    #[test]
+    fn free_text_with_an_invisible_character_is_always_refused(
+        before in "\\PC{0,20}",
+        after in "\\PC{0,20}",
+        invisible in proptest::sample::select(vec![
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{200B}', '\u{200C}',
+            '\u{200D}', '\u{2060}', '\u{FEFF}',
+        ]),
+    ) {
+        let value = serde_json::Value::from(format!("{before}{invisible}{after}"));
+        prop_assert!(text(100)(&value).is_err());
+    }
+
+    #[test]
+    fn accepted_free_text_never_holds_an_invisible_character(raw in "\\PC{0,60}") {
+        if let Ok(accepted) = text(100)(&serde_json::Value::from(raw)) {
+            prop_assert!(!accepted.chars().any(is_invisible));
+        }
+    }
+
+    /// Whatever is accepted as a photo is an https URL with a host, or a
+    /// reference without a scheme that stays on the app's host.
+    #[test]
+    fn accepted_profile_photos_are_https_or_schemeless(
+        raw in prop_oneof![
+            "\\PC{0,40}",
+            "[a-zA-Z]{1,10}:[/\\\\]{0,3}[a-z.@]{0,12}/?[a-z]{0,5}",
+            "[/\\\\]{0,3}[a-z.:&]{0,15}",
+        ],
+    ) {
+        let body = serde_json::json!({ "profilePhoto": raw }).to_string();
+        if let Ok(update) = ProfileUpdate::parse(body.as_bytes()) {
+            let Some((UserField::ProfilePhoto, FieldValue::Text(photo))) = update.changes.first() else {
+                panic!("no photo in {:?}", update.changes);
+            };
+            let lower = photo.to_ascii_lowercase();
+            match lower.strip_prefix("https://") {
+                Some(rest) => prop_assert!(!rest.is_empty() && !rest.starts_with(['/', '?', '#', '@'])),
+                None => prop_assert!(!photo.contains(':') && !photo.starts_with("//") && !photo.contains('\\')),
+            }
+        }
+    }
+
+    /// The retention purge deletes a counter only when its window started
+    /// and its last change happened before the cutoffs; no counter that a
+    /// limit still reads (a cooldown, an hourly cap, a lockout) ever matches.
+    #[test]
+    fn the_purge_never_takes_a_counter_a_limit_still_reads(
+        cooldown in 0u32..=3600,
+        sends_per_hour in 1u32..=100_000,
+        failures in 1u32..=1000,
+        lockout in 1u32..=86_400,
+        budget in 1u32..=100_000,
+        window_age_ms in 0i64..=3 * 86_400_000,
+        since_window_ms in 0i64..=3 * 86_400_000,
+        count in 0i64..=2000,
+    ) {
+        let limits = EmailLimits {
+            resend_cooldown_seconds: cooldown,
+            sends_per_hour,
+            address_sends_per_hour: sends_per_hour,
+            failures_before_lockout: failures,
+            lockout_seconds: lockout,
+            daily_failure_budget: budget,
+        };
+        let now = DateTime::from_timestamp(1_780_000_000, 0).unwrap();
+        let now_ms = now.timestamp_millis();
+        let window_start = now_ms - window_age_ms;
+        // A counter changes at or after the start of its window, never in the future.
+        let counter = Counter {
+            window_start,
+            count,
+            updated_at: (window_start + since_window_ms).min(now_ms),
+        };
+        let cutoffs = Cutoffs::at(now, &limits, 90);
+        let purged = counter.window_start < cutoffs.counters_window_before_ms
+            && counter.updated_at < cutoffs.counters_updated_before_ms;
+        let c = Some(counter);
+        let every = Counters {
+            cooldown: c,
+            sends: c,
+            failures: c,
+            address_sends: c,
+            address_failures: c,
+        };
+        let still_read = limits.send_refusal(&every, BudgetPolicy::Lock, now_ms).is_some();
+        prop_assert!(!(purged && still_read), "{counter:?} {limits:?}");
     }
 }

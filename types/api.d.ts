@@ -148,10 +148,30 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Public keys that verify tokens
-         * @description The envelope, with the key list also at the top level (`keys`) so stock JWKS clients read it.
+         * Public keys that verify tokens (JWK Set)
+         * @description The RFC 7517 JWK Set, as JWT libraries and gateways read it (not the envelope): the signing key first, then the next key during a rotation, then retired keys until the last tokens they signed expire. `kid` is each key's RFC 7638 thumbprint.
          */
         get: operations["jwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/openid-configuration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where verifiers find the keys (OpenID discovery)
+         * @description The OpenID Provider metadata reduced to key discovery, in its standard form (not the envelope): `issuer` is the tokens' `iss`, `jwks_uri` the JWK Set. This service is not a full OpenID provider (no authorization endpoint, no ID tokens); the document exists so that libraries and gateways configured with an issuer find the keys. The email-code login is the grant `urn:allmine:params:oauth:grant-type:email-otp` (verify-otp-email); refresh-token is `refresh_token`.
+         */
+        get: operations["openIdConfiguration"];
         put?: never;
         post?: never;
         delete?: never;
@@ -167,7 +187,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** This document, in the envelope */
+        /**
+         * This document
+         * @description The OpenAPI 3.1 document itself (not in the envelope), as Swagger UI, code generators and contract testers read it.
+         */
         get: operations["openApi"];
         put?: never;
         post?: never;
@@ -184,7 +207,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness: touches KV and D1 */
+        /** Liveness: checks the configuration, touches KV and D1 */
         get: operations["health"];
         put?: never;
         post?: never;
@@ -216,6 +239,8 @@ export interface components {
             email: string;
             /** @description BCP 47 tag; `tr…` gives Turkish, anything else English */
             locale?: string | null;
+            /** @description A Cloudflare Turnstile token. Needed only after this endpoint answered 403 with the challenge message: the address is under sustained guessing (its daily failure budget is spent) and Turnstile is configured. Web apps render the Turnstile widget with the site key and send the token it returns; mobile apps render it in a web view. Ignored otherwise. */
+            turnstileToken?: string | null;
         };
         CodeSent: {
             /** @description Seconds the code lives */
@@ -240,7 +265,9 @@ export interface components {
             code: string;
         };
         SessionTokens: {
+            /** @description An RFC 9068 JWT access token: header `alg: EdDSA`, `typ: at+jwt`, `kid`; claims `iss`, `exp`, `aud`, `sub`, `client_id`, `iat`, `jti`, `sid`, `roles`, `token_use: access`. Other services verify it against the JWK Set. */
             accessToken: string;
+            /** @description A JWT with `typ: rt+jwt` and `token_use: refresh`, for refresh-token and logout only: a verifier that asks for `at+jwt` refuses it. */
             refreshToken: string;
             /** @constant */
             expiresIn: 3600;
@@ -479,17 +506,33 @@ export interface components {
             /** @constant */
             use: "sig";
         };
-        JwksResponse: {
-            /** @constant */
-            isSuccess: true;
-            /** @constant */
-            statusCode: 200;
-            data: {
-                keys: components["schemas"]["Jwk"][];
-            };
-            errors: unknown[];
-            timestamp: components["schemas"]["Timestamp"];
+        /** @description An RFC 7517 JWK Set. */
+        JwkSet: {
             keys: components["schemas"]["Jwk"][];
+        };
+        /** @description OpenID Provider metadata, reduced to key discovery. */
+        OpenIdConfiguration: {
+            /** @description Equal to the tokens' `iss` (`JWT_ISSUER`). */
+            issuer: string;
+            /** @description The issuer followed by `/.well-known/jwks.json`. */
+            jwks_uri: string;
+            /** @constant */
+            id_token_signing_alg_values_supported: [
+                "EdDSA"
+            ];
+            /** @constant */
+            subject_types_supported: [
+                "public"
+            ];
+            /** @constant */
+            response_types_supported: [
+                "token"
+            ];
+            /** @constant */
+            grant_types_supported: [
+                "urn:allmine:params:oauth:grant-type:email-otp",
+                "refresh_token"
+            ];
         };
     };
     responses: never;
@@ -530,7 +573,8 @@ export type UserResponse = components['schemas']['UserResponse'];
 export type Health = components['schemas']['Health'];
 export type HealthResponse = components['schemas']['HealthResponse'];
 export type Jwk = components['schemas']['Jwk'];
-export type JwksResponse = components['schemas']['JwksResponse'];
+export type JwkSet = components['schemas']['JwkSet'];
+export type OpenIdConfiguration = components['schemas']['OpenIdConfiguration'];
 export type ParameterD1Bookmark = components['parameters']['D1Bookmark'];
 export type HeaderD1Bookmark = components['headers']['D1Bookmark'];
 export type $defs = Record<string, never>;
@@ -589,6 +633,26 @@ export interface operations {
                      *       "data": null,
                      *       "errors": [
                      *         "email must contain '@'"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description The address is under sustained guessing: solve a Turnstile challenge and send its token as `turnstileToken`. The message is stable; apps may match it to show the widget. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 403,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Challenge required: solve the Turnstile challenge and send its token as turnstileToken"
                      *       ],
                      *       "timestamp": "2026-01-15T10:30:00.000Z"
                      *     }
@@ -2290,10 +2354,26 @@ export interface operations {
             /** @description The key set */
             200: {
                 headers: {
+                    /** @description Cacheable for ten minutes. The rotation rule builds on it: a next key is published at least twice that (20 minutes) before it signs. */
+                    "Cache-Control"?: "public, max-age=600";
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JwksResponse"];
+                    /**
+                     * @example {
+                     *       "keys": [
+                     *         {
+                     *           "kty": "OKP",
+                     *           "crv": "Ed25519",
+                     *           "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+                     *           "kid": "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k",
+                     *           "alg": "EdDSA",
+                     *           "use": "sig"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["JwkSet"];
                 };
             };
             /** @description Wrong method for this path (see `Allow`) */
@@ -2308,7 +2388,88 @@ export interface operations {
                      *       "statusCode": 405,
                      *       "data": null,
                      *       "errors": [
-                     *         "Method not allowed; use POST"
+                     *         "Method not allowed; use GET"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged, never sent */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 500,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Internal server error"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    openIdConfiguration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The discovery document */
+            200: {
+                headers: {
+                    /** @description Cacheable for ten minutes. The rotation rule builds on it: a next key is published at least twice that (20 minutes) before it signs. */
+                    "Cache-Control"?: "public, max-age=600";
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "issuer": "https://auth.allmine.app",
+                     *       "jwks_uri": "https://auth.allmine.app/.well-known/jwks.json",
+                     *       "id_token_signing_alg_values_supported": [
+                     *         "EdDSA"
+                     *       ],
+                     *       "subject_types_supported": [
+                     *         "public"
+                     *       ],
+                     *       "response_types_supported": [
+                     *         "token"
+                     *       ],
+                     *       "grant_types_supported": [
+                     *         "urn:allmine:params:oauth:grant-type:email-otp",
+                     *         "refresh_token"
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OpenIdConfiguration"];
+                };
+            };
+            /** @description Wrong method for this path (see `Allow`) */
+            405: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 405,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Method not allowed; use GET"
                      *       ],
                      *       "timestamp": "2026-01-15T10:30:00.000Z"
                      *     }
@@ -2347,20 +2508,16 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description `data` is this OpenAPI document */
+            /** @description This OpenAPI document */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        /** @constant */
-                        isSuccess: true;
-                        /** @constant */
-                        statusCode: 200;
-                        data: Record<string, never>;
-                        errors: string[];
-                        timestamp: components["schemas"]["Timestamp"];
+                        openapi: string;
+                        info: Record<string, never>;
+                        paths: Record<string, never>;
                     };
                 };
             };
@@ -2376,7 +2533,7 @@ export interface operations {
                      *       "statusCode": 405,
                      *       "data": null,
                      *       "errors": [
-                     *         "Method not allowed; use POST"
+                     *         "Method not allowed; use GET"
                      *       ],
                      *       "timestamp": "2026-01-15T10:30:00.000Z"
                      *     }
@@ -2429,7 +2586,7 @@ export interface operations {
                      *       "statusCode": 405,
                      *       "data": null,
                      *       "errors": [
-                     *         "Method not allowed; use POST"
+                     *         "Method not allowed; use GET"
                      *       ],
                      *       "timestamp": "2026-01-15T10:30:00.000Z"
                      *     }
@@ -2437,7 +2594,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description A dependency could not be reached */
+            /** @description The configuration is invalid (each problem named by its setting, never a value) or a dependency could not be reached */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2449,6 +2606,7 @@ export interface operations {
                      *       "statusCode": 503,
                      *       "data": null,
                      *       "errors": [
+                     *         "Configuration: OTP_LENGTH must be at least 6 in production (or set ALLOW_WEAK_SETTINGS=true)",
                      *         "KV is unavailable"
                      *       ],
                      *       "timestamp": "2026-01-15T10:30:00.000Z"

@@ -2,7 +2,7 @@
 //! token this key did not sign.
 #![no_main]
 
-use allmine_auth::domain::token::{TokenKeys, TokenUse};
+use allmine_auth::domain::token::{Issuance, KeyMaterial, TokenKeys, TokenUse};
 use chrono::{TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
 
@@ -12,7 +12,18 @@ fuzz_target!(|data: &[u8]| {
     let Ok(token) = std::str::from_utf8(data) else {
         return;
     };
-    let keys = TokenKeys::new(SEED, &[], "iss".into(), "aud".into()).unwrap();
+    let keys = TokenKeys::new(
+        KeyMaterial {
+            signing_seed: SEED,
+            ..KeyMaterial::default()
+        },
+        Issuance {
+            issuer: "iss".into(),
+            audience: "aud".into(),
+            client_id: "client".into(),
+        },
+    )
+    .unwrap();
     let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
     for token_use in [TokenUse::Access, TokenUse::Refresh] {
         // Random input cannot carry a valid Ed25519 signature by this key.

@@ -3,6 +3,11 @@
 
 use std::fmt;
 
+/// The stable message of a 403 on send-otp-email: apps match it to show the
+/// Turnstile widget (documented in `api/openapi.json`).
+pub const CHALLENGE_REQUIRED: &str =
+    "Challenge required: solve the Turnstile challenge and send its token as turnstileToken";
+
 /// Everything that can go wrong while serving a request.
 ///
 /// Expected failures (the caller did something wrong) carry the messages we show;
@@ -15,6 +20,9 @@ pub enum AppError {
     WrongCode { attempts_left: u32 },
     /// 401: missing, malformed, expired or foreign credentials.
     Unauthorized(&'static str),
+    /// 403: the address is under sustained guessing; sending a code to it
+    /// needs a solved Turnstile challenge (`turnstileToken`).
+    ChallengeRequired,
     /// 404: no such route.
     RouteNotFound,
     /// 404: no code is pending for the address (never sent, expired or used).
@@ -42,6 +50,12 @@ pub enum AppError {
     EmailRejected(String),
     /// 503: a dependency could not be reached.
     Unavailable { what: &'static str, cause: String },
+    /// 503: `/health` found the service unable to serve; `problems` are shown
+    /// (they name settings and dependencies, never values), `cause` is logged.
+    Unhealthy {
+        problems: Vec<String>,
+        cause: String,
+    },
 }
 
 impl AppError {
@@ -57,6 +71,7 @@ impl AppError {
         match self {
             Self::Validation(_) | Self::WrongCode { .. } => 400,
             Self::Unauthorized(_) => 401,
+            Self::ChallengeRequired => 403,
             Self::RouteNotFound | Self::NoPendingCode => 404,
             Self::MethodNotAllowed { .. } => 405,
             Self::Conflict(_) => 409,
@@ -65,7 +80,7 @@ impl AppError {
             Self::TooManyAttempts | Self::RateLimited { .. } => 429,
             Self::Misconfigured(_) | Self::Internal(_) => 500,
             Self::EmailRejected(_) => 502,
-            Self::Unavailable { .. } => 503,
+            Self::Unavailable { .. } | Self::Unhealthy { .. } => 503,
         }
     }
 
@@ -75,6 +90,7 @@ impl AppError {
             Self::Validation(_) => "validation",
             Self::WrongCode { .. } => "wrong_code",
             Self::Unauthorized(_) => "unauthorized",
+            Self::ChallengeRequired => "challenge_required",
             Self::RouteNotFound => "route_not_found",
             Self::NoPendingCode => "no_pending_code",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
@@ -87,6 +103,7 @@ impl AppError {
             Self::Internal(_) => "internal",
             Self::EmailRejected(_) => "email_rejected",
             Self::Unavailable { .. } => "unavailable",
+            Self::Unhealthy { .. } => "unhealthy",
         }
     }
 
@@ -101,6 +118,7 @@ impl AppError {
                 vec![format!("Invalid code; {attempts_left} attempt(s) left")]
             }
             Self::Unauthorized(why) => vec![(*why).into()],
+            Self::ChallengeRequired => vec![CHALLENGE_REQUIRED.into()],
             Self::RouteNotFound => vec!["Resource not found".into()],
             Self::NoPendingCode => {
                 vec![
@@ -123,6 +141,7 @@ impl AppError {
             Self::Misconfigured(_) | Self::Internal(_) => vec!["Internal server error".into()],
             Self::EmailRejected(_) => vec!["The email could not be sent; try again later".into()],
             Self::Unavailable { what, .. } => vec![format!("{what} is unavailable")],
+            Self::Unhealthy { problems, .. } => problems.clone(),
         }
     }
 
@@ -133,6 +152,7 @@ impl AppError {
             Self::Internal(cause) => Some(cause.clone()),
             Self::EmailRejected(cause) => Some(format!("email provider: {cause}")),
             Self::Unavailable { what, cause } => Some(format!("{what}: {cause}")),
+            Self::Unhealthy { cause, .. } => Some(cause.clone()),
             _ => None,
         }
     }

@@ -181,12 +181,37 @@ pub fn text(max: usize) -> impl Fn(&Value) -> Result<String, String> {
                 Err(format!("must be at most {max} characters"))
             } else if s.chars().any(|c| c.is_control() && c != '\n') {
                 Err("must not contain control characters".into())
+            } else if let Some(c) = s.chars().find(|&c| is_invisible(c)) {
+                Err(invisible_message(c))
             } else {
                 Ok(s.to_owned())
             }
         }
         _ => Err("must be a string".into()),
     }
+}
+
+/// Characters that change how text around them is shown without showing
+/// themselves: bidirectional controls (which can make `gpj.exe` read as
+/// `exe.jpg`, or reorder a name shown next to someone else's) and zero-width
+/// characters (which make two different names look the same).
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}'   // embeddings and overrides
+        | '\u{2066}'..='\u{2069}' // isolates
+        | '\u{200E}' | '\u{200F}' | '\u{061C}' // direction marks
+        | '\u{200B}'..='\u{200D}' // zero-width space, non-joiner, joiner
+        | '\u{2060}' | '\u{FEFF}' // word joiner, byte-order mark
+    )
+}
+
+/// The refusal of an invisible character, naming it by code point.
+pub fn invisible_message(c: char) -> String {
+    format!(
+        "must not contain invisible or text-direction characters (found U+{:04X})",
+        u32::from(c)
+    )
 }
 
 /// A string passed to `parse` untouched (for values with their own grammar).
@@ -245,6 +270,42 @@ mod tests {
                 "roles cannot be changed here".into()
             ]))
         );
+    }
+
+    #[test]
+    fn text_refuses_bidi_controls_and_zero_width_characters() {
+        let t = text(100);
+        let refused = [
+            '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}', '\u{200E}', '\u{200F}', '\u{061C}', '\u{200B}', '\u{200C}',
+            '\u{200D}', '\u{2060}', '\u{FEFF}',
+        ];
+        for c in refused {
+            // Inside, and at either end (trimming must not be what removes it).
+            for s in [format!("ab{c}cd"), format!("{c}abcd"), format!("abcd{c}")] {
+                assert_eq!(
+                    t(&Value::from(s.as_str())),
+                    Err(format!(
+                        "must not contain invisible or text-direction characters (found U+{:04X})",
+                        u32::from(c)
+                    )),
+                    "{s:?}"
+                );
+            }
+        }
+        // Their neighbours, and ordinary right-to-left and accented text, pass.
+        for ok in [
+            "\u{2029}x",
+            "\u{2070}",
+            "\u{202F}x",
+            "مرحبا",
+            "שלום",
+            "Çağrı",
+            "日本語",
+            "a\nb",
+        ] {
+            assert!(t(&Value::from(ok)).is_ok(), "{ok:?}");
+        }
     }
 
     #[test]

@@ -1,24 +1,43 @@
-//! Abuse limits on the login endpoints.
+//! Abuse limits on the login endpoints, as one system.
 //!
-//! Per address (counted in D1, exact across locations, because an attacker
-//! can spread requests over the world): a resend cooldown, an hourly cap on
-//! sends, and a lockout after repeated wrong codes across codes.
-//! Per client IP (the Workers rate-limiting binding, counted per location):
-//! coarse flood protection, where a local count is enough.
+//! Guessing and mailing are counted per address *and client network* (the
+//! IPv4 address, or the /64 of an IPv6 one), so strangers on other networks
+//! cannot lock the owner out: their failures lock their own network. Above
+//! that, every address has a daily failure budget shared by all networks,
+//! which bounds guessing over the long run: once it is spent, sending a code
+//! needs a solved Turnstile challenge (when Turnstile is configured) or, with
+//! no challenge to offer, the address is locked for everyone until the budget
+//! recovers. A failure counts only when it hit a live, unused code, weighted
+//! by how many live codes it was checked against; a lock lasts its full time
+//! after the failure that set it, and failures refused during a lock are not
+//! counted (so they cannot extend it).
+//!
+//! Per address (counted in D1, exact across locations, because an attacker can
+//! spread requests over the world). Per client network, coarsely, the Workers
+//! rate-limiting binding floods (counted per location, where a local count is
+//! enough).
+
+use std::net::IpAddr;
 
 use super::error::AppError;
 
 /// How the per-address limits are set; read once from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EmailLimits {
-    /// Seconds between two sends to one address.
+    /// Seconds between two sends to one address from one network.
     pub resend_cooldown_seconds: u32,
-    /// Sends to one address per hour.
+    /// Sends to one address from one network per hour.
     pub sends_per_hour: u32,
-    /// Wrong codes for one address within an hour that lock it.
+    /// Sends to one address from all networks together per hour.
+    pub address_sends_per_hour: u32,
+    /// Wrong codes from one network within an hour that lock that network out
+    /// of the address.
     pub failures_before_lockout: u32,
-    /// How long a lockout lasts after the last wrong code.
+    /// How long such a lock lasts after the failure that set it.
     pub lockout_seconds: u32,
+    /// Wrong codes (weighted by live codes) for one address per day, from all
+    /// networks together; spent, the address needs a challenge or is locked.
+    pub daily_failure_budget: u32,
 }
 
 impl Default for EmailLimits {
@@ -26,29 +45,57 @@ impl Default for EmailLimits {
         Self {
             resend_cooldown_seconds: 30,
             sends_per_hour: 5,
+            address_sends_per_hour: 15,
             failures_before_lockout: 10,
             lockout_seconds: 900,
+            daily_failure_budget: 15,
         }
     }
 }
 
-/// Counters run in windows that start at their first event and last this long.
+/// Counters of one network run in windows that start at their first event.
 pub const WINDOW_MS: i64 = 3_600_000;
+/// The address-wide budget's window, and how long a spent budget holds after
+/// the failure that spent it.
+pub const BUDGET_WINDOW_MS: i64 = 24 * WINDOW_MS;
 
-/// The counter keys of one address.
+/// The client network a request comes from: the IPv4 address, or the /64
+/// prefix of an IPv6 address (one subscriber's allocation: counting its 2^64
+/// addresses one by one would give a single client unlimited keys).
+pub fn client_network(ip: &str) -> String {
+    match ip.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        // Not an address (a local run without CF-Connecting-IP): one bucket.
+        Err(_) => "unknown".into(),
+    }
+}
+
+/// The counter keys of one address and one client network. `address` and
+/// `network` are keyed hashes, so the table holds neither.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keys {
     pub cooldown: String,
     pub sends: String,
     pub failures: String,
+    pub address_sends: String,
+    pub address_failures: String,
 }
 
 impl Keys {
-    /// `tag` is a keyed hash of the address, so the table holds no addresses.
-    pub fn for_address(tag: &str) -> Self {
+    pub fn new(address: &str, address_network: &str) -> Self {
         Self {
-            cooldown: format!("send-cooldown:{tag}"),
-            sends: format!("sends:{tag}"),
-            failures: format!("failures:{tag}"),
+            cooldown: format!("send-cooldown:{address_network}"),
+            sends: format!("sends:{address_network}"),
+            failures: format!("failures:{address_network}"),
+            address_sends: format!("address-sends:{address}"),
+            address_failures: format!("address-failures:{address}"),
         }
     }
 }
@@ -61,10 +108,30 @@ pub struct Counter {
     pub updated_at: i64,
 }
 
+/// The counters that decide a request, as read with it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub cooldown: Option<Counter>,
+    pub sends: Option<Counter>,
+    pub failures: Option<Counter>,
+    pub address_sends: Option<Counter>,
+    pub address_failures: Option<Counter>,
+}
+
 /// Seconds until `until_ms`, rounded up, at least 1: the `Retry-After` value.
 pub fn retry_after(until_ms: i64, now_ms: i64) -> u32 {
     let ms = (until_ms - now_ms).max(1);
     u32::try_from((ms + 999) / 1000).unwrap_or(u32::MAX)
+}
+
+/// Whether the address's daily budget is spent, and what that means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetPolicy {
+    /// Turnstile is configured: a spent budget asks senders for a challenge;
+    /// verifying the codes already sent goes on.
+    Challenge,
+    /// No challenge to offer: a spent budget locks the address for everyone.
+    Lock,
 }
 
 impl EmailLimits {
@@ -76,39 +143,63 @@ impl EmailLimits {
         i64::from(self.resend_cooldown_seconds) * 1000
     }
 
-    /// If the failure counter locks the address now, until when.
-    pub fn locked_until(&self, failures: Option<&Counter>, now_ms: i64) -> Option<i64> {
+    /// If this network's failures lock it out of the address now, until when:
+    /// the lock lasts its full time after the failure that set it.
+    pub fn network_locked_until(&self, failures: Option<&Counter>, now_ms: i64) -> Option<i64> {
         let c = failures?;
-        let in_window = c.window_start > now_ms - WINDOW_MS;
         let until = c.updated_at + self.lockout_ms();
-        (in_window && c.count >= i64::from(self.failures_before_lockout) && until > now_ms)
-            .then_some(until)
+        (c.count >= i64::from(self.failures_before_lockout) && until > now_ms).then_some(until)
+    }
+
+    /// If the address's daily failure budget is spent now, until when.
+    pub fn budget_spent_until(&self, failures: Option<&Counter>, now_ms: i64) -> Option<i64> {
+        let c = failures?;
+        let until = c.updated_at + BUDGET_WINDOW_MS;
+        (c.count >= i64::from(self.daily_failure_budget) && until > now_ms).then_some(until)
+    }
+
+    /// Whether attempts on codes are refused now, and until when.
+    pub fn verify_locked_until(
+        &self,
+        counters: &Counters,
+        policy: BudgetPolicy,
+        now_ms: i64,
+    ) -> Option<i64> {
+        let network = self.network_locked_until(counters.failures.as_ref(), now_ms);
+        let budget = match policy {
+            BudgetPolicy::Lock => {
+                self.budget_spent_until(counters.address_failures.as_ref(), now_ms)
+            }
+            BudgetPolicy::Challenge => None,
+        };
+        network.max(budget)
     }
 
     /// Why a send was refused, given the counters as they were before it.
+    /// A spent budget under `Challenge` is not a refusal here: the caller asks
+    /// for the challenge.
     pub fn send_refusal(
         &self,
-        cooldown: Option<&Counter>,
-        sends: Option<&Counter>,
-        failures: Option<&Counter>,
+        counters: &Counters,
+        policy: BudgetPolicy,
         now_ms: i64,
     ) -> Option<Refusal> {
-        if let Some(until) = self.locked_until(failures, now_ms) {
+        if let Some(until) = self.verify_locked_until(counters, policy, now_ms) {
             return Some(Refusal::LockedOut { until });
         }
-        if let Some(c) = cooldown {
+        if let Some(c) = counters.cooldown {
             let until = c.updated_at + self.cooldown_ms();
             if until > now_ms {
                 return Some(Refusal::Cooldown { until });
             }
         }
-        if let Some(c) = sends {
+        let capped = |counter: Option<Counter>, cap: u32| {
+            let c = counter?;
             let until = c.window_start + WINDOW_MS;
-            if until > now_ms && c.count >= i64::from(self.sends_per_hour) {
-                return Some(Refusal::HourlyCap { until });
-            }
-        }
-        None
+            (until > now_ms && c.count >= i64::from(cap)).then_some(Refusal::HourlyCap { until })
+        };
+        capped(counters.sends, self.sends_per_hour)
+            .or_else(|| capped(counters.address_sends, self.address_sends_per_hour))
     }
 }
 
@@ -119,6 +210,7 @@ pub enum Refusal {
     HourlyCap { until: i64 },
     LockedOut { until: i64 },
     IpFlood { retry_after_seconds: u32 },
+    MailCeiling { retry_after_seconds: u32 },
 }
 
 impl Refusal {
@@ -130,6 +222,9 @@ impl Refusal {
                 "Too many wrong codes for this address; it is locked for a while"
             }
             Self::IpFlood { .. } => "Too many requests; slow down",
+            Self::MailCeiling { .. } => {
+                "Too many codes are being sent right now; try again shortly"
+            }
         }
     }
 
@@ -148,6 +243,9 @@ impl Refusal {
             }
             Self::IpFlood {
                 retry_after_seconds,
+            }
+            | Self::MailCeiling {
+                retry_after_seconds,
             } => retry_after_seconds,
         }
     }
@@ -157,70 +255,144 @@ impl Refusal {
 mod tests {
     use super::*;
 
-    const NOW: i64 = 10_000_000;
+    const NOW: i64 = 100_000_000;
 
-    fn counter(window_start: i64, count: i64, updated_at: i64) -> Counter {
-        Counter {
+    fn counter(window_start: i64, count: i64, updated_at: i64) -> Option<Counter> {
+        Some(Counter {
             window_start,
             count,
             updated_at,
-        }
+        })
+    }
+
+    fn refusal(counters: Counters) -> Option<Refusal> {
+        EmailLimits::default().send_refusal(&counters, BudgetPolicy::Lock, NOW)
     }
 
     #[test]
     fn nothing_recorded_means_no_refusal() {
-        assert_eq!(
-            EmailLimits::default().send_refusal(None, None, None, NOW),
-            None
-        );
+        assert_eq!(refusal(Counters::default()), None);
     }
 
     #[test]
     fn cooldown_holds_for_its_seconds() {
-        let limits = EmailLimits::default();
-        let recent = counter(NOW - 10_000, 1, NOW - 10_000);
+        let recent = Counters {
+            cooldown: counter(NOW - 10_000, 1, NOW - 10_000),
+            ..Counters::default()
+        };
         assert_eq!(
-            limits.send_refusal(Some(&recent), None, None, NOW),
+            refusal(recent),
             Some(Refusal::Cooldown {
                 until: NOW + 20_000
             })
         );
-        let old = counter(NOW - 30_000, 1, NOW - 30_000);
-        assert_eq!(limits.send_refusal(Some(&old), None, None, NOW), None);
+        let old = Counters {
+            cooldown: counter(NOW - 30_000, 1, NOW - 30_000),
+            ..Counters::default()
+        };
+        assert_eq!(refusal(old), None);
     }
 
     #[test]
-    fn hourly_cap_counts_within_the_window() {
-        let limits = EmailLimits::default();
+    fn hourly_caps_count_within_the_window_per_network_and_per_address() {
         let full = counter(NOW - 1_000_000, 5, NOW - 60_000);
         assert_eq!(
-            limits.send_refusal(None, Some(&full), None, NOW),
+            refusal(Counters {
+                sends: full,
+                ..Counters::default()
+            }),
             Some(Refusal::HourlyCap {
                 until: NOW - 1_000_000 + WINDOW_MS
             })
         );
         let expired = counter(NOW - WINDOW_MS, 5, NOW - 60_000);
-        assert_eq!(limits.send_refusal(None, Some(&expired), None, NOW), None);
-        let below = counter(NOW - 1_000, 4, NOW - 1_000);
-        assert_eq!(limits.send_refusal(None, Some(&below), None, NOW), None);
+        assert_eq!(
+            refusal(Counters {
+                sends: expired,
+                ..Counters::default()
+            }),
+            None
+        );
+        // Another network's five sends do not stop this one; fifteen across
+        // every network do.
+        assert_eq!(
+            refusal(Counters {
+                address_sends: counter(NOW - 1_000, 5, NOW - 1_000),
+                ..Counters::default()
+            }),
+            None
+        );
+        assert!(matches!(
+            refusal(Counters {
+                address_sends: counter(NOW - 1_000, 15, NOW - 1_000),
+                ..Counters::default()
+            }),
+            Some(Refusal::HourlyCap { .. })
+        ));
     }
 
     #[test]
-    fn lockout_follows_the_last_failure() {
+    fn a_network_lock_lasts_its_full_time_after_the_failure_that_set_it() {
         let limits = EmailLimits::default();
-        let locked = counter(NOW - 100_000, 10, NOW - 1_000);
+        // The tenth failure came at the very end of its window: the lock still
+        // lasts fifteen minutes from it, not until the window ends.
+        let late = counter(NOW - WINDOW_MS + 1_000, 10, NOW - 1_000);
         assert_eq!(
-            limits.locked_until(Some(&locked), NOW),
+            limits.network_locked_until(late.as_ref(), NOW),
             Some(NOW - 1_000 + 900_000)
         );
         let over = counter(NOW - 100_000, 10, NOW - 900_000);
-        assert_eq!(limits.locked_until(Some(&over), NOW), None);
+        assert_eq!(limits.network_locked_until(over.as_ref(), NOW), None);
         let few = counter(NOW - 100_000, 9, NOW - 1_000);
-        assert_eq!(limits.locked_until(Some(&few), NOW), None);
-        assert!(matches!(
-            limits.send_refusal(None, None, Some(&locked), NOW),
-            Some(Refusal::LockedOut { .. })
-        ));
+        assert_eq!(limits.network_locked_until(few.as_ref(), NOW), None);
+    }
+
+    #[test]
+    fn a_spent_budget_locks_or_asks_for_a_challenge() {
+        let limits = EmailLimits::default();
+        let spent = Counters {
+            address_failures: counter(NOW - 5_000_000, 15, NOW - 1_000),
+            ..Counters::default()
+        };
+        assert_eq!(
+            limits.verify_locked_until(&spent, BudgetPolicy::Lock, NOW),
+            Some(NOW - 1_000 + BUDGET_WINDOW_MS)
+        );
+        assert_eq!(
+            limits.verify_locked_until(&spent, BudgetPolicy::Challenge, NOW),
+            None
+        );
+        assert_eq!(
+            limits.send_refusal(&spent, BudgetPolicy::Challenge, NOW),
+            None
+        );
+        let recovered = Counters {
+            address_failures: counter(NOW - BUDGET_WINDOW_MS - 5_000, 15, NOW - BUDGET_WINDOW_MS),
+            ..Counters::default()
+        };
+        assert_eq!(
+            limits.budget_spent_until(recovered.address_failures.as_ref(), NOW),
+            None
+        );
+    }
+
+    #[test]
+    fn networks_are_ipv4_addresses_and_ipv6_slash_64s() {
+        assert_eq!(client_network("198.51.100.7"), "198.51.100.7");
+        assert_eq!(
+            client_network("2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            client_network("2001:db8:1:2::1"),
+            client_network("2001:db8:1:2:ffff::9")
+        );
+        assert_ne!(
+            client_network("2001:db8:1:2::1"),
+            client_network("2001:db8:1:3::1")
+        );
+        assert_eq!(client_network("::ffff:198.51.100.7"), "198.51.100.7");
+        assert_eq!(client_network("not an ip"), "unknown");
     }
 
     #[test]

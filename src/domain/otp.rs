@@ -7,7 +7,7 @@ use sha2::Sha256;
 use super::email::EmailAddress;
 use super::error::AppError;
 use super::ids::{from_hex, random_hex, to_hex, Random};
-use super::limits::{Counter, EmailLimits, Refusal};
+use super::limits::{BudgetPolicy, Counters, EmailLimits, Refusal};
 
 pub const MIN_LENGTH: u8 = 4;
 pub const MAX_LENGTH: u8 = 8;
@@ -95,23 +95,6 @@ impl CodeHasher {
         mac
     }
 
-    /// A keyed, irreversible tag of a value (an address, an IP) for one purpose:
-    /// lets storage and logs recognise a value without being able to read it back.
-    pub fn tag(&self, purpose: &str, value: &str) -> String {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC accepts keys of any length");
-        mac.update(purpose.as_bytes());
-        mac.update(b"\0");
-        mac.update(value.as_bytes());
-        to_hex(&mac.finalize().into_bytes())
-    }
-
-    /// What remains of the email of a deleted account: the address can be
-    /// recognised (so it cannot sign up again) but not read back.
-    pub fn tombstone(&self, email: &str) -> String {
-        format!("deleted:{}", self.tag("account-tombstone", email))
-    }
-
     pub fn hash(&self, email: &EmailAddress, code_id: &str, code: &OtpCode) -> String {
         to_hex(&self.mac(email, code_id, code).finalize().into_bytes())
     }
@@ -136,9 +119,45 @@ impl CodeHasher {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingCode {
-    /// Random id of this issuance; ties the KV record to its row in the D1 ledger.
+    /// Random id of this issuance; ties the KV record to its row in D1.
     pub id: String,
     pub hash: String,
+}
+
+/// How many codes of one address are usable at once: the newest and the one
+/// it replaced. Mail can be slow; a user who asked twice may type either.
+pub const LIVE_CODES: usize = 2;
+
+/// The usable codes of an address, newest first, as KV holds them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCodes {
+    pub codes: Vec<PendingCode>,
+}
+
+impl PendingCodes {
+    /// A new code, with the one it replaces (if still usable) kept behind it.
+    pub fn after_resend(newest: PendingCode, previous: Option<PendingCode>) -> Self {
+        let mut codes = vec![newest];
+        codes.extend(previous);
+        codes.truncate(LIVE_CODES);
+        Self { codes }
+    }
+
+    /// The code this one is, if any (each comparison in constant time).
+    pub fn matching<'a>(
+        &'a self,
+        hasher: &CodeHasher,
+        email: &EmailAddress,
+        code: &OtpCode,
+    ) -> Option<&'a PendingCode> {
+        self.codes
+            .iter()
+            .find(|c| hasher.matches(email, &c.id, code, &c.hash))
+    }
+
+    pub fn newest_id(&self) -> Option<&str> {
+        self.codes.first().map(|c| c.id.as_str())
+    }
 }
 
 /// A freshly issued code: the plain code goes to the mailbox, the rest to storage.
@@ -175,31 +194,51 @@ pub enum CodeRefusal {
     LockedOut { until: i64 },
 }
 
-/// The ledger as it stands right after an attempt that did not log in: the
-/// attempts spent on the live, unused code (`None` when there is none) and the
-/// address's wrong-code counter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// D1's codes and counters as they stand right after an attempt that did not
+/// log in, read in the attempt's own transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LedgerSnapshot {
-    pub live_attempts: Option<u32>,
-    pub failures: Option<Counter>,
+    /// Unused, unexpired codes, newest first, with the attempts spent on each.
+    pub unexpired: Vec<(PendingCode, u32)>,
+    pub counters: Counters,
+}
+
+impl LedgerSnapshot {
+    /// The codes still usable (attempts left), newest first.
+    pub fn usable(&self, policy: &OtpPolicy) -> PendingCodes {
+        PendingCodes {
+            codes: self
+                .unexpired
+                .iter()
+                .filter(|(_, attempts)| *attempts < policy.max_attempts)
+                .map(|(code, _)| code.clone())
+                .take(LIVE_CODES)
+                .collect(),
+        }
+    }
 }
 
 impl CodeRefusal {
-    /// Why a right code could not be used, from the ledger after the attempt.
+    /// Why an attempt was not counted or used, from the ledger after it.
     pub fn classify(
         snapshot: &LedgerSnapshot,
         policy: &OtpPolicy,
         limits: &EmailLimits,
+        budget: BudgetPolicy,
         now_ms: i64,
     ) -> Self {
-        if let Some(until) = limits.locked_until(snapshot.failures.as_ref(), now_ms) {
+        if let Some(until) = limits.verify_locked_until(&snapshot.counters, budget, now_ms) {
             return Self::LockedOut { until };
         }
-        match snapshot.live_attempts {
-            Some(attempts) if attempts >= policy.max_attempts => Self::Exhausted,
-            // Live with attempts left: a concurrent request changed it between
-            // the attempt and the read. Treat as not pending rather than guess.
-            _ => Self::NotPending,
+        if !snapshot.usable(policy).codes.is_empty() {
+            // Usable codes, yet not counted: a concurrent request changed the
+            // ledger between the attempt and the read. Not pending, not a guess.
+            return Self::NotPending;
+        }
+        if snapshot.unexpired.is_empty() {
+            Self::NotPending
+        } else {
+            Self::Exhausted
         }
     }
 
@@ -318,44 +357,71 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_right_code_is_classified_from_the_ledger() {
+    fn a_refused_attempt_is_classified_from_the_ledger() {
         let (policy, limits) = (OtpPolicy::default(), EmailLimits::default());
-        let classify = |live_attempts, failures| {
+        let code = |id: &str| PendingCode {
+            id: id.into(),
+            hash: "h".into(),
+        };
+        let classify = |unexpired: Vec<(PendingCode, u32)>, counters| {
             CodeRefusal::classify(
                 &LedgerSnapshot {
-                    live_attempts,
-                    failures,
+                    unexpired,
+                    counters,
                 },
                 &policy,
                 &limits,
-                10_000_000,
+                BudgetPolicy::Lock,
+                100_000_000,
             )
         };
-        assert_eq!(classify(None, None), CodeRefusal::NotPending);
-        assert_eq!(classify(Some(5), None), CodeRefusal::Exhausted);
-        assert_eq!(classify(Some(2), None), CodeRefusal::NotPending);
-        let locked = Counter {
-            window_start: 9_900_000,
-            count: 10,
-            updated_at: 9_999_000,
+        let none = Counters::default();
+        assert_eq!(classify(vec![], none), CodeRefusal::NotPending);
+        assert_eq!(classify(vec![(code("a"), 5)], none), CodeRefusal::Exhausted);
+        assert_eq!(
+            classify(vec![(code("a"), 2)], none),
+            CodeRefusal::NotPending
+        );
+        let locked = Counters {
+            failures: Some(crate::domain::limits::Counter {
+                window_start: 99_900_000,
+                count: 10,
+                updated_at: 99_999_000,
+            }),
+            ..Counters::default()
         };
         assert!(matches!(
-            classify(Some(1), Some(locked)),
+            classify(vec![(code("a"), 1)], locked),
             CodeRefusal::LockedOut { .. }
         ));
     }
 
     #[test]
-    fn tombstones_are_stable_keyed_and_unreadable() {
-        let hasher = CodeHasher::new(b"secret".to_vec());
-        let a = hasher.tombstone("john@example.com");
-        assert_eq!(a, hasher.tombstone("john@example.com"));
-        assert!(a.starts_with("deleted:") && !a.contains("john"));
-        assert_ne!(a, hasher.tombstone("jane@example.com"));
-        assert_ne!(
-            a,
-            CodeHasher::new(b"other".to_vec()).tombstone("john@example.com")
+    fn a_resend_keeps_the_previous_code_usable_and_no_more() {
+        let code = |id: &str| PendingCode {
+            id: id.into(),
+            hash: "h".into(),
+        };
+        let both = PendingCodes::after_resend(code("new"), Some(code("old")));
+        assert_eq!(both.newest_id(), Some("new"));
+        assert_eq!(both.codes.len(), 2);
+        let hasher = CodeHasher::new(b"k".to_vec());
+        let old = OtpCode::parse("111111", 6).unwrap();
+        let new = OtpCode::parse("222222", 6).unwrap();
+        let pending = PendingCodes::after_resend(
+            PendingCode {
+                id: "n".into(),
+                hash: hasher.hash(&email(), "n", &new),
+            },
+            Some(PendingCode {
+                id: "o".into(),
+                hash: hasher.hash(&email(), "o", &old),
+            }),
         );
+        assert_eq!(pending.matching(&hasher, &email(), &old).unwrap().id, "o");
+        assert_eq!(pending.matching(&hasher, &email(), &new).unwrap().id, "n");
+        let other = OtpCode::parse("333333", 6).unwrap();
+        assert!(pending.matching(&hasher, &email(), &other).is_none());
     }
 
     #[test]

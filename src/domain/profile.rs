@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::envelope::timestamp;
 use super::error::AppError;
-use super::fields::{boolean, raw_string, text, Fields, Patch};
+use super::fields::{boolean, invisible_message, is_invisible, raw_string, text, Fields, Patch};
 use super::user_change::{Changes, FieldValue, UserField};
 
 /// The youngest age at which someone may hold an account.
@@ -280,14 +280,49 @@ fn social(v: &Value) -> Result<FieldValue, String> {
     })(v)
 }
 
+/// A profile photo: a file name or path (`sample.jpg`, as the app uploads
+/// them) or an `https` URL. Apps put it in an `<img src>` or open it, so every
+/// other scheme (`javascript:`, `data:`, `http:`, `file:` …) and anything a
+/// browser would resolve to another host (`//host`, `/\host`) is refused.
 fn photo(v: &Value) -> Result<FieldValue, String> {
     raw_string(|s| {
-        if s.is_empty() || s.len() > 2048 || s.chars().any(|c| c.is_control() || c == ' ') {
-            Err("must be a file name or URL of at most 2048 characters".into())
-        } else {
+        if let Some(c) = s.chars().find(|&c| is_invisible(c)) {
+            return Err(invisible_message(c));
+        }
+        let plain = !s.is_empty()
+            && s.len() <= 2048
+            // Browsers drop tabs and newlines inside URLs (`java\tscript:`) and
+            // read `\` as `/`: neither belongs in a file name or a clean URL.
+            && !s.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\');
+        if plain && photo_is_safe_reference(s) {
             Ok(FieldValue::Text(s.to_owned()))
+        } else {
+            Err("must be a file name or an https URL of at most 2048 characters".into())
         }
     })(v)
+}
+
+/// `https://host…`, or a relative reference that stays on the app's host.
+fn photo_is_safe_reference(s: &str) -> bool {
+    // RFC 3986: a scheme is what precedes a ':' that comes before any '/', '?'
+    // or '#'.
+    let head = &s[..s.find(['/', '?', '#']).unwrap_or(s.len())];
+    match head.split_once(':') {
+        Some((scheme, _)) => {
+            scheme.eq_ignore_ascii_case("https")
+                && s[scheme.len() + 1..]
+                    .strip_prefix("//")
+                    .is_some_and(|rest| {
+                        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                        // `https://user@host` shows one host and goes to another.
+                        !authority.is_empty() && !authority.contains('@')
+                    })
+        }
+        // No scheme: a path, unless `//` makes it another host. No ':' at all
+        // and no '&' either, so no HTML entity (`javascript&colon;…`) can
+        // spell a scheme once an app puts the value in an attribute.
+        None => !s.starts_with("//") && !s.contains([':', '&']),
+    }
 }
 
 fn digits(min: usize, max: usize) -> impl Fn(&Value) -> Result<FieldValue, String> {
@@ -373,6 +408,87 @@ mod tests {
 
     fn field(changes: &Changes, name: UserField) -> Option<&FieldValue> {
         changes.iter().find(|(f, _)| *f == name).map(|(_, v)| v)
+    }
+
+    fn photo_of(raw: &str) -> Result<FieldValue, String> {
+        photo(&Value::from(raw))
+    }
+
+    #[test]
+    fn profile_photo_is_a_file_name_or_an_https_url() {
+        for ok in [
+            "sample.jpg",
+            "users/42/avatar.png",
+            "photo_2026-05-01.webp?v=2",
+            "https://cdn.allmine.app/u/42.jpg",
+            "HTTPS://cdn.allmine.app/u/42.jpg?w=200&h=200#top",
+            "https://cdn.allmine.app",
+        ] {
+            assert_eq!(photo_of(ok), Ok(FieldValue::Text(ok.into())), "{ok}");
+        }
+        for refused in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:image/svg+xml;base64,PHN2Zz4=",
+            "http://cdn.allmine.app/u/42.jpg",
+            "file:///etc/passwd",
+            "vbscript:msgbox(1)",
+            "blob:https://allmine.app/1",
+            "//evil.example/x.jpg",
+            "/\\evil.example/x.jpg",
+            "\\\\evil.example\\x.jpg",
+            "https:evil.example/x.jpg",
+            "https:/evil.example/x.jpg",
+            "https:///evil.example/x.jpg",
+            "https://user@evil.example/x.jpg",
+            "java\tscript:alert(1)",
+            " javascript:alert(1)",
+            "javascript&colon;alert(1)",
+            "sample:1.jpg",
+            "a/b:c.jpg",
+            "a b.jpg",
+            "",
+        ] {
+            assert_eq!(
+                photo_of(refused),
+                Err("must be a file name or an https URL of at most 2048 characters".into()),
+                "{refused:?}"
+            );
+        }
+        assert!(photo_of(&"a".repeat(2049)).is_err());
+        assert_eq!(
+            photo_of("gpj.\u{202E}exe"),
+            Err("must not contain invisible or text-direction characters (found U+202E)".into())
+        );
+    }
+
+    #[test]
+    fn every_free_text_field_refuses_invisible_characters() {
+        let sneaky = "Jo\u{200B}hn";
+        for (name, value) in [
+            ("bio", Value::from(sneaky)),
+            ("expertise", Value::from(sneaky)),
+            ("interests", serde_json::json!([sneaky])),
+        ] {
+            let body = serde_json::json!({ name: value }).to_string();
+            let problems = errors(ProfileUpdate::parse(body.as_bytes()));
+            assert_eq!(problems.len(), 1, "{name}: {problems:?}");
+            assert!(
+                problems[0].contains("(found U+200B)"),
+                "{name}: {problems:?}"
+            );
+        }
+        for name in ["name", "surname", "signupSource", "signupCampaign"] {
+            let mut body = valid_registration();
+            body[name] = Value::from("\u{2067}Admin\u{2069}");
+            let problems = errors(Registration::parse(body.to_string().as_bytes(), today()));
+            assert_eq!(
+                problems,
+                vec![format!(
+                    "{name} must not contain invisible or text-direction characters (found U+2067)"
+                )]
+            );
+        }
     }
 
     #[test]

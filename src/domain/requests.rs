@@ -19,6 +19,8 @@ const MAX_TOKEN_LEN: usize = 4096;
 pub struct SendOtpRequest {
     pub email: EmailAddress,
     pub locale: Locale,
+    /// A Turnstile token, when the app was asked for a challenge (403).
+    pub turnstile_token: Option<String>,
 }
 
 /// `POST /api/v1/auth/verify-otp-email`
@@ -73,8 +75,14 @@ impl SendOtpRequest {
         let locale = fields
             .optional("locale", &locale)
             .map(Option::unwrap_or_default);
-        let (email, locale) = fields.finish(email.zip(locale))?;
-        Ok(Self { email, locale })
+        let turnstile_token = fields.optional("turnstileToken", &token);
+        let ((email, locale), turnstile_token) =
+            fields.finish(email.zip(locale).zip(turnstile_token))?;
+        Ok(Self {
+            email,
+            locale,
+            turnstile_token,
+        })
     }
 }
 

@@ -38,6 +38,44 @@ pub enum UserField {
     AccountDeletionCancelledAt,
 }
 
+impl UserField {
+    /// Every field, for checks that must cover them all.
+    pub const ALL: [UserField; 32] = [
+        Self::Name,
+        Self::Surname,
+        Self::Username,
+        Self::CountryCode,
+        Self::PhoneNumber,
+        Self::SignupSource,
+        Self::SignupCampaign,
+        Self::ProfilePhoto,
+        Self::AvailabilityStatus,
+        Self::BirthDate,
+        Self::Gender,
+        Self::Interests,
+        Self::Expertise,
+        Self::Bio,
+        Self::Instagram,
+        Self::X,
+        Self::Tiktok,
+        Self::Snapchat,
+        Self::Facebook,
+        Self::Timezone,
+        Self::PrivacyPolicyAccepted,
+        Self::PrivacyPolicyVersion,
+        Self::TermsOfUseAccepted,
+        Self::TermsOfUseVersion,
+        Self::ConsentFormAccepted,
+        Self::ConsentFormVersion,
+        Self::IsRegistrationComplete,
+        Self::LastUsernameChangeDate,
+        Self::AccountDeletionStatus,
+        Self::AccountDeletionRequestedAt,
+        Self::AccountDeletionScheduledFor,
+        Self::AccountDeletionCancelledAt,
+    ];
+}
+
 /// A validated value, ready to store.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldValue {

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::domain::audit::AuditEvent;
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
-use crate::domain::limits::Refusal;
+use crate::domain::limits::{client_network, Refusal};
 use crate::platform::trips::{Kind, Trips};
 use crate::platform::{bindings, log, Context};
 use crate::storage::{audit_log, Db, Kv};
@@ -29,6 +29,11 @@ pub struct RequestCtx {
 impl RequestCtx {
     pub fn config(&self) -> Result<Rc<Config>, AppError> {
         bindings::config(&self.env)
+    }
+
+    /// What is wrong with the configuration (nothing when it is valid).
+    pub fn config_problems(&self) -> Vec<String> {
+        bindings::load_config(&self.env).err().unwrap_or_default()
     }
 
     pub fn kv(&self) -> Result<Kv, AppError> {
@@ -58,27 +63,40 @@ impl RequestCtx {
         self.client_ip.as_deref().unwrap_or("unknown")
     }
 
-    /// Per-IP flood protection through a Workers rate-limiting binding
-    /// (`[[ratelimits]]` in wrangler.toml, which also sets limit and period).
+    /// Flood protection per client network (the IPv4 address, or the IPv6 /64)
+    /// through a Workers rate-limiting binding (`[[ratelimits]]` in
+    /// wrangler.toml, which also sets limit and period).
     pub async fn limit_ip(&self, binding: &str) -> Result<(), AppError> {
+        let network = client_network(self.client_ip());
+        if self.rate_limited(binding, network).await? {
+            // The binding's period is 60 s in wrangler.toml; a window ends within it.
+            return Err(Refusal::IpFlood {
+                retry_after_seconds: 60,
+            }
+            .into_error(self.now_ms()));
+        }
+        Ok(())
+    }
+
+    /// A ceiling over every client of this location (one shared key).
+    pub async fn limit_global(&self, binding: &str) -> Result<(), AppError> {
+        if self.rate_limited(binding, "all".into()).await? {
+            return Err(Refusal::MailCeiling {
+                retry_after_seconds: 60,
+            }
+            .into_error(self.now_ms()));
+        }
+        Ok(())
+    }
+
+    async fn rate_limited(&self, binding: &str, key: String) -> Result<bool, AppError> {
         let limiter = self
             .env
             .rate_limiter(binding)
             .map_err(|e| AppError::Misconfigured(format!("rate limit binding {binding}: {e}")))?;
-        let trip = self.trips.start(Kind::Limiter);
-        let outcome = limiter
-            .limit(self.client_ip().to_owned())
-            .await
-            .context("rate limiter")?;
-        drop(trip);
-        if outcome.success {
-            return Ok(());
-        }
-        // The binding's period is 60 s in wrangler.toml; a window ends within it.
-        Err(Refusal::IpFlood {
-            retry_after_seconds: 60,
-        }
-        .into_error(self.now_ms()))
+        let _trip = self.trips.start(Kind::Limiter);
+        let outcome = limiter.limit(key).await.context("rate limiter")?;
+        Ok(!outcome.success)
     }
 
     /// Records a security event after the response, with the client's IP
@@ -103,7 +121,7 @@ impl RequestCtx {
     /// The event with the client's IP, hashed, filled in.
     pub fn with_ip(&self, mut event: AuditEvent) -> Result<AuditEvent, AppError> {
         let config = self.config()?;
-        event.ip_hash = Some(config.code_hasher.tag("audit-ip", self.client_ip()));
+        event.ip_hash = Some(config.keys.audit_tag("ip", self.client_ip()));
         Ok(event)
     }
 }

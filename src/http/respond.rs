@@ -13,9 +13,16 @@ pub fn ok<T: Serialize>(status: u16, data: T, now: DateTime<Utc>) -> Result<Resp
     json(status, &Envelope::success(status, data, now)).map_err(AppError::internal)
 }
 
-/// Any other serialisable body that must still be an envelope (the JWKS adds `keys`).
-pub fn body<T: Serialize>(status: u16, body: &T) -> Result<Response, AppError> {
-    json(status, body).map_err(AppError::internal)
+/// A standard document that other tools read (the JWK Set, the discovery
+/// document): a 200 in its own form, not the envelope, cacheable as given.
+pub fn document<T: Serialize>(body: &T, cache_control: &str) -> Result<Response, AppError> {
+    let bytes = serde_json::to_vec(body).map_err(AppError::internal)?;
+    raw_document(bytes, cache_control)
+}
+
+/// [`document`] for a body that is JSON already (the OpenAPI document).
+pub fn raw_document(json_bytes: Vec<u8>, cache_control: &str) -> Result<Response, AppError> {
+    with_headers(200, json_bytes, cache_control).map_err(AppError::internal)
 }
 
 /// Logs an error's cause, if it has one worth logging (ours, not the caller's).
@@ -49,12 +56,15 @@ pub fn error(err: &AppError, now: DateTime<Utc>) -> worker::Result<Response> {
 }
 
 fn json<T: Serialize>(status: u16, body: &T) -> worker::Result<Response> {
-    let bytes = serde_json::to_vec(body)?;
-    let mut response = Response::from_bytes(bytes)?.with_status(status);
+    // Envelopes carry tokens and personal data: never cache them anywhere.
+    with_headers(status, serde_json::to_vec(body)?, "no-store")
+}
+
+fn with_headers(status: u16, json_bytes: Vec<u8>, cache_control: &str) -> worker::Result<Response> {
+    let mut response = Response::from_bytes(json_bytes)?.with_status(status);
     let headers = response.headers_mut();
     headers.set("Content-Type", "application/json; charset=utf-8")?;
-    // Bodies carry tokens and personal data: never cache them anywhere.
-    headers.set("Cache-Control", "no-store")?;
+    headers.set("Cache-Control", cache_control)?;
     headers.set("X-Content-Type-Options", "nosniff")?;
     Ok(response)
 }

@@ -7,6 +7,7 @@ use crate::domain::error::AppError;
 pub enum Route {
     Health,
     Jwks,
+    Discovery,
     OpenApi,
     SendOtpEmail,
     VerifyOtpEmail,
@@ -34,6 +35,7 @@ pub enum Route {
 pub const ROUTES: &[(&str, &str, Route)] = &[
     ("GET",    "/health",                              Route::Health),
     ("GET",    "/.well-known/jwks.json",               Route::Jwks),
+    ("GET",    "/.well-known/openid-configuration",    Route::Discovery),
     ("GET",    "/api/v1/openapi.json",                 Route::OpenApi),
     ("POST",   "/api/v1/auth/send-otp-email",          Route::SendOtpEmail),
     ("POST",   "/api/v1/auth/verify-otp-email",        Route::VerifyOtpEmail),
@@ -97,6 +99,13 @@ mod tests {
             Ok(Route::VerifyOtpEmail)
         );
         assert_eq!(resolve("GET", "/health"), Ok(Route::Health));
+    }
+
+    #[test]
+    fn the_key_documents_are_where_discovery_says() {
+        use crate::domain::discovery::{DISCOVERY_PATH, JWKS_PATH};
+        assert_eq!(resolve("GET", JWKS_PATH), Ok(Route::Jwks));
+        assert_eq!(resolve("GET", DISCOVERY_PATH), Ok(Route::Discovery));
     }
 
     #[test]

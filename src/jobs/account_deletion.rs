@@ -22,7 +22,7 @@ pub async fn run(env: &Env, now: DateTime<Utc>) -> Result<usize, AppError> {
     let (db, kv) = (bindings::db(env, &trips)?, bindings::kv(env, &trips)?);
     let at = timestamp(now);
 
-    let tombstone = |email: &str| config.code_hasher.tombstone(email);
+    let tombstone = |email: &str| config.keys.tombstone(email);
     let mut finalized = 0;
     for account in deletion::due(&db, &at, FINALIZE_PER_RUN, tombstone).await? {
         if deletion::finalize(&db, &kv, &account, &at).await? {

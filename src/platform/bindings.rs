@@ -21,21 +21,25 @@ thread_local! {
     static CONFIG: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
 }
 
-/// The isolate's configuration, parsed on first use.
-pub fn config(env: &Env) -> Result<Rc<Config>, AppError> {
+/// The isolate's configuration, parsed on first use, or every problem found
+/// (settings by name, never their values: `/health` shows them).
+pub fn load_config(env: &Env) -> Result<Rc<Config>, Vec<String>> {
     if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
         return Ok(config);
     }
-    let loaded = Config::from_lookup(|name| {
+    let loaded = Rc::new(Config::from_lookup(|name| {
         env.secret(name)
             .or_else(|_| env.var(name))
             .ok()
             .map(|v| v.to_string())
-    })
-    .map(Rc::new)
-    .map_err(|problems| AppError::Misconfigured(problems.join("; ")))?;
+    })?);
     CONFIG.with(|c| *c.borrow_mut() = Some(loaded.clone()));
     Ok(loaded)
+}
+
+/// The isolate's configuration; a bad one is a 500 whose cause is logged.
+pub fn config(env: &Env) -> Result<Rc<Config>, AppError> {
+    load_config(env).map_err(|problems| AppError::Misconfigured(problems.join("; ")))
 }
 
 /// The KV namespace of pending codes; its calls count in `trips`.

@@ -41,7 +41,7 @@ pub(super) fn insert_login(
         "INSERT INTO audit_events (at, event, user_id, email_hash, ip_hash, detail)
          SELECT ?1, ?2, u.id, ?3, ?4, ?5 FROM users u
          WHERE u.email = ?6
-           AND EXISTS (SELECT 1 FROM otp_ledger WHERE email = ?6 AND consumed_by = ?7)",
+           AND EXISTS (SELECT 1 FROM otp_codes WHERE email = ?6 AND consumed_by = ?7)",
         &[
             text(at),
             text(event.kind.as_str()),

@@ -78,7 +78,7 @@ pub async fn finalize(db: &Db, kv: &Kv, account: &DueAccount, now: &str) -> Resu
         ],
     )?;
     let drop_code = db.statement(
-        format!("DELETE FROM otp_ledger WHERE email = ?3 AND {FINALIZED_NOW}"),
+        format!("DELETE FROM otp_codes WHERE email = ?3 AND {FINALIZED_NOW}"),
         &[id.clone(), at.clone(), text(&account.email)],
     )?;
     let audit = db.statement(

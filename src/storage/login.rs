@@ -1,10 +1,11 @@
-//! The two outcomes of typing a code, each one D1 batch (one transaction, one
+//! The outcomes of typing a code, each one D1 batch (one transaction, one
 //! round trip) that also reads back the ledger, so a refusal is explained
 //! without another round trip.
 
 use serde::Deserialize;
 
 use super::limit_store::{self, NotLocked};
+use super::otp_store::AttemptOn;
 use super::session_repo::{self, NewSession};
 use super::user_repo::{self, UserRow};
 use super::{audit_log, batch_rows, otp_store, Db};
@@ -12,28 +13,29 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
 use crate::domain::ids::{random_hex, OsRandom};
-use crate::domain::limits::{Counter, EmailLimits, Keys};
-use crate::domain::otp::{CodeRefusal, LedgerSnapshot, OtpPolicy};
+use crate::domain::limits::{BudgetPolicy, EmailLimits, Keys};
+use crate::domain::otp::{CodeRefusal, LedgerSnapshot, OtpPolicy, PendingCodes};
 use crate::domain::user::User;
 
-/// An attempt on the code an address has pending.
+/// An attempt on the codes an address has pending.
 pub struct Attempt<'a> {
     pub email: &'a EmailAddress,
-    /// The issuance the code belongs to (from the pending record).
-    pub code_id: &'a str,
     pub keys: &'a Keys,
     pub policy: &'a OtpPolicy,
     pub limits: &'a EmailLimits,
+    pub budget: BudgetPolicy,
     pub now_ms: i64,
 }
 
 /// A right code, and what its login writes.
 pub struct Login<'a> {
     pub attempt: Attempt<'a>,
+    /// The code that matched.
+    pub code_id: &'a str,
     /// The id the user gets if this is their first login.
     pub new_user_id: &'a str,
-    /// The keyed tombstone a finalised deletion would have left of the address.
-    pub tombstone: &'a str,
+    /// Every marker a finalised deletion may have left of the address.
+    pub tombstones: &'a [String],
     pub session: NewSession<'a>,
     pub audit: &'a AuditEvent,
     pub at: &'a str,
@@ -50,12 +52,15 @@ pub enum LoginOutcome {
     Deleted,
 }
 
-#[derive(Deserialize)]
-struct SnapshotRow {
-    live_attempts: Option<u32>,
-    window_start: Option<i64>,
-    count: Option<i64>,
-    updated_at: Option<i64>,
+/// What a code that matched none the request knew of came to.
+#[derive(Debug)]
+pub enum WrongAttempt {
+    /// Counted, or refused without counting: the answer.
+    Refused(CodeRefusal),
+    /// The request's copy of the codes (KV where it runs) was missing or stale,
+    /// so nothing was counted against anyone; these are the usable codes
+    /// D1 holds, to check the code against instead.
+    Stale(PendingCodes),
 }
 
 #[derive(Deserialize)]
@@ -63,115 +68,142 @@ struct Attempts {
     attempts: u32,
 }
 
-fn snapshot(results: &[worker::D1Result], index: usize) -> Result<LedgerSnapshot, AppError> {
-    let row = batch_rows::<SnapshotRow>(results, index)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| AppError::internal("ledger snapshot has no row"))?;
-    let failures = match (row.window_start, row.count, row.updated_at) {
-        (Some(window_start), Some(count), Some(updated_at)) => Some(Counter {
-            window_start,
-            count,
-            updated_at,
-        }),
-        _ => None,
-    };
-    Ok(LedgerSnapshot {
-        live_attempts: row.live_attempts,
-        failures,
-    })
-}
-
 impl Attempt<'_> {
-    fn record(
-        &self,
-        db: &Db,
-        consumer: Option<&str>,
-    ) -> Result<worker::D1PreparedStatement, AppError> {
-        let lock = NotLocked::new(self.keys, self.limits, self.now_ms);
-        otp_store::record_attempt(
-            db,
-            self.email,
-            self.code_id,
-            consumer,
-            self.policy,
-            self.now_ms,
-            &lock,
-        )
+    fn not_locked(&self) -> NotLocked<'_> {
+        NotLocked::new(self.keys, self.limits, self.budget, self.now_ms)
     }
 
-    fn snapshot(&self, db: &Db) -> Result<worker::D1PreparedStatement, AppError> {
-        otp_store::snapshot(
-            db,
-            self.email,
-            self.code_id,
-            &self.keys.failures,
-            self.now_ms,
-        )
+    /// The statements that read the ledger back, at `first` and `first + 1`.
+    fn snapshot_statements(&self, db: &Db) -> Result<[worker::D1PreparedStatement; 2], AppError> {
+        Ok([
+            otp_store::unexpired(db, self.email, self.now_ms)?,
+            limit_store::read(db, self.keys)?,
+        ])
+    }
+
+    fn snapshot(
+        &self,
+        results: &[worker::D1Result],
+        first: usize,
+    ) -> Result<LedgerSnapshot, AppError> {
+        Ok(LedgerSnapshot {
+            unexpired: otp_store::unexpired_rows(results, first)?,
+            counters: limit_store::counters(results, first + 1, self.keys)?,
+        })
     }
 
     fn classify(&self, snapshot: &LedgerSnapshot) -> CodeRefusal {
-        CodeRefusal::classify(snapshot, self.policy, self.limits, self.now_ms)
+        CodeRefusal::classify(snapshot, self.policy, self.limits, self.budget, self.now_ms)
     }
 }
 
-/// A wrong code: counted against the code and against the address, and the
-/// reason the caller is given (wrong with attempts left, exhausted, locked, or
-/// no live code at all).
-pub async fn count_wrong_attempt(db: &Db, attempt: &Attempt<'_>) -> Result<CodeRefusal, AppError> {
+/// A code that matched none of `seen` (the codes KV held where the request
+/// ran). Counted against every usable code of the address, and against its
+/// network's and the address's failure counters, only if `seen` is current.
+pub async fn count_wrong_attempt(
+    db: &Db,
+    attempt: &Attempt<'_>,
+    seen: &PendingCodes,
+) -> Result<WrongAttempt, AppError> {
+    let token = random_hex(&mut OsRandom, 16);
+    let lock = attempt.not_locked();
+    let [network, address] = limit_store::record_failures(
+        db,
+        attempt.keys,
+        attempt.limits,
+        attempt.email,
+        &token,
+        attempt.now_ms,
+    )?;
+    let [codes, counters] = attempt.snapshot_statements(db)?;
     let results = db
         .batch(
             vec![
-                attempt.record(db, None)?,
-                limit_store::record_failure(db, attempt.keys, attempt.now_ms)?,
-                attempt.snapshot(db)?,
+                otp_store::attempt(
+                    db,
+                    attempt.email,
+                    AttemptOn::CountWrong {
+                        seen_newest: seen.newest_id(),
+                        token: &token,
+                    },
+                    attempt.policy,
+                    attempt.now_ms,
+                    &lock,
+                )?,
+                network,
+                address,
+                codes,
+                counters,
             ],
             "wrong attempt batch",
         )
         .await?;
-    let counted = batch_rows::<Attempts>(&results, 0)?.into_iter().next();
-    let snapshot = snapshot(&results, 2)?;
-    let locked = attempt
-        .limits
-        .locked_until(snapshot.failures.as_ref(), attempt.now_ms);
+    let counted = batch_rows::<Attempts>(&results, 0)?
+        .into_iter()
+        .map(|a| a.attempts)
+        .max();
+    let snapshot = attempt.snapshot(&results, 3)?;
+    let locked =
+        attempt
+            .limits
+            .verify_locked_until(&snapshot.counters, attempt.budget, attempt.now_ms);
+    let usable = snapshot.usable(attempt.policy);
     Ok(match (locked, counted) {
-        (Some(until), _) => CodeRefusal::LockedOut { until },
-        (None, Some(Attempts { attempts })) => CodeRefusal::Wrong { attempts },
-        (None, None) => attempt.classify(&snapshot),
+        (Some(until), _) => WrongAttempt::Refused(CodeRefusal::LockedOut { until }),
+        (None, Some(attempts)) => WrongAttempt::Refused(CodeRefusal::Wrong { attempts }),
+        // Usable codes, but not those the request saw: its copy was stale.
+        (None, None) if !usable.codes.is_empty() && usable.newest_id() != seen.newest_id() => {
+            WrongAttempt::Stale(usable)
+        }
+        (None, None) => WrongAttempt::Refused(attempt.classify(&snapshot)),
     })
 }
 
-/// The right code. Uses it, upserts the user, opens the session and records
-/// the login; the last three only take effect for the request whose
-/// `consumer` token won the use, so concurrent verifies of one code produce
-/// exactly one login.
+/// The right code. Uses it, upserts the user, opens the session, records the
+/// login and retires the address's other codes; all but the first only take
+/// effect for the request whose `consumer` token won the use, so concurrent
+/// verifies of one code produce exactly one login.
 pub async fn commit(db: &Db, login: &Login<'_>) -> Result<LoginOutcome, AppError> {
     let consumer = random_hex(&mut OsRandom, 16);
-    let email = login.attempt.email;
+    let attempt = &login.attempt;
+    let email = attempt.email;
+    let [codes, counters] = attempt.snapshot_statements(db)?;
     let results = db
         .batch(
             vec![
-                login.attempt.record(db, Some(&consumer))?,
+                otp_store::attempt(
+                    db,
+                    email,
+                    AttemptOn::Use {
+                        code_id: login.code_id,
+                        consumer: &consumer,
+                    },
+                    attempt.policy,
+                    attempt.now_ms,
+                    &attempt.not_locked(),
+                )?,
                 user_repo::upsert_on_login(
                     db,
                     login.new_user_id,
                     email,
-                    login.tombstone,
+                    login.tombstones,
                     &consumer,
                     login.at,
                 )?,
                 session_repo::open_on_login(db, &login.session, email, &consumer)?,
                 audit_log::insert_login(db, login.at, login.audit, email.as_str(), &consumer)?,
-                login.attempt.snapshot(db)?,
+                otp_store::retire_others(db, email, &consumer)?,
+                codes,
+                counters,
             ],
             "login batch",
         )
         .await?;
     if batch_rows::<Attempts>(&results, 0)?.is_empty() {
         // Another request used the code first, it ran out of attempts or
-        // time, or the address is locked out.
-        let snapshot = snapshot(&results, 4)?;
-        return Ok(LoginOutcome::NotUsable(login.attempt.classify(&snapshot)));
+        // time, or this request is locked out.
+        let snapshot = attempt.snapshot(&results, 5)?;
+        return Ok(LoginOutcome::NotUsable(attempt.classify(&snapshot)));
     }
     Ok(
         match user_repo::users(batch_rows::<UserRow>(&results, 1)?)? {

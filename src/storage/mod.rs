@@ -9,6 +9,7 @@ pub mod health;
 pub mod limit_store;
 pub mod login;
 pub mod otp_store;
+pub mod retention;
 pub mod session_repo;
 pub mod user_columns;
 pub mod user_repo;
@@ -106,7 +107,11 @@ impl Db {
             Handle::Primary(db) => db.batch(statements).await,
             Handle::Session(session) => session.batch(statements).await,
         };
-        result.context(what)
+        let results = result.context(what)?;
+        for result in &results {
+            self.spent(result);
+        }
+        Ok(results)
     }
 
     /// Runs one statement and returns its rows.
@@ -117,7 +122,9 @@ impl Db {
     ) -> Result<Vec<T>, AppError> {
         fault("d1")?;
         let _trip = self.trips.start(Kind::D1);
-        statement.all().await.context(what)?.results().context(what)
+        let result = statement.all().await.context(what)?;
+        self.spent(&result);
+        result.results().context(what)
     }
 
     /// Runs one statement that returns nothing worth reading.
@@ -128,7 +135,24 @@ impl Db {
     ) -> Result<(), AppError> {
         fault("d1")?;
         let _trip = self.trips.start(Kind::D1);
-        statement.run().await.context(what).map(|_| ())
+        let result = statement.run().await.context(what)?;
+        self.spent(&result);
+        Ok(())
+    }
+}
+
+impl Db {
+    /// Test builds add up what D1 reports it spent (the capacity figures);
+    /// release builds skip reading the result's metadata.
+    #[inline]
+    fn spent(&self, _result: &D1Result) {
+        #[cfg(feature = "fault-injection")]
+        if let Ok(Some(meta)) = _result.meta() {
+            self.trips.d1_spent(
+                meta.duration.unwrap_or(0.0),
+                u32::try_from(meta.rows_written.unwrap_or(0)).unwrap_or(u32::MAX),
+            );
+        }
     }
 }
 

@@ -1,48 +1,66 @@
-//! Pending codes: the hash in KV (expired by KV), attempts and use in the D1 ledger.
+//! Pending codes. KV holds the usable codes of an address (their hashes),
+//! written where the code is sent and read first where it is typed, expired by
+//! KV. D1 (`otp_codes`) is the authority: every code's hash, attempts and use,
+//! so a location whose KV copy is missing or stale still decides correctly.
 
+use serde::Deserialize;
 use worker::D1PreparedStatement;
 
 use super::limit_store::NotLocked;
-use super::{int, opt_text, text, Db, Kv};
+use super::{batch_rows, int, opt_text, text, Db, Kv};
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
-use crate::domain::otp::{OtpPolicy, PendingCode};
+use crate::domain::otp::{OtpPolicy, PendingCode, PendingCodes, LIVE_CODES};
 use crate::platform::trips::Kind;
 use crate::platform::{fault, Context};
 
-fn kv_key(email: &EmailAddress) -> String {
+fn kv_key(email: &str) -> String {
     format!("otp:{email}")
 }
 
-/// Stores a new code for the address, replacing any earlier one.
+/// The SQL condition "usable": unused, unexpired, attempts left. Its three
+/// values (`now`, `max_attempts`) are bound at `now` and `max`.
+fn usable(now: usize, max: usize) -> String {
+    format!("consumed_by IS NULL AND expires_at > ?{now} AND attempts < ?{max}")
+}
+
+/// Stores a new code: in D1 (retiring all but the newest `LIVE_CODES`) and,
+/// side by side, in KV together with the code it replaces.
 pub async fn save(
     kv: &Kv,
     db: &Db,
     email: &EmailAddress,
-    pending: &PendingCode,
+    codes: &PendingCodes,
     policy: &OtpPolicy,
     now_ms: i64,
-    issued_at: &str,
 ) -> Result<(), AppError> {
-    let ledger = db.statement(
-        "INSERT INTO otp_ledger (email, code_id, attempts, expires_at, consumed_by, issued_at)
-         VALUES (?1, ?2, 0, ?3, NULL, ?4)
-         ON CONFLICT (email) DO UPDATE SET
-             code_id = excluded.code_id, attempts = 0, expires_at = excluded.expires_at,
-             consumed_by = NULL, issued_at = excluded.issued_at",
+    let newest = codes
+        .codes
+        .first()
+        .ok_or_else(|| AppError::internal("no code to save"))?;
+    let insert = db.statement(
+        "INSERT INTO otp_codes (email, code_id, code_hash, attempts, issued_at, expires_at)
+         VALUES (?1, ?2, ?3, 0, ?4, ?5)",
         &[
             text(email.as_str()),
-            text(&pending.id),
+            text(&newest.id),
+            text(&newest.hash),
+            int(now_ms),
             int(now_ms + i64::from(policy.ttl_seconds) * 1000),
-            text(issued_at),
         ],
     )?;
-    let record = serde_json::to_string(pending).map_err(AppError::internal)?;
+    let retire = db.statement(
+        "UPDATE otp_codes SET consumed_by = 'retired'
+         WHERE email = ?1 AND consumed_by IS NULL AND code_id NOT IN
+           (SELECT code_id FROM otp_codes WHERE email = ?1 ORDER BY issued_at DESC LIMIT ?2)",
+        &[text(email.as_str()), int(LIVE_CODES as i64)],
+    )?;
+    let record = serde_json::to_string(codes).map_err(AppError::internal)?;
     let kv_put = async {
         fault("kv")?;
         let _trip = kv.trips.start(Kind::Kv);
         kv.store
-            .put(&kv_key(email), record)
+            .put(&kv_key(email.as_str()), record)
             .context("kv put")?
             .expiration_ttl(u64::from(policy.ttl_seconds))
             .execute()
@@ -50,103 +68,176 @@ pub async fn save(
             .context("kv put")
     };
     // Both writes are independent; run them side by side to save a round trip.
-    let (ledger, kv) = futures_util::join!(db.run(ledger, "write otp_ledger"), kv_put);
+    let (ledger, kv) = futures_util::join!(db.batch(vec![insert, retire], "save code"), kv_put);
     ledger?;
     kv
 }
 
-/// The code pending for the address, if KV still has one.
-pub async fn pending(kv: &Kv, email: &EmailAddress) -> Result<Option<PendingCode>, AppError> {
+/// The codes KV holds for the address where this request runs. Missing, or in
+/// a shape this version does not write, means none: D1 then decides.
+pub async fn pending(kv: &Kv, email: &EmailAddress) -> Result<PendingCodes, AppError> {
     fault("kv")?;
     let trip = kv.trips.start(Kind::Kv);
     let raw = kv
         .store
-        .get(&kv_key(email))
+        .get(&kv_key(email.as_str()))
         .text()
         .await
         .context("kv get")?;
     drop(trip);
-    match raw {
-        None => Ok(None),
-        Some(raw) => serde_json::from_str(&raw)
-            .map(Some)
-            .context("corrupt otp record"),
-    }
+    Ok(raw
+        .and_then(|raw| serde_json::from_str(&raw).ok())
+        .unwrap_or_default())
 }
 
-/// Drops the KV copy of an address's pending code (account deletion).
+/// Drops the KV copy of an address's codes (account deletion).
 pub async fn forget(kv: &Kv, email: &str) -> Result<(), AppError> {
     fault("kv")?;
     let _trip = kv.trips.start(Kind::Kv);
-    kv.store
-        .delete(&format!("otp:{email}"))
-        .await
-        .context("kv delete")
+    kv.store.delete(&kv_key(email)).await.context("kv delete")
 }
 
-/// Ledger rows of codes that expired before `before_ms` are of no further use.
+/// Rows of codes that expired before `before_ms` are of no further use.
 pub async fn purge_expired(db: &Db, before_ms: i64) -> Result<(), AppError> {
     let statement = db.statement(
-        "DELETE FROM otp_ledger WHERE expires_at < ?1",
+        "DELETE FROM otp_codes WHERE expires_at < ?1",
         &[int(before_ms)],
     )?;
-    db.run(statement, "otp_ledger purge").await
+    db.run(statement, "otp_codes purge").await
 }
 
-/// Records an attempt on a code: one atomic UPDATE, applied only while the
-/// code is live, unused, has attempts left and the address is not locked out.
-/// With `consumer` (the right code) it also uses the code, so of concurrent
-/// requests exactly one wins; without, it only counts a wrong attempt.
-/// `RETURNING` gives the attempts spent; no row means it was refused.
-pub(super) fn record_attempt(
+/// The newest usable code of the address, for a send to keep behind its new one.
+pub(super) fn newest_usable(
     db: &Db,
     email: &EmailAddress,
-    code_id: &str,
-    consumer: Option<&str>,
+    policy: &OtpPolicy,
+    now_ms: i64,
+) -> Result<D1PreparedStatement, AppError> {
+    db.statement(
+        format!(
+            "SELECT code_id AS id, code_hash AS hash FROM otp_codes
+             WHERE email = ?1 AND {} ORDER BY issued_at DESC LIMIT 1",
+            usable(2, 3)
+        ),
+        &[
+            text(email.as_str()),
+            int(now_ms),
+            int(i64::from(policy.max_attempts)),
+        ],
+    )
+}
+
+/// What an attempt does to the address's usable codes.
+pub(super) enum AttemptOn<'a> {
+    /// The right code: use it, marking it with the request's `consumer`
+    /// token. Of concurrent requests exactly one wins; `RETURNING` gives a row
+    /// only to the winner.
+    Use { code_id: &'a str, consumer: &'a str },
+    /// A wrong code: count it against every usable code of the address, but
+    /// only if the codes the request saw (KV's newest, `seen_newest`) are
+    /// D1's, so a location with a missing or stale KV copy counts nothing
+    /// against anyone. Marks the rows it counted with the request's `token`
+    /// so the failure counters can weigh them.
+    CountWrong {
+        seen_newest: Option<&'a str>,
+        token: &'a str,
+    },
+}
+
+/// An attempt on codes: one atomic UPDATE, applied only to usable codes and
+/// only while the request is not locked out. `RETURNING` gives the attempts
+/// spent on each code it changed.
+pub(super) fn attempt(
+    db: &Db,
+    email: &EmailAddress,
+    on: AttemptOn<'_>,
     policy: &OtpPolicy,
     now_ms: i64,
     lock: &NotLocked<'_>,
 ) -> Result<D1PreparedStatement, AppError> {
+    let (which, marks, target, token) = match on {
+        AttemptOn::Use { code_id, consumer } => {
+            ("code_id = ?2", "consumed_by", text(code_id), consumer)
+        }
+        AttemptOn::CountWrong { seen_newest, token } => (
+            "?2 = (SELECT code_id FROM otp_codes WHERE email = ?1 AND {usable}
+                   ORDER BY issued_at DESC LIMIT 1)",
+            "last_attempt_by",
+            opt_text(seen_newest),
+            token,
+        ),
+    };
     let own = [
         text(email.as_str()),
-        text(code_id),
-        opt_text(consumer),
-        int(i64::from(policy.max_attempts)),
+        target,
+        text(token),
         int(now_ms),
+        int(i64::from(policy.max_attempts)),
     ];
+    let usable = usable(4, 5);
     db.statement(
         format!(
-            "UPDATE otp_ledger SET attempts = attempts + 1, consumed_by = ?3
-             WHERE email = ?1 AND code_id = ?2 AND consumed_by IS NULL
-               AND attempts < ?4 AND expires_at > ?5 AND {}
+            "UPDATE otp_codes SET attempts = attempts + 1, {marks} = ?3
+             WHERE email = ?1 AND {usable} AND {locked} AND {which}
              RETURNING attempts",
-            lock.sql(own.len() + 1)
+            which = which.replace("{usable}", &usable),
+            locked = lock.sql(own.len() + 1)
         ),
         &[own.as_slice(), &lock.values()].concat(),
     )
 }
 
-/// The ledger after an attempt, read in the attempt's own batch: the attempts
-/// spent on the live, unused issuance (NULL when there is none) and the
-/// address's wrong-code counter.
-pub(super) fn snapshot(
+/// After a login: every other code of the address is retired, so one mail's
+/// worth of codes gives one login.
+pub(super) fn retire_others(
     db: &Db,
     email: &EmailAddress,
-    code_id: &str,
-    failures_key: &str,
+    consumer: &str,
+) -> Result<D1PreparedStatement, AppError> {
+    db.statement(
+        "UPDATE otp_codes SET consumed_by = 'retired'
+         WHERE email = ?1 AND consumed_by IS NULL
+           AND EXISTS (SELECT 1 FROM otp_codes WHERE email = ?1 AND consumed_by = ?2)",
+        &[text(email.as_str()), text(consumer)],
+    )
+}
+
+/// The address's unused, unexpired codes after an attempt, newest first.
+pub(super) fn unexpired(
+    db: &Db,
+    email: &EmailAddress,
     now_ms: i64,
 ) -> Result<D1PreparedStatement, AppError> {
     db.statement(
-        "SELECT
-           (SELECT attempts FROM otp_ledger WHERE email = ?1 AND code_id = ?2
-              AND consumed_by IS NULL AND expires_at > ?3) AS live_attempts,
-           r.window_start, r.count, r.updated_at
-         FROM (SELECT 1) LEFT JOIN rate_limits r ON r.key = ?4",
-        &[
-            text(email.as_str()),
-            text(code_id),
-            int(now_ms),
-            text(failures_key),
-        ],
+        "SELECT code_id AS id, code_hash AS hash, attempts FROM otp_codes
+         WHERE email = ?1 AND consumed_by IS NULL AND expires_at > ?2
+         ORDER BY issued_at DESC",
+        &[text(email.as_str()), int(now_ms)],
     )
+}
+
+#[derive(Deserialize)]
+struct CodeRow {
+    id: String,
+    hash: String,
+    attempts: u32,
+}
+
+/// The rows of an `unexpired` statement in a batch.
+pub(super) fn unexpired_rows(
+    results: &[worker::D1Result],
+    index: usize,
+) -> Result<Vec<(PendingCode, u32)>, AppError> {
+    Ok(batch_rows::<CodeRow>(results, index)?
+        .into_iter()
+        .map(|r| {
+            (
+                PendingCode {
+                    id: r.id,
+                    hash: r.hash,
+                },
+                r.attempts,
+            )
+        })
+        .collect())
 }

@@ -50,7 +50,7 @@ pub(super) fn open_on_login(
         "INSERT INTO sessions (id, user_id, refresh_jti, created_at, expires_at)
          SELECT ?1, u.id, ?2, ?3, ?4 FROM users u
          WHERE u.email = ?5 AND u.account_deletion_status IS NOT 'finalized'
-           AND EXISTS (SELECT 1 FROM otp_ledger WHERE email = ?5 AND consumed_by = ?6)",
+           AND EXISTS (SELECT 1 FROM otp_codes WHERE email = ?5 AND consumed_by = ?6)",
         &[
             text(session.id),
             text(session.refresh_jti),
@@ -146,22 +146,49 @@ pub async fn rotate(db: &Db, r: &RotateRequest<'_>) -> Result<Rotation, AppError
     Ok(Rotation::Replayed)
 }
 
-/// Whether the session is live: not revoked, not expired, its user not
-/// finalised. Always asked of the primary: it decides access.
+/// The condition "session `?{session}` of user `?{user}` is live at `?{now}`":
+/// not revoked, not expired, its user not finalised. Written once, since it
+/// decides access wherever a token acts on its session.
+pub(super) fn live_sql(session: usize, user: usize, now: usize) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id
+           WHERE s.id = ?{session} AND s.user_id = ?{user} AND s.revoked_at IS NULL
+             AND s.expires_at > ?{now} AND u.account_deletion_status IS NOT 'finalized')"
+    )
+}
+
+#[derive(Deserialize)]
+struct Live {
+    live: i64,
+}
+
+/// One row, `live` 1 or 0.
+fn live_statement(
+    db: &Db,
+    user_id: &str,
+    session_id: &str,
+    now: &str,
+) -> Result<D1PreparedStatement, AppError> {
+    db.statement(
+        format!("SELECT {} AS live", live_sql(1, 2, 3)),
+        &[text(session_id), text(user_id), text(now)],
+    )
+}
+
+/// Whether the session is live. Always asked of the primary: it decides access.
 pub async fn is_live(
     db: &Db,
     user_id: &str,
     session_id: &str,
     now: &str,
 ) -> Result<bool, AppError> {
-    let statement = db.statement(
-        "SELECT 1 AS live FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = ?1 AND s.user_id = ?2 AND s.revoked_at IS NULL AND s.expires_at > ?3
-           AND u.account_deletion_status IS NOT 'finalized'",
-        &[text(session_id), text(user_id), text(now)],
-    )?;
-    let rows: Vec<serde_json::Value> = db.rows(statement, "session live").await?;
-    Ok(!rows.is_empty())
+    let rows: Vec<Live> = db
+        .rows(
+            live_statement(db, user_id, session_id, now)?,
+            "session live",
+        )
+        .await?;
+    Ok(rows.first().is_some_and(|r| r.live == 1))
 }
 
 /// The revocation of one session of the user (`Some(id)`) or all of them.
@@ -173,17 +200,73 @@ pub(super) fn revoke_statement(
     reason: RevokeReason,
     now: &str,
 ) -> Result<D1PreparedStatement, AppError> {
+    guarded_revoke_statement(db, user_id, session_id, reason, now, None)
+}
+
+/// `revoke_statement`, and with `while_live` only if that session of the
+/// user is live at `now`.
+fn guarded_revoke_statement(
+    db: &Db,
+    user_id: &str,
+    session_id: Option<&str>,
+    reason: RevokeReason,
+    now: &str,
+    while_live: Option<&str>,
+) -> Result<D1PreparedStatement, AppError> {
     db.statement(
-        "UPDATE sessions SET revoked_at = ?3, revoked_reason = ?4
-         WHERE user_id = ?1 AND (?2 IS NULL OR id = ?2) AND revoked_at IS NULL
-         RETURNING id",
+        format!(
+            "UPDATE sessions SET revoked_at = ?3, revoked_reason = ?4
+             WHERE user_id = ?1 AND (?2 IS NULL OR id = ?2) AND revoked_at IS NULL
+               AND (?5 IS NULL OR {})
+             RETURNING id",
+            live_sql(5, 1, 3)
+        ),
         &[
             text(user_id),
             opt_text(session_id),
             text(now),
             text(reason.as_str()),
+            opt_text(while_live),
         ],
     )
+}
+
+/// A logout by the holder of session `caller_session`: ends `target` (one of
+/// the user's sessions) or, with `None`, all of them, but only while the
+/// caller's own session is live, so the access token of an ended session (a
+/// logout, a stolen chain revoked) cannot end its owner's other sessions.
+/// Checked and done in one transaction. Returns how many sessions were live,
+/// or `None` when the caller's session has ended.
+pub async fn logout(
+    db: &Db,
+    user_id: &str,
+    caller_session: &str,
+    target: Option<&str>,
+    now: &str,
+) -> Result<Option<usize>, AppError> {
+    let results = db
+        .batch(
+            vec![
+                live_statement(db, user_id, caller_session, now)?,
+                guarded_revoke_statement(
+                    db,
+                    user_id,
+                    target,
+                    RevokeReason::Logout,
+                    now,
+                    Some(caller_session),
+                )?,
+            ],
+            "logout batch",
+        )
+        .await?;
+    let live = batch_rows::<Live>(&results, 0)?
+        .first()
+        .is_some_and(|r| r.live == 1);
+    if !live {
+        return Ok(None);
+    }
+    Ok(Some(batch_rows::<serde_json::Value>(&results, 1)?.len()))
 }
 
 /// Revokes one session of the user (`Some(id)`) or all of them; returns how

@@ -140,42 +140,7 @@ mod tests {
 
     #[test]
     fn every_field_has_exactly_one_column() {
-        use UserField::*;
-        let all = [
-            Name,
-            Surname,
-            Username,
-            CountryCode,
-            PhoneNumber,
-            SignupSource,
-            SignupCampaign,
-            ProfilePhoto,
-            AvailabilityStatus,
-            BirthDate,
-            Gender,
-            Interests,
-            Expertise,
-            Bio,
-            Instagram,
-            X,
-            Tiktok,
-            Snapchat,
-            Facebook,
-            Timezone,
-            PrivacyPolicyAccepted,
-            PrivacyPolicyVersion,
-            TermsOfUseAccepted,
-            TermsOfUseVersion,
-            ConsentFormAccepted,
-            ConsentFormVersion,
-            IsRegistrationComplete,
-            LastUsernameChangeDate,
-            AccountDeletionStatus,
-            AccountDeletionRequestedAt,
-            AccountDeletionScheduledFor,
-            AccountDeletionCancelledAt,
-        ];
-        for field in all {
+        for field in UserField::ALL {
             let n = USER_COLUMNS
                 .iter()
                 .filter(|(_, f, _)| *f == Some(field))

@@ -4,6 +4,7 @@ use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
 use worker::D1PreparedStatement;
 
+use super::session_repo;
 use super::user_columns::column;
 use super::{int, text, Db};
 use crate::domain::email::EmailAddress;
@@ -56,22 +57,24 @@ fn conflict_or_internal(err: AppError) -> AppError {
 /// the code (so a losing concurrent request writes nothing), and never for a
 /// finalised deletion. `RETURNING` gives the row; none means a condition failed.
 ///
-/// `tombstone` is what a finalised deletion left of this address: while it
-/// exists, the address cannot make a new account either.
+/// `tombstones` are what a finalised deletion may have left of this address
+/// (under the current key or an earlier one): while one exists, the address
+/// cannot make a new account either.
 pub(super) fn upsert_on_login(
     db: &Db,
     new_id: &str,
     email: &EmailAddress,
-    tombstone: &str,
+    tombstones: &[String],
     consumer: &str,
     now: &str,
 ) -> Result<D1PreparedStatement, AppError> {
     let roles = serde_json::to_string(DEFAULT_ROLES).map_err(AppError::internal)?;
+    let tombstones = serde_json::to_string(tombstones).map_err(AppError::internal)?;
     db.statement(
         "INSERT INTO users (id, email, roles, last_login, created_at, updated_at)
          SELECT ?1, ?2, ?3, ?4, ?4, ?4
-         WHERE EXISTS (SELECT 1 FROM otp_ledger WHERE email = ?2 AND consumed_by = ?5)
-           AND NOT EXISTS (SELECT 1 FROM users WHERE email = ?6)
+         WHERE EXISTS (SELECT 1 FROM otp_codes WHERE email = ?2 AND consumed_by = ?5)
+           AND NOT EXISTS (SELECT 1 FROM users WHERE email IN (SELECT value FROM json_each(?6)))
          ON CONFLICT (email) DO UPDATE SET last_login = excluded.last_login,
              updated_at = excluded.updated_at
          WHERE users.account_deletion_status IS NOT 'finalized'
@@ -82,7 +85,7 @@ pub(super) fn upsert_on_login(
             text(&roles),
             text(now),
             text(consumer),
-            text(tombstone),
+            text(&tombstones),
         ],
     )
 }
@@ -95,9 +98,10 @@ pub async fn find_for_session(
     now: &str,
 ) -> Result<Option<User>, AppError> {
     let statement = db.statement(
-        "SELECT u.* FROM users u JOIN sessions s ON s.user_id = u.id
-         WHERE u.id = ?1 AND s.id = ?2 AND s.revoked_at IS NULL AND s.expires_at > ?3
-           AND u.account_deletion_status IS NOT 'finalized'",
+        format!(
+            "SELECT * FROM users WHERE id = ?1 AND {}",
+            session_repo::live_sql(2, 1, 3)
+        ),
         &[text(user_id), text(session_id), text(now)],
     )?;
     users(db.rows(statement, "user by session").await?)

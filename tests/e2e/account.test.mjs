@@ -107,6 +107,26 @@ describe("PATCH /api/v1/users/me", () => {
     assert.deepEqual(user, s.user);
   });
 
+  test("a photo is a file name or an https URL; free text refuses invisible and direction characters", async () => {
+    const s = await app.session();
+    for (const profilePhoto of ["javascript:alert(1)", "data:text/html,<script>x</script>", "http://a.example/p.jpg",
+      "file:///etc/passwd", "//evil.example/p.jpg"]) {
+      const res = await patchMe(s, { profilePhoto });
+      assertEnvelope(res, 400);
+      assert.deepEqual(res.body.errors, ["profilePhoto must be a file name or an https URL of at most 2048 characters"]);
+    }
+    const res = await patchMe(s, { bio: "harmless\u202Egpj.exe", expertise: "ma\u200Bths" });
+    assertEnvelope(res, 400);
+    assert.deepEqual(res.body.errors, [
+      "bio must not contain invisible or text-direction characters (found U+202E)",
+      "expertise must not contain invisible or text-direction characters (found U+200B)",
+    ]);
+    assert.deepEqual(assertEnvelope(await getMe(s), 200), s.user);
+    for (const profilePhoto of ["sample.jpg", "https://cdn.allmine.app/u/1.jpg"]) {
+      assert.equal(assertEnvelope(await patchMe(s, { profilePhoto }), 200).profilePhoto, profilePhoto);
+    }
+  });
+
   test("the username changes at most once per 30 days", async () => {
     const s = await app.session();
     assertEnvelope(await complete(s, registration()), 200);
@@ -209,7 +229,7 @@ describe("account deletion", () => {
     // The job has selected the account (it was due); then the user cancels.
     assertEnvelope(await cancel(s), 200);
     assertEnvelope(await app.sendOtp(s.email), 200);
-    const ledgerBefore = await app.db.prepare("SELECT * FROM otp_ledger WHERE email = ?").bind(s.email).first();
+    const ledgerBefore = await app.db.prepare("SELECT * FROM otp_codes WHERE email = ?").bind(s.email).first();
     const res = await app.post("/__faults/finalize-deletion", { id: sub, email: s.email });
     assert.equal(assertEnvelope(res, 200).finalized, false);
 
@@ -218,7 +238,7 @@ describe("account deletion", () => {
     const live = await app.db.prepare("SELECT count(*) AS n FROM sessions WHERE user_id = ? AND revoked_at IS NULL").bind(sub).first();
     assert.equal(live.n, 1, "the session survives");
     assertEnvelope(await app.authed("GET", "/api/v1/users/me", s.accessToken), 200);
-    const ledgerAfter = await app.db.prepare("SELECT * FROM otp_ledger WHERE email = ?").bind(s.email).first();
+    const ledgerAfter = await app.db.prepare("SELECT * FROM otp_codes WHERE email = ?").bind(s.email).first();
     assert.deepEqual(ledgerAfter, ledgerBefore, "the pending code is untouched");
     assert.ok(await app.kv.get(`otp:${s.email}`), "its KV copy too");
     const audit = await app.db.prepare("SELECT count(*) AS n FROM audit_events WHERE user_id = ? AND event = 'deletion_finalized'").bind(sub).first();

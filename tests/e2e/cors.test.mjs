@@ -40,7 +40,8 @@ describe("an allowed origin", () => {
 
   test("can read every answer, errors and limits included, and the headers that explain them", async () => {
     const email = freshEmail();
-    const code = await app.requestCode(email);
+    const network = { "cf-connecting-ip": "192.0.2.200" };
+    const code = await app.requestCode(email, {}, network);
     const ok = await app.post(VERIFY, { email, code }, { origin: APP_ORIGIN });
     assertEnvelope(ok, 200);
     assert.equal(ok.headers.get("access-control-allow-origin"), APP_ORIGIN);
@@ -56,7 +57,7 @@ describe("an allowed origin", () => {
     assert.equal(unauthorized.headers.get("www-authenticate"), "Bearer");
 
     // Within the first send's cooldown.
-    const again = await app.post("/api/v1/auth/send-otp-email", { email }, { origin: APP_ORIGIN });
+    const again = await app.post("/api/v1/auth/send-otp-email", { email }, { origin: APP_ORIGIN, ...network });
     assertEnvelope(again, 429);
     assert.equal(again.headers.get("access-control-allow-origin"), APP_ORIGIN);
     assert.ok(Number(again.headers.get("retry-after")) >= 1);

@@ -1,5 +1,6 @@
 // `npm run dev` as a developer runs it: wrangler dev on the real config, local KV
-// and D1 with migrations applied, and `-- --var` reaching wrangler.
+// and D1 with migrations applied, `-- --var` reaching wrangler, and the port
+// taken from PORT or from `-- --port`.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -11,7 +12,8 @@ import { assertEnvelope } from "./support/envelope.mjs";
 import { startResendStub } from "./support/resend_stub.mjs";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-let dev, mail, base, state;
+let mail, base;
+const started = [];
 
 async function waitForHealth(url, deadline) {
   while (Date.now() < deadline) {
@@ -26,37 +28,54 @@ async function waitForHealth(url, deadline) {
   throw new Error("wrangler dev did not become healthy in time");
 }
 
-before(async () => {
-  mail = await startResendStub();
-  state = mkdtempSync(join(tmpdir(), "allmine-dev-"));
-  const port = 18787 + Math.floor(Math.random() * 1000);
-  base = `http://127.0.0.1:${port}`;
-  dev = spawn(
-    "npm",
-    ["run", "dev", "--", "--var", "EMAIL_PROVIDER:resend", "--var", `EMAIL_API_URL:${mail.url}`,
-      "--var", "EMAIL_API_KEY:re_test_key"],
-    { cwd: ROOT, env: { ...process.env, PORT: String(port), DEV_PERSIST_TO: state }, detached: true, stdio: "pipe" },
-  );
+const randomPort = () => 18787 + Math.floor(Math.random() * 1000);
+
+/** `npm run dev -- <args>` with extra environment; resolves once `/health` answers at `port`. */
+async function startDev(args, env, port) {
+  const dir = mkdtempSync(join(tmpdir(), "allmine-dev-"));
+  const child = spawn("npm", ["run", "dev", "--", ...args], {
+    cwd: ROOT, env: { ...process.env, DEV_PERSIST_TO: dir, ...env }, detached: true, stdio: "pipe",
+  });
+  started.push({ child, dir });
   let output = "";
-  dev.stdout.on("data", (c) => (output += c));
-  dev.stderr.on("data", (c) => (output += c));
+  child.stdout.on("data", (c) => (output += c));
+  child.stderr.on("data", (c) => (output += c));
+  // A refused command line ends the process at once: fail then, not at the deadline.
+  const exited = new Promise((_, reject) =>
+    child.on("exit", (code) => reject(new Error(`npm run dev exited (${code})`))));
+  exited.catch(() => {}); // a later exit (stopped by the test) is not a failure
   try {
-    await waitForHealth(base, Date.now() + 240_000);
+    await Promise.race([waitForHealth(`http://127.0.0.1:${port}`, Date.now() + 240_000), exited]);
   } catch (err) {
     throw new Error(`${err.message}\n${output.slice(-4000)}`);
   }
-});
+  return `http://127.0.0.1:${port}`;
+}
 
-after(async () => {
-  if (dev) {
+function stopAll() {
+  for (const { child, dir } of started.splice(0)) {
     try {
-      process.kill(-dev.pid, "SIGTERM");
+      process.kill(-child.pid, "SIGTERM");
     } catch {
       // already gone
     }
+    rmSync(dir, { recursive: true, force: true });
   }
+}
+
+before(async () => {
+  mail = await startResendStub();
+  const port = randomPort();
+  base = await startDev(
+    ["--var", "EMAIL_PROVIDER:resend", "--var", `EMAIL_API_URL:${mail.url}`, "--var", "EMAIL_API_KEY:re_test_key"],
+    { PORT: String(port) },
+    port,
+  );
+});
+
+after(async () => {
+  stopAll();
   await mail?.close();
-  if (state) rmSync(state, { recursive: true, force: true });
 });
 
 const post = async (path, body) => {
@@ -78,4 +97,24 @@ test("npm run dev serves the login flow with --var overrides", async () => {
   const data = assertEnvelope(await post("/api/v1/auth/verify-otp-email", { email, code }), 200);
   assert.equal(data.user.email, email);
   assert.ok(data.accessToken.split(".").length === 3);
+});
+
+test("wrangler dev serves /docs with its security headers (web/_headers)", async () => {
+  const res = await fetch(`${base}/docs`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
+  assert.equal(res.headers.get("x-frame-options"), "DENY");
+});
+
+test("a --port after -- is used (and wins over PORT), not passed twice", async () => {
+  // One dev server at a time: each runs the build into the same build/.
+  stopAll();
+  const wanted = randomPort() + 1000;
+  // PORT names another port, which must stay free; had dev.sh passed its own
+  // --port as well, wrangler would have refused the two ("expects a single value").
+  const other = wanted + 1;
+  const url = await startDev(["--port", String(wanted)], { PORT: String(other) }, wanted);
+  const health = await fetch(`${url}/health`);
+  assertEnvelope({ status: health.status, headers: health.headers, body: await health.json() }, 200);
+  await assert.rejects(fetch(`http://127.0.0.1:${other}/health`));
 });

@@ -1,5 +1,6 @@
 // The interactive reference at /docs, driven in headless Chromium: it loads from
-// the worker's own assets, lists every operation, sends a request that comes back
+// the worker's own assets, reads the OpenAPI document as the worker serves it,
+// lists every operation, sends a request that comes back
 // as an envelope, and asks before sending anything to production.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
@@ -36,9 +37,20 @@ async function openDocs() {
   page.on("request", (r) => {
     if (!r.url().startsWith(app.url)) external.push(r.url());
   });
+  // Anything the page's Content-Security-Policy blocked: Chromium's own report,
+  // and the page's violation events (which also cover inline styles and images).
+  const blocked = [];
+  page.on("console", (message) => {
+    if (/Content Security Policy/i.test(message.text())) blocked.push(message.text());
+  });
+  await page.addInitScript(() =>
+    document.addEventListener("securitypolicyviolation", (e) =>
+      console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`),
+    ),
+  );
   await page.goto(`${app.url}docs`);
   await page.waitForSelector(".opblock", { timeout: 20_000 });
-  return { page, external };
+  return { page, external, blocked };
 }
 
 async function execute(page, path) {
@@ -51,16 +63,46 @@ async function execute(page, path) {
 
 describe("the docs page", () => {
   test("loads from the worker alone and lists every operation", async () => {
-    const { page, external } = await openDocs();
+    const { page, external, blocked } = await openDocs();
+    // The page reads the document as served (not an envelope's `data`).
+    assert.match(await page.locator(".info .title").innerText(), new RegExp(`^${spec.info.title}`));
     assert.equal(await page.locator(".opblock").count(), operations);
     const paths = await page.locator(".opblock-summary-path").allInnerTexts();
     assert.ok(paths.some((p) => p.includes("/api/v1/auth/verify-otp-email")), paths.join(" "));
     assert.deepEqual(external, [], "nothing is fetched from elsewhere");
+    assert.deepEqual(blocked, [], "the Content-Security-Policy blocks nothing the page needs");
+    await page.close();
+  });
+
+  test("carries a Content-Security-Policy that forbids framing and allows the documented servers", async () => {
+    for (const path of ["/docs", "/docs/docs.js", "/docs/vendor/swagger-ui-bundle.js"]) {
+      const res = await app.raw("GET", path);
+      assert.equal(res.status, 200, path);
+      assert.equal(res.headers.get("x-frame-options"), "DENY", path);
+      const csp = Object.fromEntries(
+        res.headers.get("content-security-policy").split(";").map((d) => {
+          const [name, ...values] = d.trim().split(/\s+/);
+          return [name, values];
+        }),
+      );
+      assert.deepEqual(csp["frame-ancestors"], ["'none'"], path);
+      assert.deepEqual(csp["script-src"], ["'self'"], path);
+      assert.deepEqual(csp["default-src"], ["'none'"], path);
+      for (const { url } of spec.servers) assert.ok(csp["connect-src"].includes(url), `${path}: ${url}`);
+    }
+  });
+
+  test("another page cannot frame it", async () => {
+    const page = await browser.newPage();
+    await page.setContent(`<iframe src="${app.url}docs" width="800" height="600"></iframe>`);
+    await page.waitForTimeout(2_000);
+    const frame = page.frames().find((f) => f !== page.mainFrame());
+    assert.equal(await frame.locator("#swagger-ui").count(), 0, "the docs rendered inside a frame");
     await page.close();
   });
 
   test("a request sent from the page comes back as an envelope", async () => {
-    const { page } = await openDocs();
+    const { page, blocked } = await openDocs();
     const block = await execute(page, "/health");
     const body = block.locator(".live-responses-table .response-col_description pre").first();
     await body.waitFor({ timeout: 10_000 });
@@ -68,6 +110,7 @@ describe("the docs page", () => {
     assert.equal(json.isSuccess, true);
     assert.equal(json.statusCode, 200);
     assert.deepEqual(json.data, { status: "ok", kv: "ok", d1: "ok" });
+    assert.deepEqual(blocked, []);
     await page.close();
   });
 

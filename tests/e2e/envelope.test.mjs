@@ -67,16 +67,72 @@ describe("request bodies", () => {
 });
 
 describe("misconfiguration", () => {
-  test("a missing secret is a 500 envelope that names nothing secret, and health still answers", async () => {
-    const broken = await spawnApp({ secrets: { ...TEST_SECRETS, JWT_PRIVATE_KEY: "" } });
+  /** Starts an app with `vars`, runs `check` on it, and always stops it. */
+  async function withApp(options, check) {
+    const broken = await spawnApp(options);
     try {
-      const res = await broken.sendOtp("someone@example.com");
-      assertEnvelope(res, 500);
-      assert.deepEqual(res.body.errors, ["Internal server error"]);
-      assertEnvelope(await broken.get("/health"), 200);
-      assert.ok(broken.logs.join("").includes("JWT_PRIVATE_KEY is not set"));
+      await check(broken);
     } finally {
       await broken.dispose();
     }
+  }
+
+  /** Nothing in a body may repeat a secret's value. */
+  function assertNoSecrets(res) {
+    for (const value of Object.values(TEST_SECRETS)) assert.ok(!res.text.includes(value), "a secret leaked");
+  }
+
+  test("a missing secret: the API answers 500 naming nothing, health 503 naming the setting", async () => {
+    await withApp({ secrets: { ...TEST_SECRETS, JWT_PRIVATE_KEY: "" } }, async (broken) => {
+      const res = await broken.sendOtp("someone@example.com");
+      assertEnvelope(res, 500);
+      assert.deepEqual(res.body.errors, ["Internal server error"]);
+      const health = await broken.get("/health");
+      assertEnvelope(health, 503);
+      assert.deepEqual(health.body.errors, ["Configuration: JWT_PRIVATE_KEY is not set"]);
+      assert.ok(broken.logs.join("").includes("JWT_PRIVATE_KEY is not set"));
+    });
+  });
+
+  test("an unknown ENVIRONMENT fails closed", async () => {
+    await withApp({ vars: { ENVIRONMENT: "staging" } }, async (broken) => {
+      const health = await broken.get("/health");
+      assertEnvelope(health, 503);
+      assert.deepEqual(health.body.errors, [
+        "Configuration: ENVIRONMENT must be local, development or production",
+      ]);
+      assertEnvelope(await broken.sendOtp("someone@example.com"), 500);
+    });
+  });
+
+  test("production refuses weak settings and the log provider, naming each, never a value", async () => {
+    const vars = { ENVIRONMENT: "production", JWT_ISSUER: "https://auth.test", OTP_LENGTH: "4", EMAIL_PROVIDER: "log" };
+    await withApp({ vars }, async (broken) => {
+      const health = await broken.get("/health");
+      assertEnvelope(health, 503);
+      // The harness relaxes the per-address limits, which production refuses too.
+      const weak = (setting, rule) =>
+        `Configuration: ${setting} must be ${rule} in production (or set ALLOW_WEAK_SETTINGS=true)`;
+      assert.deepEqual(health.body.errors, [
+        weak("OTP_LENGTH", "at least 6"),
+        weak("OTP_RESEND_COOLDOWN_SECONDS", "at least 30"),
+        weak("OTP_SENDS_PER_HOUR", "at most 20"),
+        "Configuration: EMAIL_PROVIDER=log is allowed only when ENVIRONMENT=local",
+      ]);
+      assertNoSecrets(health);
+      const res = await broken.sendOtp("someone@example.com");
+      assertEnvelope(res, 500);
+      assert.deepEqual(res.body.errors, ["Internal server error"]);
+      assert.equal(broken.mail.sent.length, 0);
+    });
+  });
+
+  test("ALLOW_WEAK_SETTINGS=true lets production run with weak settings", async () => {
+    const vars = { ENVIRONMENT: "production", JWT_ISSUER: "https://auth.test", OTP_LENGTH: "4", ALLOW_WEAK_SETTINGS: "true" };
+    await withApp({ vars }, async (app) => {
+      assertEnvelope(await app.get("/health"), 200);
+      const { codeLength } = assertEnvelope(await app.sendOtp("someone@example.com"), 200);
+      assert.equal(codeLength, 4);
+    });
   });
 });

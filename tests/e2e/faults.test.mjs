@@ -56,7 +56,7 @@ test("an unexpected storage error is a 500 envelope that leaks no cause", async 
     // The batch is one transaction: the failed login wrote no user and kept the code.
     const user = await broken.db.prepare("SELECT 1 FROM users WHERE email = ?").bind(email).first();
     assert.equal(user, null);
-    const ledger = await broken.db.prepare("SELECT consumed_by FROM otp_ledger WHERE email = ?").bind(email).first();
+    const ledger = await broken.db.prepare("SELECT consumed_by FROM otp_codes WHERE email = ?").bind(email).first();
     assert.equal(ledger.consumed_by, null);
   } finally {
     await broken.dispose();
@@ -101,7 +101,7 @@ test("an email provider that does not answer times out as 503 and stores no code
     assertEnvelope(res, 503);
     assert.ok(Date.now() - started < 5000, "answered promptly");
     assert.equal(await slow.kv.get(`otp:${email}`), null);
-    const ledger = await slow.db.prepare("SELECT count(*) AS n FROM otp_ledger WHERE email = ?").bind(email).first();
+    const ledger = await slow.db.prepare("SELECT count(*) AS n FROM otp_codes WHERE email = ?").bind(email).first();
     assert.equal(ledger.n, 0);
     slow.mail.failWith(null);
     assertEnvelope(await slow.login(freshEmail()), 200);

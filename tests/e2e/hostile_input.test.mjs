@@ -67,7 +67,7 @@ function send({ method, path, auth }, body, contentType) {
 }
 
 async function snapshot() {
-  const tables = ["users", "sessions", "otp_ledger"];
+  const tables = ["users", "sessions", "otp_codes"];
   const out = {};
   for (const t of tables) {
     out[t] = (await app.db.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all()).results;

@@ -1,8 +1,9 @@
 // Rate limits: per address in D1 (cooldown, hourly cap, wrong-code lockout),
 // per client IP through the rate-limiting binding. Each answers 429 with Retry-After.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { freshEmail, spawnApp } from "./support/app.mjs";
+import { after, before, beforeEach, describe, test } from "node:test";
+import { freshEmail, fromNetwork, spawnApp } from "./support/app.mjs";
+import { SOLVED_TOKEN, startTurnstileStub, TURNSTILE_SECRET } from "./support/turnstile_stub.mjs";
 import { assertEnvelope } from "./support/envelope.mjs";
 
 const DEFAULT_LIMITS = { OTP_RESEND_COOLDOWN_SECONDS: "30", OTP_SENDS_PER_HOUR: "5" };
@@ -18,15 +19,38 @@ function assertLimited(res, maxRetryAfter) {
   return retry;
 }
 
-describe("per address", () => {
+// Requests of one test come from one client network (its own, so the per-network
+// flood limit of one test does not spill into the next) unless it says otherwise.
+let OWNER;
+let ownerSeq = 0;
+beforeEach(() => {
+  ownerSeq += 1;
+  OWNER = fromNetwork(`192.0.2.${ownerSeq}`);
+});
+
+/** Spends the address's daily failure budget with wrong guesses from networks of `prefix`.x. */
+async function spendBudget(app, email, prefix) {
+  const spent = async () => {
+    const { results } = await app.db.prepare("SELECT count FROM rate_limits WHERE key LIKE 'address-failures:%'").all();
+    return results.some((r) => r.count >= 15);
+  };
+  for (let n = 1; n < 50 && !(await spent()); n++) {
+    const stranger = fromNetwork(`${prefix}.${n}`);
+    await app.requestCode(email, {}, stranger);
+    for (let i = 0; i < 3; i++) await app.verifyOtp(email, "000000", stranger);
+  }
+  assert.ok(await spent(), "the budget is spent");
+}
+
+describe("per address and client network", () => {
   test("a second send within the cooldown is 429 and mails nothing", async () => {
     const email = freshEmail();
-    const first = assertEnvelope(await app.sendOtp(email), 200);
+    const first = assertEnvelope(await app.sendOtp(email, {}, OWNER), 200);
     assert.equal(first.resendAfter, 30);
     const sent = app.mail.sent.length;
-    assertLimited(await app.sendOtp(email), 30);
+    assertLimited(await app.sendOtp(email, {}, OWNER), 30);
     assert.equal(app.mail.sent.length, sent);
-    assertEnvelope(await app.sendOtp(freshEmail()), 200); // other addresses are unaffected
+    assertEnvelope(await app.sendOtp(freshEmail(), {}, OWNER), 200); // other addresses are unaffected
   });
 
   test("a send the mail provider failed gives back its cooldown but still counts: the retry is mailed", async () => {
@@ -41,21 +65,21 @@ describe("per address", () => {
     const before = await counters();
     app.mail.failWith(500);
     try {
-      assertEnvelope(await app.sendOtp(email), 502);
+      assertEnvelope(await app.sendOtp(email, {}, OWNER), 502);
     } finally {
       app.mail.failWith(null);
     }
     const afterFailure = await counters();
     assert.equal(afterFailure.cooldowns, before.cooldowns, "the failed send's cooldown was given back");
     assert.equal(afterFailure.sends, before.sends + 1, "the failed send counts against the hourly cap");
-    assertEnvelope(await app.sendOtp(email), 200);
-    assertEnvelope(await app.verifyOtp(email, app.mail.codeFor(email)), 200);
-    assertLimited(await app.sendOtp(email), 30); // the delivered send holds its cooldown
+    assertEnvelope(await app.sendOtp(email, {}, OWNER), 200);
+    assertEnvelope(await app.verifyOtp(email, app.mail.codeFor(email), OWNER), 200);
+    assertLimited(await app.sendOtp(email, {}, OWNER), 30); // the delivered send holds its cooldown
   });
 
   test("concurrent sends to one address mail exactly one code", async () => {
     const email = freshEmail();
-    const results = await Promise.all(Array.from({ length: 8 }, () => app.sendOtp(email)));
+    const results = await Promise.all(Array.from({ length: 8 }, () => app.sendOtp(email, {}, OWNER)));
     assert.deepEqual(results.map((r) => r.status).sort(), [200, 429, 429, 429, 429, 429, 429, 429]);
     assert.equal(app.mail.sent.filter((m) => m.to.includes(email)).length, 1);
   });
@@ -63,51 +87,166 @@ describe("per address", () => {
   test("the hourly cap holds once the cooldown has passed", async () => {
     const email = freshEmail();
     for (let i = 0; i < 5; i++) {
-      assertEnvelope(await app.sendOtp(email), 200);
+      assertEnvelope(await app.sendOtp(email, {}, OWNER), 200);
       // Age the cooldown instead of waiting 30 s.
       await app.db.prepare("UPDATE rate_limits SET updated_at = updated_at - 31000 WHERE key LIKE 'send-cooldown:%'").run();
     }
-    const retry = assertLimited(await app.sendOtp(email), 3600);
+    const retry = assertLimited(await app.sendOtp(email, {}, OWNER), 3600);
     assert.ok(retry > 3000);
   });
 
-  test("ten wrong codes across codes lock the address, then even the right code is 429", async () => {
-    const relaxed = await spawnApp({ vars: { LOGIN_FAILURES_BEFORE_LOCKOUT: "10", LOGIN_LOCKOUT_SECONDS: "900" } });
-    try {
-      const email = freshEmail();
-      let code = await relaxed.requestCode(email);
-      let statuses = [];
-      for (let i = 0; i < 10; i++) {
-        if (i === 5) code = await relaxed.requestCode(email); // the first code is dead after 5
-        const wrong = code === "000000" ? "111111" : "000000";
-        statuses.push((await relaxed.verifyOtp(email, wrong)).status);
+  test("ten wrong codes from one network lock that network out of the address, for its full time", async () => {
+    const email = freshEmail();
+    const attacker = fromNetwork("198.18.0.1");
+    let code = await app.requestCode(email, {}, attacker);
+    const statuses = [];
+    for (let i = 0; i < 10; i++) {
+      if (i === 5) {
+        // The first code is dead after 5 wrong tries; age the cooldown and ask again.
+        await app.db.prepare("UPDATE rate_limits SET updated_at = updated_at - 31000 WHERE key LIKE 'send-cooldown:%'").run();
+        code = await app.requestCode(email, {}, attacker);
       }
-      assert.deepEqual(statuses, [400, 400, 400, 400, 400, 400, 400, 400, 400, 429]);
-      const fresh = await relaxed.requestCode(email).catch(() => null);
-      assert.equal(fresh, null, "sending is refused while locked");
-      const res = await relaxed.verifyOtp(email, code);
-      const retry = assertLimited(res, 900);
-      assert.ok(retry > 800);
-      assert.match(res.body.errors[0], /locked/);
-      // Unlocked once the lockout has passed: a new code works.
-      await relaxed.db.prepare("UPDATE rate_limits SET updated_at = updated_at - 901000 WHERE key LIKE 'failures:%'").run();
-      const again = await relaxed.requestCode(email);
-      assertEnvelope(await relaxed.verifyOtp(email, again), 200);
-    } finally {
-      await relaxed.dispose();
+      const wrong = code === "000000" ? "111111" : "000000";
+      statuses.push((await app.verifyOtp(email, wrong, attacker)).status);
     }
+    assert.deepEqual(statuses, [400, 400, 400, 400, 400, 400, 400, 400, 400, 429]);
+    const refused = await app.sendOtp(email, {}, attacker);
+    assertLimited(refused, 900);
+    assert.match(refused.body.errors[0], /locked/);
+    const res = await app.verifyOtp(email, code, attacker);
+    assert.ok(assertLimited(res, 900) > 800);
+    // Its lock lasts fifteen minutes after the tenth failure, even when that
+    // failure came at the very end of the counting window.
+    await app.db.prepare("UPDATE rate_limits SET window_start = window_start - 3590000 WHERE key LIKE 'failures:%'").run();
+    assert.ok(assertLimited(await app.verifyOtp(email, code, attacker), 900) > 800);
+    // Wrong codes sent during the lock are not counted, so they cannot extend it.
+    const row = () => app.db.prepare("SELECT count, updated_at FROM rate_limits WHERE key LIKE 'failures:%' ORDER BY updated_at DESC LIMIT 1").first();
+    const during = await row();
+    await app.verifyOtp(email, code === "000000" ? "111111" : "000000", attacker);
+    assert.deepEqual(await row(), during);
+    // Once the lock has passed, that network may try again (its codes were
+    // spent by the guessing: it asks for a new one).
+    await app.db.prepare("UPDATE rate_limits SET updated_at = updated_at - 901000 WHERE key LIKE 'failures:%' OR key LIKE 'send-cooldown:%'").run();
+    const fresh = await app.requestCode(email, {}, attacker);
+    assertEnvelope(await app.verifyOtp(email, fresh, attacker), 200);
   });
 
-  test("counters store no address", async () => {
+  test("counters store no address and no IP", async () => {
     const email = freshEmail("counted");
-    await app.sendOtp(email);
+    await app.sendOtp(email, {}, fromNetwork("192.0.2.77"));
     const { results } = await app.db.prepare("SELECT key FROM rate_limits").all();
     assert.ok(results.length > 0);
-    assert.ok(results.every((r) => !r.key.includes("counted")));
+    assert.ok(results.every((r) => !r.key.includes("counted") && !r.key.includes("192.0.2")));
   });
 });
 
-describe("per client IP", () => {
+describe("strangers cannot keep the owner out", () => {
+  test("a dozen wrong guesses and a few sends from other networks do not stop the owner", async () => {
+    const email = freshEmail();
+    // The stranger asks for codes from three networks and guesses twelve times.
+    for (let n = 1; n <= 3; n++) {
+      const stranger = fromNetwork(`198.18.1.${n}`);
+      assertEnvelope(await app.sendOtp(email, {}, stranger), 200);
+      for (let i = 0; i < 4; i++) await app.verifyOtp(email, "000000", stranger);
+    }
+    // The owner, on their own network, gets a code at once and signs in with it.
+    const code = await app.requestCode(email, {}, OWNER);
+    assertEnvelope(await app.verifyOtp(email, code, OWNER), 200);
+  });
+
+  test("wrong codes against a used or expired code are not counted against anyone", async () => {
+    const email = freshEmail();
+    const stranger = fromNetwork("198.18.2.1");
+    const code = await app.requestCode(email, {}, OWNER);
+    assertEnvelope(await app.verifyOtp(email, code, OWNER), 200);
+    const counted = () => app.db.prepare("SELECT total(count) AS c FROM rate_limits WHERE key LIKE '%failures:%'").first();
+    const before = await counted();
+    for (let i = 0; i < 12; i++) assertEnvelope(await app.verifyOtp(email, "000000", stranger), 404);
+    const expired = freshEmail();
+    await app.requestCode(expired, {}, OWNER);
+    await app.db.prepare("UPDATE otp_codes SET expires_at = 0 WHERE email = ?").bind(expired).run();
+    for (let i = 0; i < 3; i++) assertEnvelope(await app.verifyOtp(expired, "000000", stranger), 404);
+    assert.deepEqual(await counted(), before, "no failure was counted");
+  });
+
+  test("without Turnstile, a spent daily budget locks the address for everyone, for a day", async () => {
+    const email = freshEmail();
+    await spendBudget(app, email, "198.18.3");
+    const owner = await app.sendOtp(email, {}, OWNER);
+    const retry = assertLimited(owner, 86400);
+    assert.ok(retry > 86000, `locked for a day, Retry-After ${retry}`);
+  });
+});
+
+describe("with Turnstile configured", () => {
+  let turnstile, guarded;
+  before(async () => {
+    turnstile = await startTurnstileStub();
+    guarded = await spawnApp({
+      vars: { ...DEFAULT_LIMITS, TURNSTILE_SECRET_KEY: TURNSTILE_SECRET, TURNSTILE_VERIFY_URL: turnstile.url },
+    });
+  });
+  after(async () => {
+    await guarded?.dispose();
+    await turnstile?.close();
+  });
+
+  test("a spent budget asks senders for a challenge; a solved one gets the code, and verifying goes on", async () => {
+    const email = freshEmail();
+    await spendBudget(guarded, email, "198.18.4");
+    const asked = await guarded.sendOtp(email, {}, OWNER);
+    assertEnvelope(asked, 403);
+    assert.deepEqual(asked.body.errors, [
+      "Challenge required: solve the Turnstile challenge and send its token as turnstileToken",
+    ]);
+    const wrongToken = await guarded.sendOtp(email, { turnstileToken: "forged" }, OWNER);
+    assertEnvelope(wrongToken, 403);
+    const solved = await guarded.sendOtp(email, { turnstileToken: SOLVED_TOKEN }, OWNER);
+    assertEnvelope(solved, 200);
+    assert.equal(turnstile.calls.at(-1).secret, TURNSTILE_SECRET);
+    assert.equal(turnstile.calls.at(-1).remoteip, OWNER["cf-connecting-ip"]);
+    assertEnvelope(await guarded.verifyOtp(email, guarded.mail.codeFor(email), OWNER), 200);
+  });
+
+  test("below the budget nobody is asked, and no token is checked", async () => {
+    const calls = turnstile.calls.length;
+    assertEnvelope(await guarded.sendOtp(freshEmail(), {}, OWNER), 200);
+    assert.equal(turnstile.calls.length, calls);
+  });
+});
+
+describe("the cost guard", () => {
+  test("mails per minute from one location have a ceiling, whatever the addresses and networks", async () => {
+    const capped = await spawnApp({
+      ratelimits: {
+        IP_SEND_LIMITER: { simple: { limit: 1000, period: 60 } },
+        IP_VERIFY_LIMITER: { simple: { limit: 1000, period: 60 } },
+        MAIL_CEILING: { simple: { limit: 3, period: 60 } },
+      },
+    });
+    try {
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await capped.sendOtp(freshEmail())).status);
+      assert.deepEqual(statuses, [200, 200, 200, 429]);
+      assert.equal(capped.mail.sent.length, 3);
+    } finally {
+      await capped.dispose();
+    }
+  });
+});
+
+describe("per client network", () => {
+  test("an IPv6 client is one network: its /64 shares one flood limit", async () => {
+    const statuses = [];
+    for (let i = 0; i < 21; i++) {
+      const ip = fromNetwork(`2001:db8:77:1:${(i + 1).toString(16)}::${i + 2}`);
+      statuses.push((await app.post("/api/v1/auth/send-otp-email", { email: freshEmail() }, ip)).status);
+    }
+    assert.deepEqual(statuses.slice(0, 20), Array(20).fill(200));
+    assert.equal(statuses[20], 429);
+    assertEnvelope(await app.post("/api/v1/auth/send-otp-email", { email: freshEmail() }, fromNetwork("2001:db8:77:2::1")), 200);
+  });
+
   test("send and verify floods from one IP are 429 with Retry-After; other IPs pass", async () => {
     const ip = { "cf-connecting-ip": "203.0.113.7" };
     const statuses = [];

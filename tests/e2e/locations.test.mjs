@@ -2,7 +2,7 @@
 // (below) codes that verify wherever they are typed, whatever KV holds there.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { spawnApp } from "./support/app.mjs";
+import { freshEmail, spawnApp } from "./support/app.mjs";
 import { assertEnvelope } from "./support/envelope.mjs";
 
 let app;
@@ -50,5 +50,76 @@ describe("reads near the user", () => {
     const s = await app.session();
     assertEnvelope(await app.authed("POST", "/api/v1/auth/logout", s.accessToken, { refreshToken: s.refreshToken }), 200);
     assertEnvelope(await app.authed("GET", "/api/v1/users/me", s.accessToken), 401);
+  });
+});
+
+// The request log line of the last call to `path`: its storage round trips.
+function lastTrips(path) {
+  const lines = app.logs.join("").split("\n").filter((l) => l.includes('"event":"request"') && l.includes(`"path":"${path}"`));
+  return JSON.parse(lines.at(-1).slice(lines.at(-1).indexOf("{"))).trips;
+}
+
+const VERIFY = "/api/v1/auth/verify-otp-email";
+const failuresCounted = async () =>
+  (await app.db.prepare("SELECT total(count) AS c FROM rate_limits WHERE key LIKE '%failures:%'").first()).c;
+
+describe("a code verifies wherever it is typed", () => {
+  test("the common path: KV current, two sequential round trips", async () => {
+    const email = freshEmail();
+    const code = await app.requestCode(email);
+    assertEnvelope(await app.verifyOtp(email, code), 200);
+    const trips = lastTrips(VERIFY);
+    assert.equal(trips.sequential, 2, JSON.stringify(trips));
+    assert.deepEqual([trips.kv, trips.d1], [1, 1]);
+  });
+
+  test("a live code verifies where KV has no copy yet, counting nothing", async () => {
+    const email = freshEmail();
+    const code = await app.requestCode(email);
+    await app.kv.delete(`otp:${email}`); // a location the write has not reached
+    const before = await failuresCounted();
+    assertEnvelope(await app.verifyOtp(email, code), 200);
+    assert.equal(await failuresCounted(), before, "no failure counted against anyone");
+    assert.equal(lastTrips(VERIFY).sequential, 3, "one more round trip on the fallback");
+  });
+
+  test("a live code verifies where KV still holds the issuance it replaced, counting nothing", async () => {
+    const email = freshEmail();
+    await app.requestCode(email);
+    const stale = await app.kv.get(`otp:${email}`);
+    await app.requestCode(email);
+    const newest = await app.requestCode(email); // replaces both codes KV held before
+    await app.kv.put(`otp:${email}`, stale); // a location still holding the old copy
+    const before = await failuresCounted();
+    const attemptsBefore = await app.db.prepare("SELECT total(attempts) AS a FROM otp_codes WHERE email = ?").bind(email).first();
+    assertEnvelope(await app.verifyOtp(email, newest), 200);
+    assert.equal(await failuresCounted(), before, "no failure counted against anyone");
+    const codes = await app.db.prepare("SELECT code_id, attempts, consumed_by FROM otp_codes WHERE email = ? ORDER BY issued_at").bind(email).all();
+    assert.equal(codes.results.filter((c) => c.consumed_by && c.consumed_by !== "retired").length, 1);
+    assert.equal(codes.results.reduce((n, c) => n + c.attempts, 0), attemptsBefore.a + 1, "only the use itself");
+  });
+
+  test("a wrong code where KV is stale is counted once, against D1's codes", async () => {
+    const email = freshEmail();
+    const code = await app.requestCode(email);
+    await app.kv.delete(`otp:${email}`);
+    const wrong = code === "000000" ? "111111" : "000000";
+    const res = await app.verifyOtp(email, wrong);
+    assertEnvelope(res, 400);
+    assert.match(res.body.errors[0], /4 attempt\(s\) left/);
+    const row = await app.db.prepare("SELECT attempts FROM otp_codes WHERE email = ?").bind(email).first();
+    assert.equal(row.attempts, 1);
+    assertEnvelope(await app.verifyOtp(email, code), 200);
+  });
+
+  test("an expired code is refused whether KV is missing or stale", async () => {
+    const email = freshEmail();
+    const old = await app.requestCode(email);
+    const stale = await app.kv.get(`otp:${email}`);
+    await app.db.prepare("UPDATE otp_codes SET expires_at = ? WHERE email = ?").bind(Date.now() - 1, email).run();
+    await app.kv.delete(`otp:${email}`);
+    assertEnvelope(await app.verifyOtp(email, old), 404);
+    await app.kv.put(`otp:${email}`, stale);
+    assertEnvelope(await app.verifyOtp(email, old), 404);
   });
 });

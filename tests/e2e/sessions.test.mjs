@@ -115,6 +115,31 @@ describe("logout", () => {
     assertUnauthorized(await refresh(b.refreshToken));
   });
 
+  test("the access token of a logged-out session cannot end the user's other sessions", async () => {
+    const a = await app.session();
+    const b = await app.session(a.email);
+    assertEnvelope(await logout(a, { refreshToken: a.refreshToken }), 200);
+    // Its signature and expiry are still good for up to an hour; the session is not.
+    assertUnauthorized(await logout(a, { allSessions: true }));
+    assertUnauthorized(await logout(a, { refreshToken: b.refreshToken }));
+    assertEnvelope(await me(b.accessToken), 200);
+    assertEnvelope(await refresh(b.refreshToken), 200);
+  });
+
+  test("nor can the access token of a session revoked for refresh reuse (a stolen chain)", async () => {
+    const a = await app.session();
+    const b = await app.session(a.email);
+    assertEnvelope(await refresh(a.refreshToken), 200);
+    assertUnauthorized(await refresh(a.refreshToken)); // the replay revokes session a
+    assertUnauthorized(await logout(a, { allSessions: true }));
+    assertEnvelope(await me(b.accessToken), 200);
+    const rows = await app.db
+      .prepare("SELECT COUNT(*) AS live FROM sessions WHERE id = ? AND revoked_at IS NULL")
+      .bind(decodeJwt(b.refreshToken).sid)
+      .first();
+    assert.equal(rows.live, 1);
+  });
+
   test("needs a bearer token, and cannot end another user's session", async () => {
     const a = await app.session();
     const other = await app.session();

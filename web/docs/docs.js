@@ -5,8 +5,9 @@
   const PRODUCTION = "https://auth.allmine.app";
   const warning = document.getElementById("production-warning");
 
+  // The document itself, as the worker serves it to every OpenAPI tool.
   const res = await fetch("/api/v1/openapi.json");
-  const spec = (await res.json()).data;
+  const spec = await res.json();
   // The server this page came from comes first, so "Try it out" works wherever
   // the docs are opened (a local port, a development deployment).
   if (!spec.servers.some((s) => s.url === location.origin)) {

@@ -54,7 +54,7 @@ pub async fn finalize_deletion(ctx: &RequestCtx) -> Result<Response, AppError> {
         .map_err(|e| AppError::validation(format!("account: {e}")))?;
     let config = ctx.config()?;
     let account = DueAccount {
-        tombstone: config.code_hasher.tombstone(&body.email),
+        tombstone: config.keys.tombstone(&body.email),
         id: body.id,
         email: body.email,
     };

@@ -1,4 +1,5 @@
-//! `GET /health`: proves the worker can reach KV and D1.
+//! `GET /health`: proves the configuration is valid and the worker can reach
+//! KV and D1; a 503 names each problem.
 
 use serde::Serialize;
 use worker::Response;
@@ -16,14 +17,24 @@ struct Health {
 }
 
 pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
+    // The configuration's problems name settings only, so they can be shown:
+    // an operator fixing a deployment should not need the logs to learn which.
+    let mut problems: Vec<String> = ctx
+        .config_problems()
+        .into_iter()
+        .map(|problem| format!("Configuration: {problem}"))
+        .collect();
+    let mut causes = problems.clone();
     let (kv, d1) = health::probe(ctx.kv(), ctx.db()).await;
-    let failed: Vec<(&'static str, String)> =
-        [kv.err().map(|e| ("KV", e)), d1.err().map(|e| ("D1", e))]
-            .into_iter()
-            .flatten()
-            .collect();
-    match failed.as_slice() {
-        [] => respond::ok(
+    for (what, probe) in [("KV", kv), ("D1", d1)] {
+        if let Err(cause) = probe {
+            // A storage error's text may say anything: logged, never shown.
+            problems.push(format!("{what} is unavailable"));
+            causes.push(format!("{what}: {cause}"));
+        }
+    }
+    if problems.is_empty() {
+        return respond::ok(
             200,
             Health {
                 status: "ok",
@@ -31,18 +42,10 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
                 d1: "ok",
             },
             ctx.now,
-        ),
-        [(what, cause)] => Err(AppError::Unavailable {
-            what,
-            cause: cause.clone(),
-        }),
-        _ => Err(AppError::Unavailable {
-            what: "KV and D1",
-            cause: failed
-                .iter()
-                .map(|(w, c)| format!("{w}: {c}"))
-                .collect::<Vec<_>>()
-                .join("; "),
-        }),
+        );
     }
+    Err(AppError::Unhealthy {
+        problems,
+        cause: causes.join("; "),
+    })
 }

@@ -1,33 +1,19 @@
-//! `GET /.well-known/jwks.json`: the public keys that verify our tokens.
+//! `GET /.well-known/jwks.json`: the public keys that verify our tokens, as the
+//! plain RFC 7517 JWK Set that JWT libraries and gateways read (not the envelope).
 
-use serde::Serialize;
 use worker::Response;
 
-use crate::domain::envelope::Envelope;
 use crate::domain::error::AppError;
-use crate::domain::token::Jwk;
+use crate::domain::token::KEY_SET_MAX_AGE_SECONDS;
 use crate::http::context::RequestCtx;
 use crate::http::respond;
 
-#[derive(Serialize)]
-struct KeySet {
-    keys: Vec<Jwk>,
-}
-
-/// The envelope with the key list repeated at the top level: JWT libraries read
-/// `keys` (RFC 7517 says other members are ignored), apps read the envelope.
-#[derive(Serialize)]
-struct JwksEnvelope {
-    #[serde(flatten)]
-    envelope: Envelope<KeySet>,
-    keys: Vec<Jwk>,
-}
-
 pub fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
-    let keys = ctx.config()?.tokens.jwks();
-    let body = JwksEnvelope {
-        envelope: Envelope::success(200, KeySet { keys: keys.clone() }, ctx.now),
-        keys,
-    };
-    respond::body(200, &body)
+    respond::document(&ctx.config()?.tokens.jwk_set(), &cache_control())
+}
+
+/// Shared caching for the key documents (this one and the discovery document):
+/// see `KEY_SET_MAX_AGE_SECONDS` for the choice and the rotation rule it sets.
+pub fn cache_control() -> String {
+    format!("public, max-age={KEY_SET_MAX_AGE_SECONDS}")
 }

@@ -10,7 +10,7 @@ use crate::domain::requests::LogoutRequest;
 use crate::domain::token::TokenUse;
 use crate::http::context::RequestCtx;
 use crate::http::{auth, respond};
-use crate::storage::session_repo::{self, RevokeReason};
+use crate::storage::session_repo;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -39,14 +39,17 @@ pub async fn handle(req: Request, ctx: &RequestCtx) -> Result<Response, AppError
         }
         (None, false) => return Err(AppError::validation("refreshToken is required")),
     };
-    let revoked = session_repo::revoke(
+    // The caller's own session must be live: a signature and an expiry alone
+    // would let the access token of an ended session end every other one.
+    let revoked = session_repo::logout(
         &ctx.db()?,
         &access.sub,
+        &access.sid,
         session_id.as_deref(),
-        RevokeReason::Logout,
         &ctx.timestamp(),
     )
-    .await?;
+    .await?
+    .ok_or(auth::SESSION_ENDED)?;
     ctx.audit(
         AuditEvent::new(AuditKind::Logout)
             .user(&access.sub)

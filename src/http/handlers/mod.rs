@@ -3,6 +3,7 @@
 
 mod account_deletion;
 mod complete_registration;
+mod discovery;
 #[cfg(feature = "fault-injection")]
 mod faults;
 mod health;
@@ -25,7 +26,8 @@ pub async fn dispatch(route: Route, req: Request, ctx: &RequestCtx) -> Result<Re
     match route {
         Route::Health => health::handle(ctx).await,
         Route::Jwks => jwks::handle(ctx),
-        Route::OpenApi => openapi::handle(ctx),
+        Route::Discovery => discovery::handle(ctx),
+        Route::OpenApi => openapi::handle(),
         Route::SendOtpEmail => send_otp_email::handle(ctx).await,
         Route::VerifyOtpEmail => verify_otp_email::handle(ctx).await,
         Route::RefreshToken => refresh_token::handle(ctx).await,

@@ -3,19 +3,23 @@
 use serde::Serialize;
 use worker::Response;
 
+use crate::challenge;
 use crate::domain::audit::{AuditEvent, AuditKind};
 use crate::domain::error::AppError;
 use crate::domain::ids::OsRandom;
-use crate::domain::limits::Keys;
-use crate::domain::otp;
+use crate::domain::limits::{client_network, Keys};
+use crate::domain::otp::{self, PendingCodes};
 use crate::domain::otp_message;
 use crate::domain::requests::SendOtpRequest;
 use crate::http::context::RequestCtx;
 use crate::http::respond;
 use crate::mail;
-use crate::storage::{limit_store, otp_store};
+use crate::storage::limit_store::{self, Admission, SendRequest};
+use crate::storage::otp_store;
 
 pub const IP_LIMITER: &str = "IP_SEND_LIMITER";
+/// Mails per minute from one location, whatever the addresses: a cost guard.
+pub const MAIL_CEILING: &str = "MAIL_CEILING";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -33,24 +37,49 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     let config = ctx.config()?;
     let (kv, db) = (ctx.kv()?, ctx.db()?);
     let now_ms = ctx.now_ms();
+    let email = &request.email;
 
-    let email_hash = config.code_hasher.tag("email", request.email.as_str());
-    let keys = Keys::for_address(&email_hash);
-    if let Some(refusal) = limit_store::admit_send(&db, &keys, &config.limits, now_ms).await? {
-        return Err(refusal.into_error(now_ms));
-    }
-
-    let issued = otp::issue(
-        &request.email,
-        &config.otp,
-        &config.code_hasher,
-        &mut OsRandom,
+    let network = client_network(ctx.client_ip());
+    let keys = Keys::new(
+        &config.keys.address_tag(email.as_str()),
+        &config.keys.address_network_tag(email.as_str(), &network),
     );
+    // A token is only sent after a 403 asked for one, so it is checked only then.
+    let challenge_passed = match (&config.turnstile, &request.turnstile_token) {
+        (Some(turnstile), Some(token)) => {
+            challenge::solved(&ctx.trips, turnstile, token, ctx.client_ip()).await?
+        }
+        _ => false,
+    };
+    let admission = SendRequest {
+        email,
+        keys: &keys,
+        limits: &config.limits,
+        otp: &config.otp,
+        budget: config.budget_policy(),
+        challenge_passed,
+        now_ms,
+    };
+    let (admitted, ceiling) = futures_util::join!(
+        limit_store::admit_send(&db, &admission),
+        ctx.limit_global(MAIL_CEILING),
+    );
+    let previous = match admitted? {
+        Admission::Admitted { previous } => previous,
+        Admission::Refused(refusal) => return Err(refusal.into_error(now_ms)),
+        Admission::ChallengeRequired => return Err(AppError::ChallengeRequired),
+    };
+
+    let issued = otp::issue(email, &config.otp, &config.keys.codes, &mut OsRandom);
     let message = otp_message::compose(&issued.code, config.otp.ttl_seconds, request.locale);
     // Mail first: if delivery fails nothing was stored, so no code is left usable
     // that its owner never received, and the cooldown is given back so that a
     // retry is not refused for a code that never arrived.
-    if let Err(err) = mail::send(&ctx.trips, &config.mail, &request.email, &message).await {
+    let sent = match ceiling {
+        Ok(()) => mail::send(&ctx.trips, &config.mail, email, &message).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = sent {
         if let Err(release) = limit_store::release_cooldown(&db, &keys, now_ms).await {
             // The limits then stay as taken: a retry waits out the cooldown.
             respond::log_error(&release);
@@ -58,17 +87,12 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         return Err(err);
     }
 
-    otp_store::save(
-        &kv,
-        &db,
-        &request.email,
-        &issued.pending,
-        &config.otp,
-        now_ms,
-        &ctx.timestamp(),
-    )
-    .await?;
-    ctx.audit(AuditEvent::new(AuditKind::CodeSent).email_hash(&email_hash));
+    let codes = PendingCodes::after_resend(issued.pending, previous);
+    otp_store::save(&kv, &db, email, &codes, &config.otp, now_ms).await?;
+    ctx.audit(
+        AuditEvent::new(AuditKind::CodeSent)
+            .email_hash(&config.keys.audit_tag("email", email.as_str())),
+    );
 
     respond::ok(
         200,

@@ -1,96 +1,145 @@
 //! `POST /api/v1/auth/verify-otp-email` (`api/openapi.json`): checks the code,
 //! creates or updates the user, opens a session, returns tokens.
+//!
+//! The code is checked first against the copy KV holds where this request
+//! runs (two sequential round trips: KV, then one D1 batch). KV is eventually
+//! consistent: when that copy is missing or stale, D1 says so in the same
+//! batch without counting anything, and the code is checked against D1's
+//! codes instead (one more round trip).
 
 use chrono::Duration;
 use worker::Response;
 
 use super::session_tokens;
+use crate::config::Config;
 use crate::domain::audit::{AuditEvent, AuditKind};
+use crate::domain::email::EmailAddress;
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
 use crate::domain::ids::{random_hex, uuid_v4, OsRandom};
-use crate::domain::limits::Keys;
+use crate::domain::limits::{client_network, Keys};
 use crate::domain::otp::CodeRefusal;
 use crate::domain::requests::VerifyOtpRequest;
 use crate::domain::token::REFRESH_TTL_SECONDS;
 use crate::http::context::RequestCtx;
 use crate::http::respond;
-use crate::storage::login::{self, Attempt, Login, LoginOutcome};
-use crate::storage::otp_store;
+use crate::storage::login::{self, Attempt, Login, LoginOutcome, WrongAttempt};
 use crate::storage::session_repo::NewSession;
+use crate::storage::{otp_store, Db};
 
 pub const IP_LIMITER: &str = "IP_VERIFY_LIMITER";
 
 pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
-    ctx.limit_ip(IP_LIMITER).await?;
     let config = ctx.config()?;
     let VerifyOtpRequest { email, code } =
         VerifyOtpRequest::parse(ctx.body.json()?, config.otp.length)?;
     let (kv, db) = (ctx.kv()?, ctx.db()?);
+    // The flood check and the KV read side by side; D1 waits for the verdict,
+    // so a flooding client never reaches it.
+    let (limited, seen) =
+        futures_util::join!(ctx.limit_ip(IP_LIMITER), otp_store::pending(&kv, &email));
+    limited?;
+    let seen = seen?;
 
-    let pending = otp_store::pending(&kv, &email)
-        .await?
-        .ok_or(AppError::NoPendingCode)?;
-    let email_hash = config.code_hasher.tag("email", email.as_str());
-    let keys = Keys::for_address(&email_hash);
+    let network = client_network(ctx.client_ip());
+    let keys = Keys::new(
+        &config.keys.address_tag(email.as_str()),
+        &config.keys.address_network_tag(email.as_str(), &network),
+    );
     let attempt = Attempt {
         email: &email,
-        code_id: &pending.id,
         keys: &keys,
         policy: &config.otp,
         limits: &config.limits,
+        budget: config.budget_policy(),
         now_ms: ctx.now_ms(),
     };
-    let refused = |refusal: CodeRefusal| refusal.into_error(&config.otp, ctx.now_ms());
+    let verify = Verify {
+        ctx,
+        config: &config,
+        db: &db,
+        email: &email,
+    };
+    // At most two passes: the codes this location's KV holds, then D1's if
+    // those were missing or stale.
+    let mut known = seen;
+    for _ in 0..2 {
+        if let Some(matched) = known.matching(&config.keys.codes, &email, &code) {
+            return verify.login(attempt, &matched.id).await;
+        }
+        match login::count_wrong_attempt(&db, &attempt, &known).await? {
+            WrongAttempt::Refused(refusal) => return Err(verify.refused(refusal)),
+            WrongAttempt::Stale(current) => known = current,
+        }
+    }
+    // D1's codes changed again between two reads (a send raced this verify).
+    Err(verify.refused(CodeRefusal::NotPending))
+}
 
-    if !config
-        .code_hasher
-        .matches(&email, &pending.id, &code, &pending.hash)
-    {
-        let refusal = login::count_wrong_attempt(&db, &attempt).await?;
+/// One verify request, past parsing.
+struct Verify<'a> {
+    ctx: &'a RequestCtx,
+    config: &'a Config,
+    db: &'a Db,
+    email: &'a EmailAddress,
+}
+
+impl Verify<'_> {
+    /// The answer to a code that did not log in; wrong codes are audited.
+    fn refused(&self, refusal: CodeRefusal) -> AppError {
         let event = match refusal {
             CodeRefusal::LockedOut { .. } => {
-                AuditEvent::new(AuditKind::Lockout).detail("wrong codes")
+                Some(AuditEvent::new(AuditKind::Lockout).detail("wrong codes"))
             }
-            _ => AuditEvent::new(AuditKind::VerifyFailed).detail("wrong code"),
+            CodeRefusal::Wrong { .. } => {
+                Some(AuditEvent::new(AuditKind::VerifyFailed).detail("wrong code"))
+            }
+            CodeRefusal::NotPending | CodeRefusal::Exhausted => None,
         };
-        ctx.audit(event.email_hash(&email_hash));
-        return Err(refused(refusal));
+        if let Some(event) = event {
+            let email_hash = self.config.keys.audit_tag("email", self.email.as_str());
+            self.ctx.audit(event.email_hash(&email_hash));
+        }
+        refusal.into_error(&self.config.otp, self.ctx.now_ms())
     }
 
-    // The used code stays in KV until it expires: the D1 ledger already refuses
-    // it, and deleting it would cost a KV write on every login.
-    let rng = &mut OsRandom;
-    let (session_id, refresh_jti) = (uuid_v4(rng), random_hex(rng, 16));
-    let at = ctx.timestamp();
-    let expires_at = timestamp(ctx.now + Duration::seconds(REFRESH_TTL_SECONDS));
-    let audit = ctx.with_ip(
-        AuditEvent::new(AuditKind::Login)
-            .email_hash(&email_hash)
-            .detail(session_id.clone()),
-    )?;
-    let login = Login {
-        attempt,
-        new_user_id: &uuid_v4(rng),
-        tombstone: &config.code_hasher.tombstone(email.as_str()),
-        session: NewSession {
-            id: &session_id,
-            refresh_jti: &refresh_jti,
-            created_at: &at,
-            expires_at: &expires_at,
-        },
-        audit: &audit,
-        at: &at,
-    };
-    let user = match login::commit(&db, &login).await? {
-        LoginOutcome::LoggedIn(user) => *user,
-        LoginOutcome::NotUsable(refusal) => return Err(refused(refusal)),
-        LoginOutcome::Deleted => {
-            return Err(AppError::Conflict(
-                "This account was deleted and can no longer sign in",
-            ))
-        }
-    };
-    let data = session_tokens::issue(&config, user, &session_id, refresh_jti, ctx.now)?;
-    respond::ok(200, data, ctx.now)
+    /// The right code: use it and sign in. The used code stays in KV until it
+    /// expires: D1 refuses it, and deleting it would cost a KV write per login.
+    async fn login(&self, attempt: Attempt<'_>, code_id: &str) -> Result<Response, AppError> {
+        let (ctx, config) = (self.ctx, self.config);
+        let rng = &mut OsRandom;
+        let (session_id, refresh_jti) = (uuid_v4(rng), random_hex(rng, 16));
+        let at = ctx.timestamp();
+        let expires_at = timestamp(ctx.now + Duration::seconds(REFRESH_TTL_SECONDS));
+        let audit = ctx.with_ip(
+            AuditEvent::new(AuditKind::Login)
+                .email_hash(&config.keys.audit_tag("email", self.email.as_str()))
+                .detail(session_id.clone()),
+        )?;
+        let login = Login {
+            attempt,
+            code_id,
+            new_user_id: &uuid_v4(rng),
+            tombstones: &config.keys.tombstones(self.email.as_str()),
+            session: NewSession {
+                id: &session_id,
+                refresh_jti: &refresh_jti,
+                created_at: &at,
+                expires_at: &expires_at,
+            },
+            audit: &audit,
+            at: &at,
+        };
+        let user = match login::commit(self.db, &login).await? {
+            LoginOutcome::LoggedIn(user) => *user,
+            LoginOutcome::NotUsable(refusal) => return Err(self.refused(refusal)),
+            LoginOutcome::Deleted => {
+                return Err(AppError::Conflict(
+                    "This account was deleted and can no longer sign in",
+                ))
+            }
+        };
+        let data = session_tokens::issue(config, user, &session_id, refresh_jti, ctx.now)?;
+        respond::ok(200, data, ctx.now)
+    }
 }

@@ -15,6 +15,11 @@ export const TEST_SECRETS = {
   EMAIL_API_KEY: API_KEY,
 };
 
+/** Headers of a request from one client network (an IPv4 address). */
+export function fromNetwork(ip) {
+  return { "cf-connecting-ip": ip };
+}
+
 /** A unique address per call, so tests sharing an app never share state. */
 export function freshEmail(tag = "user") {
   return `${tag}-${randomUUID().slice(0, 8)}@example.com`;
@@ -41,7 +46,7 @@ export async function spawnApp(options = {}) {
   }
 }
 
-async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without = [] } = {}) {
+async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without = [], persist } = {}) {
   const mail = await startResendStub();
   const workerOptions = builtWorkerOptions();
   // `without` drops bindings, to see how the worker copes when one is missing.
@@ -50,7 +55,9 @@ async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without
     delete workerOptions.d1Databases?.[name];
   }
   const logs = [];
-  const mf = new Miniflare({
+  // The whole Miniflare configuration for given vars and secrets: at start,
+  // and again when a test redeploys with other settings (`app.restart`).
+  const options = (vars, secrets) => ({
     ...workerOptions,
     bindings: {
       ...Object.fromEntries(
@@ -63,6 +70,8 @@ async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without
       ...vars,
     },
     ...(ratelimits ? { ratelimits } : {}),
+    // `persist`: keep D1 and KV in this folder (SQLite files), to read them afterwards.
+    ...(persist ? { d1Persist: `${persist}/d1`, kvPersist: `${persist}/kv` } : {}),
     cf: false,
     log: new Log(LogLevel.WARN),
     handleRuntimeStdio(stdout, stderr) {
@@ -71,6 +80,7 @@ async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without
       }
     },
   });
+  const mf = new Miniflare(options(vars, secrets));
   let url, db, kv;
   try {
     url = await mf.ready;
@@ -123,11 +133,13 @@ async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without
     call,
     /** Any request, with exactly the body and headers given (no content type added). */
     raw,
-    sendOtp: (email, extra = {}) => call("POST", "/api/v1/auth/send-otp-email", { email, ...extra }),
-    verifyOtp: (email, code) => call("POST", "/api/v1/auth/verify-otp-email", { email, code }),
+    sendOtp: (email, extra = {}, headers = {}) =>
+      call("POST", "/api/v1/auth/send-otp-email", { email, ...extra }, headers),
+    verifyOtp: (email, code, headers = {}) =>
+      call("POST", "/api/v1/auth/verify-otp-email", { email, code }, headers),
     /** Sends a code and reads it from the mailbox, as a user would. */
-    async requestCode(email, extra) {
-      const res = await app.sendOtp(email, extra);
+    async requestCode(email, extra, headers) {
+      const res = await app.sendOtp(email, extra, headers);
       if (res.status !== 200) throw new Error(`send-otp-email answered ${res.status}: ${res.text}`);
       return mail.codeFor(email.trim().toLowerCase());
     },
@@ -150,6 +162,19 @@ async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without
     async runScheduled() {
       const worker = await mf.getWorker();
       return worker.scheduled({ cron: "*/15 * * * *", scheduledTime: new Date() });
+    },
+    /**
+     * A new deployment over the same data: restarts workerd with these vars and
+     * secrets (in place of the ones given at start), keeping KV and D1, which
+     * Miniflare holds across option changes. Fresh isolates, so the worker
+     * parses its configuration again.
+     */
+    async restart({ vars: newVars = {}, secrets: newSecrets = TEST_SECRETS } = {}) {
+      await mf.setOptions(options(newVars, newSecrets));
+      url = await mf.ready;
+      app.url = url;
+      if (db) app.db = db = await mf.getD1Database("DB");
+      if (kv) app.kv = kv = await mf.getKVNamespace("OTP_CODES");
     },
     async dispose() {
       await mf.dispose();

@@ -1,0 +1,85 @@
+// The pre-deploy check (scripts/predeploy-check.mjs, run by `npm run deploy`)
+// against recorded `wrangler secret list --format json` output and a fixture
+// wrangler.toml: it passes a ready environment and names whatever is missing.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+import { unstable_readConfig } from "wrangler";
+import { problems, requiredSecrets } from "../../scripts/predeploy-check.mjs";
+import { ROOT } from "./support/worker_options.mjs";
+
+const FIXTURES = `${ROOT}tests/e2e/fixtures/deploy/`;
+const ALL_THREE = ["JWT_PRIVATE_KEY", "OTP_HASH_KEY", "EMAIL_API_KEY"];
+
+/** Runs the check as deploy.sh does; `secrets` is a fixture file or, with `stdin`, piped in. */
+function check(env, secrets, { stdin = false, config = `${FIXTURES}wrangler.toml` } = {}) {
+  const file = `${FIXTURES}${secrets}`;
+  const args = [`${ROOT}scripts/predeploy-check.mjs`, "--env", env, "--config", config];
+  const run = stdin
+    ? spawnSync(process.execPath, args, { input: readFileSync(file), encoding: "utf8" })
+    : spawnSync(process.execPath, [...args, file], { encoding: "utf8" });
+  return { status: run.status, out: run.stdout, err: run.stderr };
+}
+
+test("a ready environment with every secret set passes", () => {
+  const { status, out, err } = check("ready", "secrets-all.json");
+  assert.equal(status, 0, err);
+  assert.match(out, /JWT_PRIVATE_KEY, OTP_HASH_KEY, EMAIL_API_KEY set/);
+});
+
+test("the secret list can come on stdin, as piped from wrangler", () => {
+  assert.equal(check("ready", "secrets-all.json", { stdin: true }).status, 0);
+  const missing = check("ready", "secrets-none.json", { stdin: true });
+  assert.equal(missing.status, 1);
+  assert.match(missing.err, /missing secrets: JWT_PRIVATE_KEY, OTP_HASH_KEY, EMAIL_API_KEY/);
+});
+
+test("missing secrets stop the deploy, named, and only those", () => {
+  const { status, err } = check("ready", "secrets-jwt-only.json");
+  assert.equal(status, 1);
+  assert.match(err, /nothing was deployed/);
+  assert.match(err, /missing secrets: OTP_HASH_KEY, EMAIL_API_KEY \(/);
+  assert.match(err, /wrangler secret put NAME --env ready/);
+});
+
+test("EMAIL_API_KEY is required only where mail goes through Resend", () => {
+  assert.equal(check("logmail", "secrets-no-mail.json").status, 0);
+  const ready = check("ready", "secrets-no-mail.json");
+  assert.equal(ready.status, 1);
+  assert.match(ready.err, /missing secrets: EMAIL_API_KEY \(/);
+});
+
+test("placeholder binding ids are named", () => {
+  const { status, err } = check("placeholders", "secrets-all.json");
+  assert.equal(status, 1);
+  assert.match(err, /KV namespace OTP_CODES id .*placeholder/);
+  assert.match(err, /D1 database DB database_id .*placeholder/);
+  assert.doesNotMatch(err, /missing secrets/);
+});
+
+test("a secret written into wrangler.toml as a var is refused", () => {
+  const { status, err } = check("leaky", "secrets-all.json");
+  assert.equal(status, 1);
+  assert.match(err, /OTP_HASH_KEY is a plain var in wrangler.toml/);
+  assert.doesNotMatch(err, /committed-by-mistake/, "the value is never echoed");
+});
+
+test("output that is not wrangler's secret list, or an unknown environment, is an error", () => {
+  const garbage = check("ready", "secrets-garbage.txt");
+  assert.equal(garbage.status, 2);
+  assert.match(garbage.err, /no JSON array of secrets/);
+  assert.equal(check("staging", "secrets-all.json").status, 2);
+});
+
+test("the project's own environments need the three secrets, and no secret is a var", () => {
+  for (const env of ["development", "production"]) {
+    const config = unstable_readConfig({ config: `${ROOT}wrangler.toml`, env }, { hideWarnings: true });
+    assert.deepEqual(requiredSecrets(config.vars), ALL_THREE, env);
+    // Whatever else is reported (binding ids until the operator fills them in),
+    // no secret is missing or misplaced once the three are set.
+    const found = problems(config, ALL_THREE, env);
+    assert.ok(found.every((p) => /placeholder/.test(p)), found.join("\n"));
+    assert.match(problems(config, [], env).join("\n"), /missing secrets: JWT_PRIVATE_KEY, OTP_HASH_KEY, EMAIL_API_KEY/);
+  }
+});

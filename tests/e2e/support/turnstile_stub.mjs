@@ -1,0 +1,32 @@
+// A stand-in for Cloudflare Turnstile's siteverify API (POST with `secret`,
+// `response` and `remoteip`, as JSON or a form; answers `{success, ...}`):
+// the token "solved-token" is a solved challenge, anything else is not.
+import http from "node:http";
+
+export const TURNSTILE_SECRET = "0x4AAAAAAAtest-secret";
+export const SOLVED_TOKEN = "solved-token";
+
+export async function startTurnstileStub() {
+  const calls = [];
+  const server = http.createServer((req, res) => {
+    let raw = "";
+    req.on("data", (chunk) => (raw += chunk));
+    req.on("end", () => {
+      const type = req.headers["content-type"] ?? "";
+      const body = type.includes("json") ? JSON.parse(raw || "{}") : Object.fromEntries(new URLSearchParams(raw));
+      calls.push(body);
+      const errors = [];
+      if (body.secret !== TURNSTILE_SECRET) errors.push("invalid-input-secret");
+      if (!body.response) errors.push("missing-input-response");
+      else if (body.response !== SOLVED_TOKEN) errors.push("invalid-input-response");
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ success: errors.length === 0, "error-codes": errors, hostname: "allmine.test" }));
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/turnstile/v0/siteverify`,
+    calls,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
