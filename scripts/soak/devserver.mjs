@@ -58,9 +58,10 @@ export class DevServer {
    * @param {string} o.persistTo local KV and D1 (DEV_PERSIST_TO)
    * @param {string} o.logFile   the dev console, appended to across restarts
    * @param {Record<string,string>} o.vars  `--var NAME:VALUE` overrides
+   * @param {Record<string,string>} [o.env]  extra environment (e.g. WORKER_FEATURES)
    */
-  constructor({ root, port, persistTo, logFile, vars }) {
-    Object.assign(this, { root, port, persistTo, logFile, vars });
+  constructor({ root, port, persistTo, logFile, vars, env = {} }) {
+    Object.assign(this, { root, port, persistTo, logFile, vars, env });
     this.base = `http://127.0.0.1:${port}`;
     this.child = null;
   }
@@ -71,7 +72,7 @@ export class DevServer {
     const out = openSync(this.logFile, "a");
     const child = spawn("npm", args, {
       cwd: this.root,
-      env: { ...process.env, PORT: String(this.port), DEV_PERSIST_TO: this.persistTo },
+      env: { ...process.env, ...this.env, PORT: String(this.port), DEV_PERSIST_TO: this.persistTo },
       detached: true, // its own process group, so a stop reaches wrangler and workerd too
       stdio: ["ignore", out, out],
     });

@@ -3,11 +3,22 @@
 // which failure statuses are honest answers while it lasts (per endpoint).
 // Every other answer must stay what it is without faults; all stay envelopes.
 //
-// Adding one (e.g. D1 or KV failures): give it `vars`, `start`, `stop`,
-// `allowed` and, if it leaves state to check afterwards, `verifyAfter`; then
-// name it in SOAK_FAULTS. See "storage" below.
+// Adding one: give it `vars` (and `env` for the build), `start`, `stop` and
+// `allowed` ("*" for any endpoint), then name it in SOAK_FAULTS (comma-separated).
 
 const SEND = "POST /auth/send-otp-email";
+
+async function setRates(base, rates) {
+  const res = await fetch(`${base}/__faults`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(rates),
+  });
+  const text = await res.text();
+  if (res.status !== 200) {
+    throw new Error(`POST /__faults answered ${res.status} (a build without fault injection?): ${text.slice(0, 200)}`);
+  }
+}
 
 export const FAULTS = {
   /**
@@ -27,25 +38,25 @@ export const FAULTS = {
   },
 
   /**
-   * D1 / KV failures while traffic flows. Needs the worker's test-only fault API
-   * (`/__faults`, compiled into test builds only), which this branch does not
-   * have yet: when it lands, `start` asks it to fail a share of storage calls,
-   * `stop` clears it, and `allowed` lists the 500/503 answers that are honest.
-   * The ledger checks at the end then prove that a failed write left nothing
-   * half-written (a login is one D1 batch).
+   * D1 and KV failures while traffic flows, through the worker's test-only fault
+   * API (`POST /__faults` with the share of calls that fail; compiled only into
+   * the test build, WORKER_FEATURES=fault-injection). Any endpoint may then
+   * answer the 500 envelope (the health check 503); a client cannot know whether
+   * such a request took effect, so the soak counts those outcomes as uncertain
+   * and the ledger checks allow exactly that much, no more. That nothing was
+   * half-written is checked exactly: no user without a session, no session
+   * without a user, no code over its attempts.
    */
   storage: {
-    vars: { FAULT_INJECTION: "1" },
-    allowed: {},
+    vars: {},
+    env: { WORKER_FEATURES: "fault-injection" },
+    allowed: { "*": [500], "GET /health": [503] },
     async start({ base }) {
-      const res = await fetch(`${base}/__faults/storage`, { method: "POST", body: "{}", headers: { "content-type": "application/json" } });
-      await res.arrayBuffer();
-      throw new Error(
-        `storage faults need the worker's /__faults storage API (answered ${res.status}); ` +
-          "it is not in this build yet: use SOAK_FAULTS=mail",
-      );
+      await setRates(base, { d1: 0.08, kv: 0.08 });
     },
-    async stop() {},
+    async stop({ base }) {
+      await setRates(base, {});
+    },
   },
 };
 
