@@ -2,14 +2,18 @@
 
 Contract fuzzing that stays signed in:
 
-- ``FreshLogin`` (an ``@schemathesis.auth`` provider without caching) gives every
-  authenticated call an access token of its own, obtained the way an app does:
-  send-otp-email to a fresh address, the code read from the dev console (the
-  worker runs with EMAIL_PROVIDER=log, which prints it), verify-otp-email. So a
-  generated logout, account deletion or username change kills only its own
-  session, never the token of the calls after it. In the stateful phase a call
-  reached through a link (verify-otp-email 200 -> users/me, logout, ...) keeps
-  the token the link carried, so the walk follows one user's session.
+- ``FreshLogin`` (an ``@schemathesis.auth`` provider; schemathesis's own cache
+  is off, ``refresh_interval=None``) signs every authenticated call in with a
+  live session, obtained the way an app does: send-otp-email to a fresh
+  address, the code read from the dev console (the worker runs with
+  EMAIL_PROVIDER=log, which prints it), verify-otp-email. Each operation keeps
+  its own session until a call changes it (any 2xx of a POST, PATCH or DELETE:
+  a logout, a deletion, a completed registration, a profile edit) or it answers
+  401; the next call then signs in afresh. So no call inherits a session that
+  an earlier one ended or changed, and the logins stay under the worker's mail
+  ceiling (300 code mails a minute). In the stateful phase a call reached
+  through a link (verify-otp-email 200 -> users/me, logout, ...) keeps the
+  token the link carried, so the walk follows one user's session.
 - ``before_call`` puts a real code into a share of well-formed verify-otp-email
   calls, a real refresh token into a share of refresh-token calls and the
   session's own refresh token into a share of logout calls, so those
@@ -51,6 +55,7 @@ _state = {"seq": 0, "offset": 0, "logins": 0}
 _codes = {}  # address -> the last code the dev console printed for it
 _counts = {}  # "METHOD /path" -> {"all"|"token": {status: n}, "why401": {message: n}}
 _refresh_of = {}  # access token -> the refresh token of the same login
+_session_of = {}  # operation -> the access token its calls use until it changes
 KEEP = object()  # the case already carries a token (from a link)
 
 
@@ -70,7 +75,10 @@ def _post(path, body):
         with urllib.request.urlopen(request, timeout=15) as response:
             return response.status, json.load(response)
     except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
+        body = json.load(error)
+        if isinstance(body, dict):
+            body["retryAfter"] = error.headers.get("Retry-After")
+        return error.code, body
 
 
 def _scan_log():
@@ -108,7 +116,12 @@ def send_code():
     with _lock:
         _state["seq"] += 1
         email = f"fuzz-{os.getpid()}-{_state['seq']}@example.com"
-    status, body = _post(SEND, {"email": email})
+    for _ in range(3):
+        status, body = _post(SEND, {"email": email})
+        if status != 429:
+            break
+        # The mail ceiling (the generated sends count too): wait as told, briefly.
+        time.sleep(min(float(body.get("retryAfter") or 0) or 10.0, 20.0))
     if status != 200:
         raise RuntimeError(f"send-otp-email answered {status}: {body}")
     return email, _code_for(email)
@@ -162,11 +175,17 @@ class FreshLogin:
         headers = case.headers or {}
         if _phase(case) == "stateful" and str(headers.get("Authorization", "")).startswith("Bearer ey"):
             return KEEP  # a link from a login brought this session's token
-        token = login()["accessToken"]
         operation = context.operation
-        if operation.method.upper() == "DELETE" and operation.path.endswith(DELETION) and _rng.random() < REAL_SHARE:
-            # Something to cancel: this user asked for the account's deletion first.
-            _post_bearer(DELETION, token)
+        label = f"{operation.method.upper()} {operation.path}"
+        with _lock:
+            token = _session_of.get(label)
+        if token is None:
+            token = login()["accessToken"]
+            if operation.method.upper() == "DELETE" and operation.path.endswith(DELETION):
+                # Something to cancel: this user asked for the account's deletion first.
+                _post_bearer(DELETION, token)
+            with _lock:
+                _session_of[label] = token
         return token
 
     def set(self, case, data, context):
@@ -212,7 +231,11 @@ def _credentials(case):
 def after_call(context, case, response):
     key = f"{case.operation.method.upper()} {case.operation.path}"
     status = str(response.status_code)
+    sent = str((case.headers or {}).get("Authorization", ""))[len("Bearer ") :]
+    changed = case.operation.method.upper() != "GET" and 200 <= response.status_code < 300
     with _lock:
+        if _session_of.get(key) == sent and (changed or response.status_code == 401):
+            del _session_of[key]  # the next call signs in afresh
         per = _counts.setdefault(key, {"all": {}, "token": {}, "why401": {}})
         per["all"][status] = per["all"].get(status, 0) + 1
         if _credentials(case) == "token":

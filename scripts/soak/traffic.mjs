@@ -37,6 +37,10 @@ export const MIX = {
 const NEEDS_CODE = new Set(["verifyRight", "verifyWrongThenRight", "verifyRace", "verifyExhaust", "resend"]);
 const NEEDS_SESSION = new Set(["me", "patchMe", "refresh", "refreshRace", "logout", "deletion"]);
 
+// The worker's MAIL_CEILING (wrangler.toml): 300 code mails a minute per
+// location. Clients here keep to 80% of it, as a fleet that reads Retry-After
+// would; a send held back becomes a profile read.
+const SENDS_PER_SECOND = (300 * 0.8) / 60;
 const PENDING_STALE_MS = 200_000; // codes live 300 s; a user who waits longer gave up
 const ACCESS_REFRESH_MS = 45 * 60_000; // access tokens live an hour
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -79,7 +83,7 @@ export class World {
       refreshes: 0, refreshRaces: 0, raceBothOk: 0, raceOneOk: 0, raceSurvived: 0, raceRevoked: 0,
       meReads: 0, patches: 0, logouts: 0, deletionsScheduled: 0, deletionsCancelled: 0,
       failedSends: 0, failedResends: 0, earlierCodeKept: 0, olderCodeUsed: 0, abandoned: 0, interrupted: 0,
-      faultAnswers: 0,
+      faultAnswers: 0, sendsHeldBack: 0, mailCeiling: 0,
     };
     this.failures = new Map(); // kind -> { count, examples }
     this.refused = 0;
@@ -91,6 +95,28 @@ export class World {
     this.down = false; // the server is being restarted on purpose
     this.seq = 0;
     this.ip = 0;
+    this.sendTokens = 10;
+    this.sendRefilled = performance.now();
+  }
+
+  /** A send within the mail ceiling, or false (the caller does something else). */
+  mayMail() {
+    const now = performance.now();
+    this.sendTokens = Math.min(10, this.sendTokens + ((now - this.sendRefilled) / 1000) * SENDS_PER_SECOND);
+    this.sendRefilled = now;
+    if (this.sendTokens < 1) {
+      this.counts.sendsHeldBack++;
+      return false;
+    }
+    this.sendTokens -= 1;
+    return true;
+  }
+
+  /** What a client does instead of a send the mail ceiling holds back. */
+  async instead() {
+    if (this.sessions.length) return this.me();
+    if (this.pending.length) return this.verifyRight();
+    await sleep(50);
   }
 
   // ---- bookkeeping -------------------------------------------------------
@@ -309,6 +335,7 @@ export class World {
   }
 
   async send() {
+    if (!this.mayMail()) return this.instead();
     const email = this.sendAddress();
     this.busy.add(email);
     let pending = false;
@@ -324,6 +351,8 @@ export class World {
         this.counts.sends++;
       } else if ((res.status === 502 || res.status === 503) && this.isAllowed(res.key, res.status)) {
         await this.afterFailedSend(email, null);
+      } else if (res.status === 429) {
+        this.counts.mailCeiling++; // the service's own cost guard, in the envelope
       } else {
         this.unexpected("send", res);
       }
@@ -371,8 +400,10 @@ export class World {
    * earlier code is still the one that works.
    */
   async resend() {
+    if (!this.mayMail()) return this.instead();
     const p = this.takePending();
     if (!p) return this.send();
+    let keep = false;
     try {
       const res = await this.call("POST", SEND, { body: { email: p.email } });
       if (res.status === 200) {
@@ -398,11 +429,15 @@ export class World {
         if (v.status !== 200) return this.fail("failed resend", `${p.email}: the earlier code answered ${v.status} after a failed resend`);
         this.loginOk(p.email, v);
         this.counts.earlierCodeKept++;
+      } else if (res.status === 429) {
+        this.counts.mailCeiling++;
+        keep = true;
+        this.pending.push(p);
       } else {
         this.unexpected("resend", res);
       }
     } finally {
-      this.busy.delete(p.email);
+      if (!keep) this.busy.delete(p.email);
     }
   }
 
