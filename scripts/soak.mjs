@@ -79,6 +79,12 @@ for (const f of FAULTS) {
 }
 const dev = new DevServer({ root: ROOT, port, persistTo: state, logFile: join(state, "dev.log"), vars, env: devEnv });
 dev.stopOnExit();
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.on(signal, () => {
+    console.error(`[soak] ${signal}: stopping wrangler dev`);
+    process.exit(130); // the exit hook stops the dev server's process group
+  });
+}
 const metrics = new Metrics();
 const world = new World({ base: dev.base, mail, metrics, maxAttempts: MAX_ATTEMPTS, codeLength: 6, runId });
 const checks = [];

@@ -41,7 +41,8 @@ const NEEDS_SESSION = new Set(["me", "patchMe", "refresh", "refreshRace", "logou
 // location. Clients here keep to 80% of it, as a fleet that reads Retry-After
 // would; a send held back becomes a profile read.
 const SENDS_PER_SECOND = (300 * 0.8) / 60;
-const PENDING_STALE_MS = 200_000; // codes live 300 s; a user who waits longer gave up
+const PENDING_STALE_MS = 200_000;
+const SESSION_TARGET = 100; // sessions held by the clients, roughly // codes live 300 s; a user who waits longer gave up
 const ACCESS_REFRESH_MS = 45 * 60_000; // access tokens live an hour
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const randomInt = (n) => Math.floor(Math.random() * n);
@@ -83,7 +84,7 @@ export class World {
       refreshes: 0, refreshRaces: 0, raceBothOk: 0, raceOneOk: 0, raceSurvived: 0, raceRevoked: 0,
       meReads: 0, patches: 0, logouts: 0, deletionsScheduled: 0, deletionsCancelled: 0,
       failedSends: 0, failedResends: 0, earlierCodeKept: 0, olderCodeUsed: 0, abandoned: 0, interrupted: 0,
-      faultAnswers: 0, sendsHeldBack: 0, mailCeiling: 0,
+      faultAnswers: 0, sendsHeldBack: 0, mailCeiling: 0, idle: 0,
     };
     this.failures = new Map(); // kind -> { count, examples }
     this.refused = 0;
@@ -297,11 +298,15 @@ export class World {
   // ---- ops ---------------------------------------------------------------
 
   pickOp() {
+    // Ops that end sessions are weighed by how many sessions clients hold, so
+    // the pool settles where logins (bounded by the mail ceiling) replace them.
+    const f = Math.min(2, Math.max(0.25, this.sessions.length / SESSION_TARGET));
+    const weights = { ...MIX, refreshRace: MIX.refreshRace * f, logout: MIX.logout * f, deletion: MIX.deletion * f };
     let total = 0;
-    for (const w of Object.values(MIX)) total += w;
+    for (const w of Object.values(weights)) total += w;
     let r = Math.random() * total;
     let op = "send";
-    for (const [name, w] of Object.entries(MIX)) {
+    for (const [name, w] of Object.entries(weights)) {
       if ((r -= w) < 0) {
         op = name;
         break;
@@ -312,7 +317,6 @@ export class World {
     if (op === "send" && this.pending.length > 200) op = "verifyRight";
     // While a fault is on, more resends: a failed one must keep the earlier code.
     if (op === "send" && Object.keys(this.allowed).length && this.pending.length && Math.random() < 0.3) op = "resend";
-    if (op === "me" && this.sessions.length > 400 && Math.random() < 0.5) op = "logout";
     return op;
   }
 
@@ -320,6 +324,7 @@ export class World {
   async run(op) {
     this.inflight++;
     this.counts.ops++;
+    const startedBefore = this.started;
     try {
       await this[op]();
     } catch (err) {
@@ -331,6 +336,11 @@ export class World {
       }
     } finally {
       this.inflight--;
+      if (this.started === startedBefore) {
+        // Nothing to do (no session, no code, the mail ceiling reached): not an op.
+        this.counts.ops--;
+        this.counts.idle++;
+      }
     }
   }
 
