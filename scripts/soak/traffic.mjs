@@ -41,8 +41,8 @@ const NEEDS_SESSION = new Set(["me", "patchMe", "refresh", "refreshRace", "logou
 // location. Clients here keep to 80% of it, as a fleet that reads Retry-After
 // would; a send held back becomes a profile read.
 const SENDS_PER_SECOND = (300 * 0.8) / 60;
-const PENDING_STALE_MS = 200_000;
-const SESSION_TARGET = 100; // sessions held by the clients, roughly // codes live 300 s; a user who waits longer gave up
+const PENDING_STALE_MS = 200_000; // codes live 300 s; a user who waits longer gave up
+const SESSION_TARGET = 100; // sessions held by the clients, roughly
 const ACCESS_REFRESH_MS = 45 * 60_000; // access tokens live an hour
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const randomInt = (n) => Math.floor(Math.random() * n);
