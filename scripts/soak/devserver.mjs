@@ -1,0 +1,150 @@
+// `npm run dev` (wrangler dev, local KV and D1) as a child the soak can start,
+// stop with SIGTERM mid-load and start again on the same persisted state, and
+// whose workerd processes it can weigh (resident memory from /proc).
+import { spawn } from "node:child_process";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** pid, comm, ppid and process group of every process, from /proc. */
+function processTable() {
+  const table = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const [state, ppid, pgrp] = stat.slice(close + 2).split(" ");
+      table.push({ pid: Number(name), comm, state, ppid: Number(ppid), pgrp: Number(pgrp) });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return table;
+}
+
+/** The processes in `pgid`'s group and all their descendants. */
+function groupProcesses(pgid) {
+  const table = processTable();
+  const members = new Set(table.filter((p) => p.pgrp === pgid).map((p) => p.pid));
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const p of table) {
+      if (!members.has(p.pid) && members.has(p.ppid)) {
+        members.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return table.filter((p) => members.has(p.pid));
+}
+
+function vmRssKb(pid) {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+    return line ? Number(line.split(/\s+/)[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export class DevServer {
+  /**
+   * @param {object} o
+   * @param {string} o.root      the project
+   * @param {number} o.port
+   * @param {string} o.persistTo local KV and D1 (DEV_PERSIST_TO)
+   * @param {string} o.logFile   the dev console, appended to across restarts
+   * @param {Record<string,string>} o.vars  `--var NAME:VALUE` overrides
+   * @param {Record<string,string>} [o.env]  extra environment (e.g. WORKER_FEATURES)
+   */
+  constructor({ root, port, persistTo, logFile, vars, env = {} }) {
+    Object.assign(this, { root, port, persistTo, logFile, vars, env });
+    this.base = `http://127.0.0.1:${port}`;
+    this.child = null;
+  }
+
+  async start(timeoutMs) {
+    const args = ["run", "dev", "--"];
+    for (const [name, value] of Object.entries(this.vars)) args.push("--var", `${name}:${value}`);
+    const out = openSync(this.logFile, "a");
+    const child = spawn("npm", args, {
+      cwd: this.root,
+      env: { ...process.env, ...this.env, PORT: String(this.port), DEV_PERSIST_TO: this.persistTo },
+      detached: true, // its own process group, so a stop reaches wrangler and workerd too
+      stdio: ["ignore", out, out],
+    });
+    closeSync(out);
+    this.child = child;
+    this.pgid = child.pid;
+    let exited = false;
+    child.on("exit", () => (exited = true));
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (exited) throw new Error(`wrangler dev exited during start-up; see ${this.logFile}`);
+      try {
+        const res = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(2000) });
+        await res.arrayBuffer();
+        if (res.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await sleep(250);
+    }
+    throw new Error(`wrangler dev did not answer /health within ${timeoutMs / 1000}s; see ${this.logFile}`);
+  }
+
+  /** SIGTERM to the whole process group; SIGKILL whatever is left after `graceMs`. */
+  async stop(graceMs = 15_000) {
+    if (!this.child) return { forced: false, ms: 0 };
+    const started = Date.now();
+    const pgid = this.pgid;
+    const left = () => groupProcesses(pgid).filter((p) => p.state !== "Z");
+    try {
+      process.kill(-pgid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+    let forced = false;
+    while (left().length > 0) {
+      if (Date.now() - started > graceMs) {
+        forced = true;
+        for (const p of left()) {
+          try {
+            process.kill(p.pid, "SIGKILL");
+          } catch {
+            // gone
+          }
+        }
+        await sleep(200);
+        break;
+      }
+      await sleep(100);
+    }
+    this.child = null;
+    return { forced, ms: Date.now() - started };
+  }
+
+  /** Resident memory of the workerd process(es) started by this dev server. */
+  workerdMemory() {
+    if (!this.child) return { processes: 0, rssMb: 0 };
+    const workerds = groupProcesses(this.pgid).filter((p) => p.comm.startsWith("workerd"));
+    const kb = workerds.reduce((sum, p) => sum + vmRssKb(p.pid), 0);
+    return { processes: workerds.length, rssMb: Math.round(kb / 102.4) / 10 };
+  }
+
+  stopOnExit() {
+    process.on("exit", () => {
+      if (!this.child) return;
+      try {
+        process.kill(-this.pgid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    });
+  }
+}
+
+export const procAvailable = existsSync("/proc/self/status");
