@@ -14,8 +14,11 @@ worker-build --release ${features[@]+"${features[@]}"} >&2
 # Size pass: -Oz, and no names section (panics are still logged with their
 # message and source location by the panic hook). The features are those
 # worker-build enables, so nothing newer than workerd supports is emitted.
-log "optimising the wasm for size"
-"$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.wasm -Oz --strip-debug --strip-producers \
+# WASM_NAMES=1 keeps the function names, for CPU profiles and twiggy (never deployed).
+strip=(--strip-debug)
+[ -n "${WASM_NAMES:-}" ] && strip=(-g)
+log "optimising the wasm for size${WASM_NAMES:+ (function names kept)}"
+"$WASM_OPT_BIN" build/index_bg.wasm -o build/index_bg.wasm -Oz ${strip[@]+"${strip[@]}"} --strip-producers \
   --enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int \
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
 
