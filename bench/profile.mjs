@@ -67,29 +67,32 @@ export function category(frame) {
  * Self time per category and per function (ms), over the profile. `own` is
  * everything the isolate did for the requests: JS, wasm, built-ins and
  * workerd API calls, garbage collection; not "(idle)" or "(program)".
+ *
+ * Each sample stands for the profile's median gap between samples. A
+ * sample's own gap is no measure of it: V8 samples the isolate only while it
+ * is entered, so the gap before a sample often spans time spent elsewhere
+ * (the simulators, I/O, other processes on a busy machine).
  */
 export function summarise(profile) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const selfUs = new Map();
-  const { samples, timeDeltas } = profile;
-  for (let i = 0; i < samples.length; i++) {
-    // A sample's time is the gap to the next one.
-    const dt = timeDeltas[i + 1] ?? 0;
-    selfUs.set(samples[i], (selfUs.get(samples[i]) ?? 0) + dt);
-  }
+  const gaps = profile.timeDeltas.slice(1).sort((a, b) => a - b);
+  const sampleMs = (gaps[Math.floor(gaps.length / 2)] ?? 0) / 1000;
+  const counts = new Map();
+  for (const id of profile.samples) counts.set(id, (counts.get(id) ?? 0) + 1);
   const categories = {};
   const functions = new Map();
-  for (const [id, us] of selfUs) {
+  for (const [id, n] of counts) {
     const frame = byId.get(id).callFrame;
     const cat = category(frame);
-    categories[cat] = (categories[cat] ?? 0) + us / 1000;
+    const ms = n * sampleMs;
+    categories[cat] = (categories[cat] ?? 0) + ms;
     const file = frame.url.startsWith("wasm://") ? "wasm" : frame.url.split("/").at(-1);
     const key = `${frame.functionName || "(anonymous)"} ${file ? `[${file}]` : ""}`.trim();
-    functions.set(key, (functions.get(key) ?? 0) + us / 1000);
+    functions.set(key, (functions.get(key) ?? 0) + ms);
   }
   const ownMs = Object.entries(categories)
     .filter(([c]) => c !== "(idle)" && c !== "(program)" && c !== "(root)")
     .reduce((sum, [, ms]) => sum + ms, 0);
   const top = [...functions].sort((a, b) => b[1] - a[1]);
-  return { ownMs, categories, top };
+  return { ownMs, sampleMs, categories, top };
 }
