@@ -23,8 +23,17 @@ log "optimising the wasm for size${WASM_NAMES:+ (function names kept)}"
   --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling
 
 # The docs page (/docs): our page and Swagger UI from npm, as static assets.
-log "assembling the docs page"
+log "assembling the static assets (docs page, OpenAPI document)"
 rm -rf build/assets && mkdir -p build/assets/docs/vendor
 cp web/docs/* build/assets/docs/
 cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
   build/assets/docs/vendor/
+# The OpenAPI document, served as committed from the assets rather than from
+# the Wasm (src/http/handlers/openapi.rs).
+mkdir -p build/assets/api/v1
+cp api/openapi.json build/assets/api/v1/openapi.json
+cat > build/assets/_headers <<'HEADERS'
+/api/v1/openapi.json
+  Cache-Control: no-cache
+  X-Content-Type-Options: nosniff
+HEADERS
