@@ -96,3 +96,70 @@ export function summarise(profile) {
   const top = [...functions].sort((a, b) => b[1] - a[1]);
   return { ownMs, sampleMs, categories, top };
 }
+
+// Where the isolate's own time goes, by what the code was doing: each sample
+// goes to the first of these its stack shows, from the leaf up (wasm frames
+// have names when the worker is built with WASM_NAMES=1, as the bench does).
+const WORK = [
+  ["JSON log line (console.log)", /platform::log::|formatLog|console/],
+  ["EdDSA (ed25519-compact)", /ed25519/],
+  ["HMAC / SHA-256", /hmac|sha2::|Sha256|CodeHasher|audit_tag|address_tag|network_tag/],
+  ["D1 calls (client side)", /d1-api|D1PreparedStatement|D1Database|D1Result|storage::Db::/],
+  ["KV calls", /kv::|KvStore|GetOptionsBuilder|PutOptionsBuilder/],
+  ["rate-limit binding", /RateLimiter|rate_limited|limit_ip|limit_global/],
+  ["mail call (fetch)", /mail::|resend::/],
+  ["request: headers, body", /gen_Request::Request>>::from|Headers::get|http::body|ByteStream|Request::bytes|cors::Cors::for_request/],
+  ["JSON (serde)", /serde_json|serde_wasm_bindgen|serde_core|serde::/],
+  ["response: envelope, headers", /respond::|Response|Headers::set|Headers::append|cors::/],
+  ["config and keys", /config::|bindings::config|Config::from_lookup|TokenKeys::from/],
+  ["dates (chrono)", /chrono/],
+];
+const GLUE = /js_sys::|wasm_bindgen|queueMicrotask|wasm-to-js|js-to-wasm|_wbg_|^(?:[a-zA-Z]{1,2}|ce|se|oe|ie)@.*entry\.js/;
+
+/** Own time per kind of work (ms), over the profile. */
+export function attribute(profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const gaps = profile.timeDeltas.slice(1).sort((a, b) => a - b);
+  const sampleMs = (gaps[Math.floor(gaps.length / 2)] ?? 0) / 1000;
+  const label = new Map();
+  const labelOf = (id) => {
+    if (label.has(id)) return label.get(id);
+    const leaf = byId.get(id).callFrame;
+    let found = null;
+    if (["(idle)", "(program)", "(root)"].includes(leaf.functionName)) found = null;
+    else if (leaf.functionName === "(garbage collector)") found = "garbage collection";
+    else {
+      const frames = [];
+      for (let x = id; x !== undefined; x = parent.get(x)) {
+        const f = byId.get(x).callFrame;
+        frames.push(`${f.functionName}@${f.url}`);
+      }
+      for (const frame of frames) {
+        const hit = WORK.find(([, re]) => re.test(frame));
+        if (hit) {
+          found = hit[0];
+          break;
+        }
+      }
+      if (!found) {
+        const leafName = `${leaf.functionName}@${leaf.url}`;
+        const underWasm = frames.some((f) => f.includes("@wasm://"));
+        if (GLUE.test(leafName) || (underWasm && !leaf.url.startsWith("wasm://"))) {
+          found = "wasm-bindgen imports and futures glue";
+        } else if (leaf.url.startsWith("wasm://")) found = "other wasm (routing, handlers, domain)";
+        else if (/entry\.js|index\.js/.test(leaf.url)) found = "module JS outside wasm (entry wrapper, shim, dev middleware)";
+        else found = "other built-ins and API calls";
+      }
+    }
+    label.set(id, found);
+    return found;
+  };
+  const work = {};
+  for (const id of profile.samples) {
+    const l = labelOf(id);
+    if (l) work[l] = (work[l] ?? 0) + sampleMs;
+  }
+  return work;
+}

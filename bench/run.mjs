@@ -22,7 +22,7 @@ import { gzipSync } from "node:zlib";
 import { Log, LogLevel, Miniflare } from "miniflare";
 import { builtWorkerOptions } from "../tests/e2e/support/worker_options.mjs";
 import { startMailStub } from "./mail_stub.mjs";
-import { connectInspector, profiled, summarise } from "./profile.mjs";
+import { attribute, connectInspector, profiled, summarise } from "./profile.mjs";
 import { countTrips } from "./trips.mjs";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -98,8 +98,9 @@ uploaded.unshift(...uploaded.splice(main, 1));
 // its start code ("module"), then the first request's extra time over the
 // empty worker's (lazy compilation of the code it runs, first-use work). The
 // first request is a real login attempt: a verify of a well-formed code for an
-// address with none pending, which parses the configuration and keys and
-// reads KV before it answers 404. The fastest of nine starts of each.
+// address with none pending, which parses the configuration and keys, reads
+// KV and asks D1 (the authority on codes; its schema migrated beforehand)
+// before it answers 404. The fastest of nine starts of each.
 async function startup(options) {
   const t0 = performance.now();
   const mf = new Miniflare({ ...options, log: new Log(LogLevel.NONE), cf: false, handleRuntimeStdio: () => {} });
@@ -120,11 +121,23 @@ async function startup(options) {
 let coldStart = null;
 if (!process.env.BENCH_SKIP_COLD) {
   log("cold start: nine starts each of a bare worker, an empty one with our bindings, ours");
-  const { scriptPath: _s, modulesRules: _r, modulesRoot: _m, rootPath: _p, assets: _a, ...bindings } = builtWorkerOptions();
+  const coldState = mkdtempSync(join(tmpdir(), "allmine-cold-"));
+  run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", coldState], {
+    stdio: "ignore", env: { ...process.env, CI: "true" },
+  });
+  const { scriptPath: _s, modulesRules: _r, modulesRoot: _m, rootPath: _p, assets: _a, ...workerBindings } = builtWorkerOptions();
+  const bindings = { ...workerBindings, d1Persist: join(coldState, "v3", "d1") };
   const emptyScript = "export default { fetch() { return new Response('') } }";
+  // The empty worker's first request touches KV and D1 too, so that their
+  // simulators' first use is not counted as ours.
+  const storageScript = `export default { async fetch(req, env) {
+    await env.OTP_CODES.get("cold");
+    await env.DB.prepare("SELECT count(*) FROM otp_codes").first();
+    return new Response("");
+  } }`;
   const kinds = {
     bare: { modules: true, script: emptyScript, compatibilityDate: bindings.compatibilityDate },
-    empty: { ...bindings, modules: true, script: emptyScript },
+    empty: { ...bindings, modules: true, script: storageScript },
     ours: { ...bindings, modules: uploaded },
   };
   // Noise on a shared machine only ever adds time, so the fastest start is the best estimate.
@@ -183,7 +196,9 @@ function serve(name, cmd, args, cwd, env = {}) {
   return { child, logFile };
 }
 
-// Ours: scripts/dev.sh (wrangler dev, which runs the release build itself),
+// Ours: scripts/dev.sh (wrangler dev, which runs the release build itself,
+// here with WASM_NAMES=1: the same code with its names section, so that the
+// profile can say which Rust function a sample is in),
 // with a copy of wrangler.toml whose mail ceiling (300 mails a minute per
 // location, a cost guard) does not refuse the send load: the limiter is still
 // called on every send, as deployed.
@@ -206,7 +221,7 @@ Object.assign(
   serve("ours", "bash", [
     "scripts/dev.sh", "--config", benchConfig, "--inspector-port", String(ours.inspectorPort),
     "--var", "EMAIL_PROVIDER:resend", "--var", `EMAIL_API_URL:${mail.url}`, "--var", "EMAIL_API_KEY:bench",
-  ], ROOT, { PORT: String(ours.port), DEV_PERSIST_TO: ours.state }),
+  ], ROOT, { PORT: String(ours.port), DEV_PERSIST_TO: ours.state, WASM_NAMES: "1" }),
 );
 
 // The reference, started the way its run.sh does (from a private copy, fresh
@@ -396,6 +411,7 @@ for (const route of ROUTES) {
       ownMsPerRequest: perRequest(s.ownMs),
       categories: Object.fromEntries(Object.entries(s.categories).map(([c, ms]) => [c, perRequest(ms)])),
       top: s.top.filter(([name]) => !name.startsWith("(idle)")).slice(0, 15).map(([name, ms]) => [name, perRequest(ms)]),
+      work: Object.fromEntries(Object.entries(attribute(profile)).sort((a, b) => b[1] - a[1]).map(([w, ms]) => [w, perRequest(ms)])),
     };
   }
 }
@@ -453,6 +469,15 @@ for (const route of ROUTES) {
   };
   const p = profiles[route];
   console.log(`${ROUTE_NAMES[route].padEnd(18)} ours ${line(p.ours).padEnd(44)} reference ${line(p.reference).padEnd(44)} ratio ${summary[route].ownCpu.ratio.toFixed(2)}`);
+}
+console.log("\nwhere our isolate's own CPU goes, per request (ms; reference's total for scale):");
+for (const route of ROUTES) {
+  const p = profiles[route];
+  const parts = Object.entries(p.ours.work).filter(([, ms]) => ms >= 0.005).map(([w, ms]) => `${w} ${ms.toFixed(3)}`);
+  console.log(`${ROUTE_NAMES[route].padEnd(18)} ours ${p.ours.ownMsPerRequest.toFixed(3)} (reference ${p.reference.ownMsPerRequest.toFixed(3)}):`);
+  console.log(`    ${parts.join(", ")}`);
+  const ref = Object.entries(p.reference.work).filter(([, ms]) => ms >= 0.005).map(([w, ms]) => `${w} ${ms.toFixed(3)}`);
+  console.log(`    reference: ${ref.join(", ")}`);
 }
 console.log("\nsequential storage round trips on the critical path, per path of ours (from its log lines):");
 console.log("route             path                                      status  kv d1 mail limiter  sequential  goal");
