@@ -11,13 +11,14 @@ import WebSocket from "ws";
 
 /** Connects to the first target of an inspector at `port`. */
 export async function connectInspector(port) {
-  const targets = await (await fetch(`http://127.0.0.1:${port}/json`)).json();
+  const targets = await (await fetch(`http://127.0.0.1:${port}/json`, { signal: AbortSignal.timeout(10_000) })).json();
   const url = targets[0]?.webSocketDebuggerUrl;
   if (!url) throw new Error(`no inspector target on port ${port}`);
   const ws = new WebSocket(url.replace("localhost", "127.0.0.1"));
   await new Promise((resolve, reject) => {
     ws.once("open", resolve);
     ws.once("error", reject);
+    setTimeout(() => reject(new Error(`inspector on port ${port} did not open`)), 10_000);
   });
   let id = 0;
   const pending = new Map();

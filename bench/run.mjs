@@ -166,6 +166,8 @@ const mail = await startMailStub();
 const scratch = mkdtempSync(join(tmpdir(), "allmine-bench-"));
 const children = [];
 process.on("exit", () => {
+  rmSync(scratch, { recursive: true, force: true });
+  rmSync(join(ROOT, "wrangler.bench.toml"), { force: true });
   for (const child of children) {
     try {
       process.kill(-child.pid, "SIGTERM");
@@ -196,17 +198,19 @@ function serve(name, cmd, args, cwd, env = {}) {
   return { child, logFile };
 }
 
-// Ours: scripts/dev.sh (wrangler dev, which runs the release build itself,
-// here with WASM_NAMES=1: the same code with its names section, so that the
-// profile can say which Rust function a sample is in),
-// with a copy of wrangler.toml whose mail ceiling (300 mails a minute per
-// location, a cost guard) does not refuse the send load: the limiter is still
-// called on every send, as deployed.
-const config = readFileSync(join(ROOT, "wrangler.toml"), "utf8").replace(
-  /(name = "MAIL_CEILING"\nnamespace_id = "1003"\nsimple = \{ limit = )\d+/,
-  "$11000000",
-);
+// Ours: the release build again, with WASM_NAMES=1 (the same code with its
+// names section, so that a profile can say which Rust function a sample is
+// in), served by scripts/dev.sh (wrangler dev) from a copy of wrangler.toml
+// without [build], so that nothing rebuilds or restarts it mid-run, and whose
+// mail ceiling (300 mails a minute per location, a cost guard) does not refuse
+// the send load: the limiter is still called on every send, as deployed.
+log("building the release worker with its function names, for the profiles");
+run("bash", ["scripts/build.sh"], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WASM_NAMES: "1" } });
+const config = readFileSync(join(ROOT, "wrangler.toml"), "utf8")
+  .replace(/(name = "MAIL_CEILING"\nnamespace_id = "1003"\nsimple = \{ limit = )\d+/, "$11000000")
+  .replace(/^\[build\]\n(?:[^\[\n].*\n|\n)*?(?=\n\[|\n#)/m, "");
 if (!config.includes("limit = 1000000")) throw new Error("no local MAIL_CEILING in wrangler.toml to raise");
+if (/^\[build\]/m.test(config)) throw new Error("could not take [build] out of the bench's wrangler config");
 const benchConfig = join(ROOT, "wrangler.bench.toml");
 writeFileSync(benchConfig, config);
 const ours = {
@@ -221,7 +225,7 @@ Object.assign(
   serve("ours", "bash", [
     "scripts/dev.sh", "--config", benchConfig, "--inspector-port", String(ours.inspectorPort),
     "--var", "EMAIL_PROVIDER:resend", "--var", `EMAIL_API_URL:${mail.url}`, "--var", "EMAIL_API_KEY:bench",
-  ], ROOT, { PORT: String(ours.port), DEV_PERSIST_TO: ours.state, WASM_NAMES: "1" }),
+  ], ROOT, { PORT: String(ours.port), DEV_PERSIST_TO: ours.state }),
 );
 
 // The reference, started the way its run.sh does (from a private copy, fresh
