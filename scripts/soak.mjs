@@ -98,9 +98,9 @@ function check(name, ok, detail = "") {
 function report(label) {
   const s = metrics.cut();
   const memory = dev.workerdMemory();
-  series.push({ label, at: Math.round(process.uptime()), ...s, workerdRssMb: memory.rssMb, workerdProcesses: memory.processes });
+  series.push({ label, at: Math.round(process.uptime()), ...s, workerdRssMb: memory.rssMb, workerdEachMb: memory.each });
   console.log(
-    formatWindow(label, s, ` | workerd RSS ${memory.rssMb} MB (${memory.processes} process${memory.processes === 1 ? "" : "es"}), ` +
+    formatWindow(label, s, ` | workerd RSS ${memory.rssMb} MB (${memory.each.join(" + ") || "none"}), ` +
       `${world.sessions.length} sessions and ${world.pending.length} codes held`),
   );
 }
@@ -298,7 +298,8 @@ try {
 
   const steadyStart = Date.now();
   const timers = [];
-  const every = setInterval(() => report(`minute ${Math.round((Date.now() - steadyStart) / 60_000)}`), REPORT_SECONDS * 1000);
+  let minute = 0;
+  const every = setInterval(() => report(`minute ${++minute}`), REPORT_SECONDS * 1000);
   const faultCtx = { mail, base: dev.base, world };
   const phase = (atFraction, fn) =>
     new Promise((resolve, reject) => {
@@ -326,7 +327,7 @@ try {
   const drained = await world.drain(60_000);
   check("all ops finished after the load stopped", drained, `${world.inflight} still running`);
   if (!MINUTES) report("steady");
-  else if (metrics.window.summary().seconds > 5) report(`minute ${Math.ceil((Date.now() - steadyStart) / 60_000)} (end)`);
+  else if (metrics.window.summary().seconds > 5) report(`minute ${minute + 1} (the last ${metrics.window.summary().seconds}s)`);
   result.saturated = loop.saturated;
 
   if (FAULTS.length) {
