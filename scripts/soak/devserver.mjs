@@ -129,10 +129,12 @@ export class DevServer {
 
   /** Resident memory of the workerd process(es) started by this dev server. */
   workerdMemory() {
-    if (!this.child) return { processes: 0, rssMb: 0 };
-    const workerds = groupProcesses(this.pgid).filter((p) => p.comm.startsWith("workerd"));
-    const kb = workerds.reduce((sum, p) => sum + vmRssKb(p.pid), 0);
-    return { processes: workerds.length, rssMb: Math.round(kb / 102.4) / 10 };
+    if (!this.child) return { processes: 0, rssMb: 0, each: [] };
+    const mb = (kb) => Math.round(kb / 102.4) / 10;
+    const each = groupProcesses(this.pgid)
+      .filter((p) => p.comm.startsWith("workerd"))
+      .map((p) => mb(vmRssKb(p.pid)));
+    return { processes: each.length, rssMb: Math.round(each.reduce((a, b) => a + b, 0) * 10) / 10, each };
   }
 
   stopOnExit() {

@@ -91,8 +91,7 @@ export class World {
     this.refusedEnveloped = 0;
     this.started = 0; // requests started
     this.inflight = 0; // ops running
-    this.allowed = {}; // "POST /auth/x" -> statuses a fault makes honest
-    this.allowedUntil = 0; // after a fault stops, its answers still in flight are honest
+    this.allowed = {}; // "POST /auth/x" (or "*") -> statuses the faults on make honest
     this.down = false; // the server is being restarted on purpose
     this.seq = 0;
     this.ip = 0;
@@ -140,23 +139,20 @@ export class World {
     this.fail("unexpected status", `${what}: ${res.status} ${res.text.slice(0, 160)}`);
   }
 
-  isAllowed(key, status) {
-    const on = Object.keys(this.allowed).length > 0 ? this.allowed : Date.now() < this.allowedUntil ? this.allowedAfter : null;
-    return Boolean(on) && [...(on[key] ?? []), ...(on["*"] ?? [])].includes(status);
+  /** Whether `status` is honest for `key` under the faults in `allowed`. */
+  static honest(allowed, key, status) {
+    return [...(allowed[key] ?? []), ...(allowed["*"] ?? [])].includes(status);
   }
 
   /** An answer a fault made honest (counted); the op stops, its outcome unknown. */
   faulted(res) {
-    if (!this.isAllowed(res.key, res.status)) return false;
+    if (!res.faultHonest) return false;
     this.counts.faultAnswers++;
     return true;
   }
 
-  setAllowed(allowed, graceMs = 0) {
-    if (Object.keys(allowed).length === 0) {
-      this.allowedAfter = this.allowed;
-      this.allowedUntil = Date.now() + graceMs;
-    }
+  /** The faults on from now: a request sent while they are on may honestly fail. */
+  setAllowed(allowed) {
     this.allowed = allowed;
   }
 
@@ -183,6 +179,7 @@ export class World {
     const key = `${method} ${path.replace("/api/v1", "")}`;
     if (this.down) throw new Interrupted(`${key}: the server is restarting`);
     this.started++;
+    const faultsAtSend = this.allowed;
     const headers = { "cf-connecting-ip": this.nextIp() };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (token) headers.authorization = `Bearer ${token}`;
@@ -208,7 +205,15 @@ export class World {
     } catch {
       // envelopeProblem reports it
     }
-    const answer = { key, status: res.status, headers: res.headers, body: json, text };
+    const answer = {
+      key,
+      status: res.status,
+      headers: res.headers,
+      body: json,
+      text,
+      // Honest if a fault was on when it was sent or is on now.
+      faultHonest: World.honest(faultsAtSend, key, res.status) || World.honest(this.allowed, key, res.status),
+    };
     const problem = envelopeProblem(answer);
     if (problem && this.down) {
       // Cut off by the deliberate stop: wrangler's proxy answers requests in
@@ -220,7 +225,7 @@ export class World {
       if (!problem) this.refusedEnveloped++;
     }
     if (problem) this.fail("envelope", `${key} ${res.status}: ${problem}`);
-    if (res.status >= 500 && !this.isAllowed(key, res.status)) {
+    if (res.status >= 500 && !answer.faultHonest) {
       this.fail("5xx", `${key} ${res.status}: ${text.slice(0, 200)}`);
     }
     return answer;
@@ -230,7 +235,7 @@ export class World {
   async verify(email, code) {
     try {
       const res = await this.call("POST", VERIFY, { body: { email, code } });
-      if (res.status >= 500 && this.isAllowed(res.key, res.status)) {
+      if (res.status >= 500 && res.faultHonest) {
         this.uncertainLogins.set(email, (this.uncertainLogins.get(email) ?? 0) + 1);
       }
       return res;
@@ -359,7 +364,7 @@ export class World {
         this.pending.push({ email, code: codeIn(mail), at: Date.now(), wrong: 0 });
         pending = true;
         this.counts.sends++;
-      } else if ((res.status === 502 || res.status === 503) && this.isAllowed(res.key, res.status)) {
+      } else if ((res.status === 502 || res.status === 503) && res.faultHonest) {
         await this.afterFailedSend(email, null);
       } else if (res.status === 429) {
         this.counts.mailCeiling++; // the service's own cost guard, in the envelope
@@ -432,7 +437,7 @@ export class World {
           return this.loginOk(p.email, again);
         }
         if (again.status !== 404) this.unexpected("the other code after a login (expected 404)", again);
-      } else if ((res.status === 502 || res.status === 503) && this.isAllowed(res.key, res.status)) {
+      } else if ((res.status === 502 || res.status === 503) && res.faultHonest) {
         await this.afterFailedSend(p.email, p);
         const v = await this.verify(p.email, p.code);
         if (this.faulted(v)) return;
@@ -532,7 +537,7 @@ export class World {
         this.fail("code used twice", `${p.email}: racing verifies answered ${answers.map((a) => a.status)}`);
       }
       for (const a of answers) {
-        if (a.status !== 200 && a.status !== 404 && !this.isAllowed(a.key, a.status)) this.unexpected("a racing verify that lost (expected 404)", a);
+        if (a.status !== 200 && a.status !== 404 && !a.faultHonest) this.unexpected("a racing verify that lost (expected 404)", a);
       }
       this.counts.races++;
     } finally {
