@@ -302,6 +302,9 @@ function cpuTicks(pids) {
   }
   return ticks;
 }
+// Each inspector is connected now, while wrangler dev is fresh, and kept:
+// connecting after minutes of load has been seen to hang.
+for (const side of sides) side.inspector = await connectInspector(side.inspectorPort);
 for (const side of sides) {
   side.pids = workerdPids(side.child.pid);
   if (side.pids.length === 0) throw new Error(`no workerd process in ${side.name}'s process group`);
@@ -399,7 +402,6 @@ for (const route of ROUTES) {
 // 6. V8 CPU profiles of each isolate under the same load: its own CPU per request.
 const profiles = {};
 mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-for (const side of sides) side.inspector = await connectInspector(side.inspectorPort);
 for (const route of ROUTES) {
   profiles[route] = {};
   for (const side of sides) {
