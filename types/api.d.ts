@@ -706,7 +706,7 @@ export interface components {
     };
     responses: never;
     parameters: {
-        /** @description The bookmark from an earlier answer's `X-D1-Bookmark` (read-your-writes): the read is served by a D1 replica at least that fresh. Without it, any replica may answer. A value that is not a bookmark is ignored. */
+        /** @description The bookmark from an earlier answer's `X-D1-Bookmark` (read-your-writes): the read is served by a D1 replica at least that fresh. Without it, any replica may answer. A value that is not a bookmark (empty, too long, not hex digits and dashes) is ignored, not refused. */
         D1Bookmark: string;
         /** @description The event's id, the same on every attempt: deduplicate by it. */
         WebhookId: string;
@@ -1854,7 +1854,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description The bookmark from an earlier answer's `X-D1-Bookmark` (read-your-writes): the read is served by a D1 replica at least that fresh. Without it, any replica may answer. A value that is not a bookmark is ignored. */
+                /** @description The bookmark from an earlier answer's `X-D1-Bookmark` (read-your-writes): the read is served by a D1 replica at least that fresh. Without it, any replica may answer. A value that is not a bookmark (empty, too long, not hex digits and dashes) is ignored, not refused. */
                 "X-D1-Bookmark"?: components["parameters"]["D1Bookmark"];
             };
             path?: never;

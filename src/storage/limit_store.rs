@@ -283,7 +283,6 @@ pub async fn admit_send(db: &Db, r: &SendRequest<'_>) -> Result<Admission, AppEr
                 otp_store::insert_if_admitted(db, r.email, r.code, r.otp, now)?,
                 count(&keys.sends)?,
                 count(&keys.address_sends)?,
-                otp_store::retire_beyond_live(db, r.email)?,
             ],
             "limits batch",
         )

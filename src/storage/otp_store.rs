@@ -26,7 +26,10 @@ fn usable(now: usize, max: usize) -> String {
 
 /// Stores a new code in D1, in the batch that admits its send (`limit_store::
 /// admit_send`), right after the statement that takes the cooldown: only a
-/// send that took it (`changes() > 0`) inserts its code.
+/// send that took it (`changes() > 0`) inserts its code. It is stored
+/// `unsent`, which no verify accepts, until `activate` runs after the mail
+/// was delivered: a send whose mail fails leaves no usable code behind, even
+/// when taking it back fails too.
 pub(super) fn insert_if_admitted(
     db: &Db,
     email: &EmailAddress,
@@ -35,8 +38,8 @@ pub(super) fn insert_if_admitted(
     now_ms: i64,
 ) -> Result<D1PreparedStatement, AppError> {
     db.statement(
-        "INSERT INTO otp_codes (email, code_id, code_hash, attempts, issued_at, expires_at)
-         SELECT ?1, ?2, ?3, 0, ?4, ?5 WHERE changes() > 0",
+        "INSERT INTO otp_codes (email, code_id, code_hash, attempts, issued_at, expires_at, consumed_by)
+         SELECT ?1, ?2, ?3, 0, ?4, ?5, 'unsent' WHERE changes() > 0",
         &[
             text(email.as_str()),
             text(&code.id),
@@ -47,17 +50,24 @@ pub(super) fn insert_if_admitted(
     )
 }
 
-/// Retires all but the newest `LIVE_CODES` codes of the address.
-pub(super) fn retire_beyond_live(
-    db: &Db,
-    email: &EmailAddress,
-) -> Result<D1PreparedStatement, AppError> {
-    db.statement(
+/// Makes a delivered code usable and retires all but the newest
+/// `LIVE_CODES` delivered codes of the address, in one batch.
+pub async fn activate(db: &Db, email: &EmailAddress, code_id: &str) -> Result<(), AppError> {
+    let activate = db.statement(
+        "UPDATE otp_codes SET consumed_by = NULL
+         WHERE email = ?1 AND code_id = ?2 AND consumed_by = 'unsent'",
+        &[text(email.as_str()), text(code_id)],
+    )?;
+    let retire = db.statement(
         "UPDATE otp_codes SET consumed_by = 'retired'
          WHERE email = ?1 AND consumed_by IS NULL AND code_id NOT IN
-           (SELECT code_id FROM otp_codes WHERE email = ?1 ORDER BY issued_at DESC LIMIT ?2)",
+           (SELECT code_id FROM otp_codes WHERE email = ?1 AND consumed_by IS NOT 'unsent'
+            ORDER BY issued_at DESC LIMIT ?2)",
         &[text(email.as_str()), int(LIVE_CODES as i64)],
-    )
+    )?;
+    db.batch(vec![activate, retire], "activate code")
+        .await
+        .map(|_| ())
 }
 
 /// Writes the address's usable codes (the new one first) to KV, where this
@@ -84,23 +94,18 @@ pub async fn remember(
         .context("kv put")
 }
 
-/// Takes back a send whose mail was not sent: its code is retired in D1 and
-/// its cooldown given back (`release`, from `limit_store`), in one batch; the
-/// KV copy of the address's codes is dropped beside it, so a verify there
-/// asks D1, where any earlier code that is still usable remains so.
+/// Takes back a send whose mail was not sent: its cooldown is given back
+/// (`release`, from `limit_store`) and the KV copy of the address's codes is
+/// dropped beside it, so a verify there asks D1, where any earlier code that
+/// is still usable remains so. Its code stays `unsent`, usable by no one.
 pub async fn withdraw(
     kv: &Kv,
     db: &Db,
     email: &EmailAddress,
-    code_id: &str,
     release: D1PreparedStatement,
 ) -> Result<(), AppError> {
-    let retire = db.statement(
-        "UPDATE otp_codes SET consumed_by = 'retired' WHERE email = ?1 AND code_id = ?2",
-        &[text(email.as_str()), text(code_id)],
-    )?;
     let (ledger, copy) = futures_util::join!(
-        db.batch(vec![retire, release], "withdraw send"),
+        db.batch(vec![release], "withdraw send"),
         forget(kv, email.as_str())
     );
     ledger?;

@@ -101,7 +101,7 @@ test("an email provider that does not answer times out as 503 and leaves no usab
     assertEnvelope(res, 503);
     assert.ok(Date.now() - started < 5000, "answered promptly");
     assert.equal(await slow.kv.get(`otp:${email}`), null);
-    // The code was stored when the send was admitted, and retired when its mail failed.
+    // The code was stored unsent when the send was admitted, and never made usable.
     const ledger = await slow.db
       .prepare("SELECT count(*) AS n FROM otp_codes WHERE email = ? AND consumed_by IS NULL")
       .bind(email)
@@ -124,4 +124,23 @@ test("a malformed signing key is a 500 envelope naming the setting in the log on
   } finally {
     await broken.dispose();
   }
+});
+
+// A code becomes usable only once its mail was delivered: a failed send's code
+// stays `unsent` whatever happens to the withdrawal after it (which gives back
+// the cooldown and the KV copy, and may itself fail).
+test("a failed mail's code is never made usable, so a failed withdrawal cannot leave it usable", async () => {
+  const email = freshEmail();
+  app.mail.failWith(500);
+  try {
+    assertEnvelope(await app.sendOtp(email), 502);
+  } finally {
+    app.mail.failWith(null);
+  }
+  const code = app.mail.codeFor(email); // the provider saw it, then refused it
+  const rows = await app.db.prepare("SELECT consumed_by FROM otp_codes WHERE email = ?").bind(email).all();
+  assert.deepEqual(rows.results, [{ consumed_by: "unsent" }]);
+  assertEnvelope(await app.verifyOtp(email, code), 404);
+  // A delivered send is usable at once.
+  assertEnvelope(await app.verifyOtp(email, await app.requestCode(email)), 200);
 });

@@ -77,8 +77,9 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     let message = otp_message::compose(&issued.code, config.otp.ttl_seconds, request.locale);
     // The mail and this location's KV copy side by side. If delivery fails
     // (or the mail ceiling refused it), the send is withdrawn before the
-    // answer: its code retired, no copy of it left in KV, and its cooldown
-    // given back so that a retry is not refused for a code that never arrived.
+    // answer: its code was never made usable, no copy of it is left in KV,
+    // and its cooldown is given back so that a retry is not refused for a
+    // code that never arrived.
     let codes = PendingCodes::after_resend(issued.pending.clone(), previous);
     let (sent, remembered) = match ceiling {
         Ok(()) => {
@@ -91,17 +92,20 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     };
     if let Err(err) = sent {
         let withdrawn = match limit_store::release_cooldown(&db, &keys, now_ms) {
-            Ok(release) => otp_store::withdraw(&kv, &db, email, &issued.pending.id, release).await,
+            Ok(release) => otp_store::withdraw(&kv, &db, email, release).await,
             Err(err) => Err(err),
         };
         if let Err(withdraw) = withdrawn {
-            // The limits then stay as taken (a retry waits out the cooldown),
-            // and the code nobody received lives out its few minutes.
+            // The limits then stay as taken (a retry waits out the cooldown);
+            // the code nobody received was never made usable.
             respond::log_error(&withdraw);
         }
         return Err(err);
     }
     remembered?;
+    // Delivered: only now does the code verify (and the oldest beyond the
+    // two newest retire).
+    otp_store::activate(&db, email, &issued.pending.id).await?;
     ctx.audit(
         AuditEvent::new(AuditKind::CodeSent)
             .email_hash(&config.keys.audit_tag("email", email.as_str())),
