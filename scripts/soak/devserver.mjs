@@ -66,7 +66,25 @@ export class DevServer {
     this.child = null;
   }
 
+  /**
+   * Starts `npm run dev` and waits for /health. wrangler 4.86 rebuilds once when
+   * its file watcher starts; if that lands while the first build is still running
+   * (a cold or feature-switching cargo build), it kills that build and exits.
+   * That start-up race is the dev tool's, not the service's: one retry, on a
+   * warm build.
+   */
   async start(timeoutMs) {
+    try {
+      await this.startOnce(timeoutMs);
+    } catch (err) {
+      if (!err.exitedDuringStart) throw err;
+      console.log(`[soak] ${err.message}; starting it once more`);
+      await this.stop();
+      await this.startOnce(timeoutMs);
+    }
+  }
+
+  async startOnce(timeoutMs) {
     const args = ["run", "dev", "--"];
     for (const [name, value] of Object.entries(this.vars)) args.push("--var", `${name}:${value}`);
     const out = openSync(this.logFile, "a");
@@ -83,7 +101,9 @@ export class DevServer {
     child.on("exit", () => (exited = true));
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (exited) throw new Error(`wrangler dev exited during start-up; see ${this.logFile}`);
+      if (exited) {
+        throw Object.assign(new Error(`wrangler dev exited during start-up; see ${this.logFile}`), { exitedDuringStart: true });
+      }
       try {
         const res = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(2000) });
         await res.arrayBuffer();
