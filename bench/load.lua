@@ -2,7 +2,8 @@
 --   mode  health | send | file
 --   path  the endpoint
 --   threads  the -t value (to split the bodies file between threads)
---   file  (mode file) one JSON body per line, each used once
+--   file  (mode file) one JSON body per line, each used once;
+--         (mode send) a tag that makes this run's addresses its own
 -- Every request carries its own CF-Connecting-IP so per-IP flood limits stay out
 -- of the measurement. done() prints one JSON line with the figures.
 local counter = 0
@@ -16,6 +17,7 @@ function init(args)
   path = args[2]
   local nthreads = tonumber(args[3])
   bodies = {}
+  tag = args[4] or ""
   if mode == "file" then
     local i = 0
     for line in io.lines(args[4]) do
@@ -39,7 +41,7 @@ function request()
   end
   local body
   if mode == "send" then
-    body = string.format('{"email":"bench-%d-%d@example.com"}', id, n)
+    body = string.format('{"email":"bench-%s-%d-%d@example.com"}', tag, id, n)
   else
     -- Past the end of the file a body is reused and answers 4xx, counted as non2xx.
     body = bodies[((n - 1) % #bodies) + 1]

@@ -7,3 +7,5 @@ console.log("# Local secrets for wrangler dev. Never commit this file.");
 console.log(`JWT_PRIVATE_KEY=${b64url(randomBytes(32))}`);
 console.log(`OTP_HASH_KEY=${b64url(randomBytes(32))}`);
 console.log("EMAIL_API_KEY=re_local_development_key");
+// Standard Webhooks' format: whsec_ and the base64 of 24 to 64 random bytes.
+console.log(`WEBHOOK_SECRET=whsec_${randomBytes(32).toString("base64")}`);

@@ -20,6 +20,8 @@ const PLACEHOLDER = /^REPLACE_WITH_/;
 export function requiredSecrets(vars) {
   const required = ["JWT_PRIVATE_KEY", "OTP_HASH_KEY"];
   if ((vars.EMAIL_PROVIDER ?? "log") === "resend") required.push("EMAIL_API_KEY");
+  // Events cannot be signed without it (they wait in the queue until it is set).
+  if ((vars.WEBHOOK_ENDPOINTS ?? "").trim() !== "") required.push("WEBHOOK_SECRET");
   return required;
 }
 

@@ -3,10 +3,12 @@
 //! a lookup function, tests pass a map.
 
 use crate::domain::cors::CorsPolicy;
+use crate::domain::events::WebhookSecret;
 use crate::domain::keys::PurposeKeys;
 use crate::domain::limits::BudgetPolicy;
 use crate::domain::limits::EmailLimits;
 use crate::domain::otp::{self, OtpPolicy};
+use crate::domain::refresh;
 use crate::domain::token::{Issuance, KeyMaterial, TokenKeys};
 
 pub const RESEND_API_URL: &str = "https://api.resend.com";
@@ -66,6 +68,9 @@ pub struct Config {
     pub mail: MailConfig,
     /// Days between a deletion request and its finalisation.
     pub deletion_grace_days: u32,
+    /// How long after a rotation the retired refresh token still gets the
+    /// session's current one (`domain::refresh`); 0 turns it off.
+    pub refresh_grace_seconds: u32,
     pub limits: EmailLimits,
     /// Browser origins that may call the API.
     pub cors: CorsPolicy,
@@ -177,6 +182,13 @@ impl Config {
             1..=365,
             &mut problems,
         );
+        let refresh_grace_seconds = number(
+            &get,
+            "REFRESH_REUSE_GRACE_SECONDS",
+            refresh::DEFAULT_GRACE_SECONDS,
+            0..=refresh::MAX_GRACE_SECONDS,
+            &mut problems,
+        );
 
         let audit_retention_days = number(
             &get,
@@ -270,6 +282,7 @@ impl Config {
                 tokens,
                 mail,
                 deletion_grace_days,
+                refresh_grace_seconds,
                 limits,
                 cors,
                 turnstile,
@@ -353,6 +366,61 @@ fn mail_config(
                 "EMAIL_PROVIDER must be log or resend, not {other:?}"
             ));
             None
+        }
+    }
+}
+
+/// Where events for downstream services are delivered, and the secret that
+/// signs them. Read apart from [`Config`]: only the event publisher and the
+/// queue consumer need it, and a mistake in it must not stop sign-ins (events
+/// wait in the outbox or the queue until it is fixed).
+#[derive(Debug)]
+pub struct Webhooks {
+    /// `WEBHOOK_ENDPOINTS`; empty: events are delivered to no one.
+    pub endpoints: Vec<String>,
+    /// `WEBHOOK_SECRET`, required when there are endpoints.
+    pub secret: Option<WebhookSecret>,
+}
+
+impl Webhooks {
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        // Anything but an explicit `local` is held to the deployed rule.
+        let deployed =
+            get("ENVIRONMENT").and_then(|e| Environment::parse(&e)) != Some(Environment::Local);
+        let endpoints: Vec<String> = get("WEBHOOK_ENDPOINTS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(str::to_owned)
+            .collect();
+        for url in &endpoints {
+            // Deployed, the events (one carries an address) travel encrypted only.
+            let scheme_ok =
+                url.starts_with("https://") || (!deployed && url.starts_with("http://"));
+            let host = url.split_once("://").map_or("", |(_, rest)| rest);
+            if !scheme_ok || host.is_empty() || url.contains(char::is_whitespace) {
+                problems.push(format!(
+                    "WEBHOOK_ENDPOINTS must list {} URLs, not {url:?}",
+                    if deployed { "https" } else { "http(s)" }
+                ));
+            }
+        }
+        let secret = match get("WEBHOOK_SECRET").filter(|v| !v.trim().is_empty()) {
+            Some(raw) => WebhookSecret::parse(&raw)
+                .map_err(|problem| problems.push(problem))
+                .ok(),
+            None if !endpoints.is_empty() => {
+                problems.push("WEBHOOK_SECRET is not set".into());
+                None
+            }
+            None => None,
+        };
+        if problems.is_empty() {
+            Ok(Self { endpoints, secret })
+        } else {
+            Err(problems)
         }
     }
 }
@@ -463,6 +531,7 @@ mod tests {
         assert_eq!(config.otp, OtpPolicy::default());
         assert_eq!(config.limits, EmailLimits::default());
         assert_eq!(config.deletion_grace_days, DEFAULT_DELETION_GRACE_DAYS);
+        assert_eq!(config.refresh_grace_seconds, refresh::DEFAULT_GRACE_SECONDS);
         assert_eq!(config.mail, MailConfig::Log);
         assert_eq!(config.tokens.issuance.audience, "allmine");
         assert_eq!(config.tokens.issuance.client_id, "allmine-app");
@@ -500,6 +569,10 @@ mod tests {
             (
                 "ACCOUNT_DELETION_GRACE_DAYS",
                 DEFAULT_DELETION_GRACE_DAYS.to_string(),
+            ),
+            (
+                "REFRESH_REUSE_GRACE_SECONDS",
+                refresh::DEFAULT_GRACE_SECONDS.to_string(),
             ),
             (
                 "AUDIT_RETENTION_DAYS",
@@ -613,6 +686,64 @@ mod tests {
             problems[0].starts_with("JWT_NEXT_PUBLIC_KEY"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn the_refresh_grace_window_is_bounded() {
+        let mut vars = base();
+        vars.insert("REFRESH_REUSE_GRACE_SECONDS", "0".into());
+        assert_eq!(load(&vars).ok().unwrap().refresh_grace_seconds, 0);
+        vars.insert("REFRESH_REUSE_GRACE_SECONDS", "61".into());
+        let problems = load(&vars).err().unwrap();
+        assert!(
+            problems[0].starts_with("REFRESH_REUSE_GRACE_SECONDS"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn webhooks_need_a_secret_and_https_when_deployed() {
+        // Local unless the case names another environment.
+        let read = |vars: &[(&str, &str)]| {
+            let vars: HashMap<String, String> = [("ENVIRONMENT", "local")]
+                .iter()
+                .chain(vars)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Webhooks::from_lookup(|name| vars.get(name).cloned())
+        };
+        let none = read(&[]).unwrap();
+        assert!(none.endpoints.is_empty() && none.secret.is_none());
+        assert_eq!(
+            read(&[("WEBHOOK_ENDPOINTS", "http://127.0.0.1:9/hook")]).unwrap_err(),
+            vec!["WEBHOOK_SECRET is not set"]
+        );
+        let secret = ("WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let two = read(&[
+            (
+                "WEBHOOK_ENDPOINTS",
+                " http://127.0.0.1:9/hook , https://crm.example/in?k=1,",
+            ),
+            secret,
+        ])
+        .unwrap();
+        assert_eq!(
+            two.endpoints,
+            vec!["http://127.0.0.1:9/hook", "https://crm.example/in?k=1"]
+        );
+        let deployed = read(&[
+            ("ENVIRONMENT", "production"),
+            ("WEBHOOK_ENDPOINTS", "http://crm.example/in,ftp://x"),
+            secret,
+        ])
+        .unwrap_err();
+        assert_eq!(deployed.len(), 2, "{deployed:?}");
+        // No ENVIRONMENT at all is held to the deployed rule.
+        let unset = Webhooks::from_lookup(|name| {
+            (name == "WEBHOOK_ENDPOINTS").then(|| "http://crm.example/in".to_string())
+        });
+        assert!(unset.unwrap_err()[0].starts_with("WEBHOOK_ENDPOINTS must list https"));
+        assert!(read(&[("WEBHOOK_SECRET", "plain")]).is_err());
     }
 
     #[test]

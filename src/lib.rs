@@ -3,8 +3,10 @@
 //! Data flows top to bottom: `http` (routing, parsing at the border) →
 //! `domain` (pure rules) → `storage` / `mail` (KV, D1, the email provider) →
 //! `http::respond` (the one place results become the envelope). `jobs` is the
-//! Cron Trigger's entry into the same domain and storage; `platform` holds the
-//! bindings, the log line and the error idiom that the others stand on.
+//! Cron Trigger's entry into the same domain and storage; `webhooks` carries
+//! the outbox's events over the EVENTS queue to downstream services;
+//! `platform` holds the bindings, the log line and the error idiom that the
+//! others stand on.
 
 pub mod challenge;
 pub mod config;
@@ -14,3 +16,4 @@ pub mod jobs;
 pub mod mail;
 pub mod platform;
 pub mod storage;
+pub mod webhooks;

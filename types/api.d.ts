@@ -15,7 +15,7 @@ export interface paths {
         put?: never;
         /**
          * Email a sign-in code
-         * @description Draws a code of `OTP_LENGTH` digits, mails it, and stores only its keyed hash. Answers the same whether or not an account exists. A new send replaces the previous code.
+         * @description Draws a code of `OTP_LENGTH` digits, mails it, and stores only its keyed hash. Answers the same whether or not an account exists. A new code does not void the previous one: the two newest codes of an address are usable; a third send retires the oldest. Limits are counted per address and client network (an IPv4 address or an IPv6 /64) and per address; once the address's daily failure budget is spent, a send needs a solved Turnstile challenge (403 until `turnstileToken` carries one) where Turnstile is configured, and is refused (429) where it is not.
          */
         post: operations["sendOtpEmail"];
         delete?: never;
@@ -35,7 +35,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in with an email code
-         * @description Email doğrulama kodunu kontrol eder ve JWT token döner. Checks the code and returns an access token, a refresh token and the user. The first success for an address creates the account (`isRegistrationComplete: false`).
+         * @description Email doğrulama kodunu kontrol eder ve JWT token döner. Checks the code and returns an access token, a refresh token and the user. The first success for an address creates the account (`isRegistrationComplete: false`). Either of the address's two newest codes works (a resend keeps the code it replaces usable for the rest of its life); a login retires the other. A wrong code counts against both, and against the client network's and the address's failure limits (429 with `Retry-After` when one locks). The code is checked wherever it is typed: a location whose copy of the codes is stale asks the database instead, and counts nothing against anyone.
          */
         post: operations["verifyOtpEmail"];
         delete?: never;
@@ -55,7 +55,7 @@ export interface paths {
         put?: never;
         /**
          * Rotate the refresh token
-         * @description Returns a new pair and retires the presented refresh token. A retired token presented again revokes the whole session.
+         * @description Returns a new pair and retires the presented refresh token. A retired token presented again revokes the whole session (401), with one exception for two tabs or a client retrying after a lost answer: the token retired by the session's last rotation, presented within `REFRESH_REUSE_GRACE_SECONDS` (default 10 s) of that rotation, is answered 200 with a pair for the session's current refresh token; nothing rotates, so every caller ends up holding the refresh token the session accepts next. An older token, or that one after the window, revokes the session.
          */
         post: operations["refreshToken"];
         delete?: never;
@@ -218,7 +218,108 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "user.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A first login created the account
+         * @description The only event with personal data: the address, so a CRM can link the account to a contact. Delivered at least once to every URL in `WEBHOOK_ENDPOINTS`, signed; see the README's "Events for downstream services".
+         */
+        post: operations["userCreatedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "user.registration_completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The user completed registration
+         * @description Delivered at least once to every URL in `WEBHOOK_ENDPOINTS`, signed; see the README's "Events for downstream services".
+         */
+        post: operations["registrationCompletedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "user.deletion_scheduled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The user asked for deletion
+         * @description `scheduledFor` is when the Cron Trigger erases the account unless the user cancels before. Delivered at least once to every URL in `WEBHOOK_ENDPOINTS`, signed; see the README's "Events for downstream services".
+         */
+        post: operations["deletionScheduledWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "user.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The account's personal data was erased
+         * @description The id alone: erase what you hold for it. Delivered at least once to every URL in `WEBHOOK_ENDPOINTS`, signed; see the README's "Events for downstream services".
+         */
+        post: operations["userDeletedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "session.revoked_all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The user signed out everywhere
+         * @description Every session of the user ended: drop cached sessions; their access tokens no longer work here. Delivered at least once to every URL in `WEBHOOK_ENDPOINTS`, signed; see the README's "Events for downstream services".
+         */
+        post: operations["sessionsRevokedAllWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /**
@@ -534,11 +635,85 @@ export interface components {
                 "refresh_token"
             ];
         };
+        UserCreatedEvent: {
+            /** @constant */
+            type: "user.created";
+            /** @description When the change happened. */
+            timestamp: components["schemas"]["Timestamp"];
+            data: {
+                /**
+                 * Format: uuid
+                 * @description The user's id (the `sub` of their tokens).
+                 */
+                userId: string;
+                /** Format: email */
+                email: string;
+            };
+        };
+        RegistrationCompletedEvent: {
+            /** @constant */
+            type: "user.registration_completed";
+            /** @description When the change happened. */
+            timestamp: components["schemas"]["Timestamp"];
+            data: {
+                /**
+                 * Format: uuid
+                 * @description The user's id (the `sub` of their tokens).
+                 */
+                userId: string;
+            };
+        };
+        DeletionScheduledEvent: {
+            /** @constant */
+            type: "user.deletion_scheduled";
+            /** @description When the change happened. */
+            timestamp: components["schemas"]["Timestamp"];
+            data: {
+                /**
+                 * Format: uuid
+                 * @description The user's id (the `sub` of their tokens).
+                 */
+                userId: string;
+                scheduledFor: components["schemas"]["Timestamp"];
+            };
+        };
+        UserDeletedEvent: {
+            /** @constant */
+            type: "user.deleted";
+            /** @description When the change happened. */
+            timestamp: components["schemas"]["Timestamp"];
+            data: {
+                /**
+                 * Format: uuid
+                 * @description The user's id (the `sub` of their tokens).
+                 */
+                userId: string;
+            };
+        };
+        SessionsRevokedAllEvent: {
+            /** @constant */
+            type: "session.revoked_all";
+            /** @description When the change happened. */
+            timestamp: components["schemas"]["Timestamp"];
+            data: {
+                /**
+                 * Format: uuid
+                 * @description The user's id (the `sub` of their tokens).
+                 */
+                userId: string;
+            };
+        };
     };
     responses: never;
     parameters: {
         /** @description The bookmark from an earlier answer's `X-D1-Bookmark` (read-your-writes): the read is served by a D1 replica at least that fresh. Without it, any replica may answer. A value that is not a bookmark is ignored. */
         D1Bookmark: string;
+        /** @description The event's id, the same on every attempt: deduplicate by it. */
+        WebhookId: string;
+        /** @description When this attempt was made, Unix seconds; refuse it when far from your clock (5 minutes, say). */
+        WebhookTimestamp: string;
+        /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the base64-decoded part of `WEBHOOK_SECRET` after `whsec_`. */
+        WebhookSignature: string;
     };
     requestBodies: never;
     headers: {
@@ -575,7 +750,15 @@ export type HealthResponse = components['schemas']['HealthResponse'];
 export type Jwk = components['schemas']['Jwk'];
 export type JwkSet = components['schemas']['JwkSet'];
 export type OpenIdConfiguration = components['schemas']['OpenIdConfiguration'];
+export type UserCreatedEvent = components['schemas']['UserCreatedEvent'];
+export type RegistrationCompletedEvent = components['schemas']['RegistrationCompletedEvent'];
+export type DeletionScheduledEvent = components['schemas']['DeletionScheduledEvent'];
+export type UserDeletedEvent = components['schemas']['UserDeletedEvent'];
+export type SessionsRevokedAllEvent = components['schemas']['SessionsRevokedAllEvent'];
 export type ParameterD1Bookmark = components['parameters']['D1Bookmark'];
+export type ParameterWebhookId = components['parameters']['WebhookId'];
+export type ParameterWebhookTimestamp = components['parameters']['WebhookTimestamp'];
+export type ParameterWebhookSignature = components['parameters']['WebhookSignature'];
 export type HeaderD1Bookmark = components['headers']['D1Bookmark'];
 export type $defs = Record<string, never>;
 export interface operations {
@@ -2614,6 +2797,186 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
+            };
+        };
+    };
+    userCreatedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id, the same on every attempt: deduplicate by it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description When this attempt was made, Unix seconds; refuse it when far from your clock (5 minutes, say). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the base64-decoded part of `WEBHOOK_SECRET` after `whsec_`. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserCreatedEvent"];
+            };
+        };
+        responses: {
+            /** @description Accepted: this event is not sent to you again. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer within 15 s: retried later (410 Gone: not retried), then moved to the dead-letter queue. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    registrationCompletedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id, the same on every attempt: deduplicate by it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description When this attempt was made, Unix seconds; refuse it when far from your clock (5 minutes, say). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the base64-decoded part of `WEBHOOK_SECRET` after `whsec_`. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegistrationCompletedEvent"];
+            };
+        };
+        responses: {
+            /** @description Accepted: this event is not sent to you again. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer within 15 s: retried later (410 Gone: not retried), then moved to the dead-letter queue. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    deletionScheduledWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id, the same on every attempt: deduplicate by it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description When this attempt was made, Unix seconds; refuse it when far from your clock (5 minutes, say). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the base64-decoded part of `WEBHOOK_SECRET` after `whsec_`. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeletionScheduledEvent"];
+            };
+        };
+        responses: {
+            /** @description Accepted: this event is not sent to you again. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer within 15 s: retried later (410 Gone: not retried), then moved to the dead-letter queue. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    userDeletedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id, the same on every attempt: deduplicate by it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description When this attempt was made, Unix seconds; refuse it when far from your clock (5 minutes, say). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the base64-decoded part of `WEBHOOK_SECRET` after `whsec_`. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserDeletedEvent"];
+            };
+        };
+        responses: {
+            /** @description Accepted: this event is not sent to you again. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer within 15 s: retried later (410 Gone: not retried), then moved to the dead-letter queue. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    sessionsRevokedAllWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id, the same on every attempt: deduplicate by it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description When this attempt was made, Unix seconds; refuse it when far from your clock (5 minutes, say). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the base64-decoded part of `WEBHOOK_SECRET` after `whsec_`. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SessionsRevokedAllEvent"];
+            };
+        };
+        responses: {
+            /** @description Accepted: this event is not sent to you again. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer within 15 s: retried later (410 Gone: not retried), then moved to the dead-letter queue. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -49,4 +49,10 @@ export default class AllmineAuth extends WorkerEntrypoint {
   async scheduled(controller) {
     return new RustWorker(this.ctx, this.env).scheduled(controller);
   }
+
+  // The EVENTS queue's consumer (webhook delivery). A panic here fails the
+  // batch, which the queue retries as it would a failed delivery.
+  async queue(batch) {
+    return new RustWorker(this.ctx, this.env).queue(batch);
+  }
 }

@@ -44,6 +44,11 @@ pub struct Transition {
     pub event: AuditKind,
 }
 
+/// When a deletion asked for `now` becomes final.
+pub fn due_at(now: DateTime<Utc>, grace_days: u32) -> DateTime<Utc> {
+    now + Duration::days(i64::from(grace_days))
+}
+
 /// The user asks for deletion: it becomes final `grace_days` from now.
 pub fn schedule(now: DateTime<Utc>, grace_days: u32) -> Transition {
     let status = DeletionStatus::Pending.as_str().to_owned();
@@ -56,7 +61,7 @@ pub fn schedule(now: DateTime<Utc>, grace_days: u32) -> Transition {
             ),
             (
                 UserField::AccountDeletionScheduledFor,
-                FieldValue::Text(timestamp(now + Duration::days(i64::from(grace_days)))),
+                FieldValue::Text(timestamp(due_at(now, grace_days))),
             ),
             (UserField::AccountDeletionCancelledAt, FieldValue::Null),
         ],

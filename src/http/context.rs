@@ -11,10 +11,13 @@ use crate::config::Config;
 use crate::domain::audit::AuditEvent;
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
+use crate::domain::events::Event;
 use crate::domain::limits::{client_network, Refusal};
 use crate::platform::trips::{Kind, Trips};
 use crate::platform::{bindings, log, Context};
+use crate::storage::outbox::Unsent;
 use crate::storage::{audit_log, Db, Kv};
+use crate::webhooks;
 
 pub struct RequestCtx {
     pub env: Env,
@@ -113,6 +116,24 @@ impl RequestCtx {
                 log::error(
                     "audit_write_failed",
                     serde_json::json!({"audit": event.kind.as_str(), "cause": err.log_cause()}),
+                );
+            }
+        });
+    }
+
+    /// Puts an event this request wrote to the outbox on the EVENTS queue,
+    /// after the response (webhook delivery never delays an answer). If that
+    /// fails, the event stays in the outbox and the Cron Trigger sends it.
+    pub fn publish(&self, event: &Event) {
+        let Ok(db) = bindings::db(&self.env, &Trips::default()) else {
+            return;
+        };
+        let (env, events, at) = (self.env.clone(), [Unsent::from(event)], self.timestamp());
+        self.ctx.wait_until(async move {
+            if let Err(err) = webhooks::publish::publish(&env, &db, &events, &at).await {
+                log::error(
+                    "event_publish_failed",
+                    serde_json::json!({"id": events[0].id, "cause": err.log_cause()}),
                 );
             }
         });

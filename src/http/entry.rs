@@ -1,7 +1,9 @@
-//! The worker's entry points.
+//! The worker's entry points: requests, the Cron Trigger, the EVENTS queue.
 
 use chrono::Utc;
-use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
+use worker::{
+    event, Context, Env, MessageBatch, Request, Response, ScheduleContext, ScheduledEvent,
+};
 
 use super::body::Body;
 use super::context::RequestCtx;
@@ -12,6 +14,7 @@ use crate::domain::ids::{random_hex, OsRandom};
 use crate::jobs;
 use crate::platform::log;
 use crate::platform::trips::Trips;
+use crate::webhooks;
 
 #[event(start)]
 fn start() {
@@ -99,12 +102,14 @@ fn clock(_req: &Request) -> chrono::DateTime<Utc> {
 }
 
 /// The Cron Trigger (`[triggers]` in wrangler.toml). Each job runs whether or
-/// not the other failed; one log line says what each did.
+/// not the others failed; one log line says what each did.
 #[event(scheduled)]
 pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let now = Utc::now();
     let deletions = jobs::account_deletion::run(&env, now).await;
     let retention = jobs::retention::run(&env, now).await;
+    // Events the requests could not put on the queue; and the sent ones' purge.
+    let events = jobs::events::run(&env, now).await;
     let cause = |err: &AppError| err.log_cause().unwrap_or_else(|| err.to_string());
     let mut fields = serde_json::json!({"cron": event.cron()});
     match &deletions {
@@ -115,9 +120,21 @@ pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(purged) => fields["purged"] = serde_json::json!(purged),
         Err(err) => fields["retentionError"] = cause(err).into(),
     }
-    if deletions.is_ok() && retention.is_ok() {
+    match &events {
+        Ok(sent) => fields["leftoverEventsSent"] = (*sent).into(),
+        Err(err) => fields["eventsError"] = cause(err).into(),
+    }
+    if deletions.is_ok() && retention.is_ok() && events.is_ok() {
         log::info("scheduled", fields);
     } else {
         log::error("scheduled", fields);
     }
+}
+
+/// The EVENTS queue's consumer (`[[queues.consumers]]` in wrangler.toml):
+/// delivers events to downstream services as signed webhooks.
+#[event(queue)]
+pub async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> worker::Result<()> {
+    webhooks::deliver::deliver(batch, &env, Utc::now()).await;
+    Ok(())
 }

@@ -8,9 +8,13 @@ use worker::Env;
 use crate::domain::deletion::FINALIZE_PER_RUN;
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
-use crate::platform::bindings;
+use crate::domain::events::Event;
+use crate::domain::ids::OsRandom;
 use crate::platform::trips::Trips;
+use crate::platform::{bindings, log};
+use crate::storage::outbox::Unsent;
 use crate::storage::{deletion, otp_store};
+use crate::webhooks::publish;
 
 /// Expired ledger rows are kept a day for investigation, then purged.
 const LEDGER_RETENTION_MS: i64 = 24 * 3600 * 1000;
@@ -23,11 +27,20 @@ pub async fn run(env: &Env, now: DateTime<Utc>) -> Result<usize, AppError> {
     let at = timestamp(now);
 
     let tombstone = |email: &str| config.keys.tombstone(email);
-    let mut finalized = 0;
+    let mut deleted = Vec::new();
     for account in deletion::due(&db, &at, FINALIZE_PER_RUN, tombstone).await? {
-        if deletion::finalize(&db, &kv, &account, &at).await? {
-            finalized += 1;
+        let event = Event::user_deleted(&mut OsRandom, &account.id, now);
+        if deletion::finalize(&db, &kv, &account, &at, &event).await? {
+            deleted.push(Unsent::from(&event));
         }
+    }
+    let finalized = deleted.len();
+    // Downstream services hear of it now; if this fails, the events job does later.
+    if let Err(err) = publish::publish(env, &db, &deleted, &at).await {
+        log::error(
+            "event_publish_failed",
+            serde_json::json!({"events": finalized, "cause": err.log_cause()}),
+        );
     }
     otp_store::purge_expired(&db, now.timestamp_millis() - LEDGER_RETENTION_MS).await?;
     Ok(finalized)

@@ -1,4 +1,5 @@
 //! Work done on the Cron Trigger rather than in a request.
 
 pub mod account_deletion;
+pub mod events;
 pub mod retention;

@@ -4,15 +4,16 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use worker::Env;
+use worker::{Env, Queue};
 
-use crate::config::Config;
+use crate::config::{Config, Webhooks};
 use crate::domain::error::AppError;
 use crate::platform::trips::Trips;
 use crate::storage::{Db, Kv};
 
 pub const KV_BINDING: &str = "OTP_CODES";
 pub const D1_BINDING: &str = "DB";
+pub const EVENTS_BINDING: &str = "EVENTS";
 
 thread_local! {
     // An isolate serves many requests with the same bindings; parsing keys and
@@ -27,14 +28,32 @@ pub fn load_config(env: &Env) -> Result<Rc<Config>, Vec<String>> {
     if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
         return Ok(config);
     }
-    let loaded = Rc::new(Config::from_lookup(|name| {
+    let loaded = Rc::new(Config::from_lookup(lookup(env))?);
+    CONFIG.with(|c| *c.borrow_mut() = Some(loaded.clone()));
+    Ok(loaded)
+}
+
+/// A setting by name: the secret, else the var.
+fn lookup(env: &Env) -> impl Fn(&str) -> Option<String> + '_ {
+    |name| {
         env.secret(name)
             .or_else(|_| env.var(name))
             .ok()
             .map(|v| v.to_string())
-    })?);
-    CONFIG.with(|c| *c.borrow_mut() = Some(loaded.clone()));
-    Ok(loaded)
+    }
+}
+
+/// Where events go and how they are signed. Read on each use (a split and a
+/// base64 decode), so a fix takes effect without waiting for a new isolate.
+pub fn webhooks(env: &Env) -> Result<Webhooks, AppError> {
+    Webhooks::from_lookup(lookup(env))
+        .map_err(|problems| AppError::Misconfigured(problems.join("; ")))
+}
+
+/// The queue that carries events to the webhook consumer.
+pub fn events_queue(env: &Env) -> Result<Queue, AppError> {
+    env.queue(EVENTS_BINDING)
+        .map_err(|e| AppError::Misconfigured(format!("queue binding {EVENTS_BINDING}: {e}")))
 }
 
 /// The isolate's configuration; a bad one is a 500 whose cause is logged.

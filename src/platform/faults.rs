@@ -1,8 +1,8 @@
 //! Fault injection, compiled only into test builds (`--features fault-injection`,
 //! enabled by `scripts/test.sh`): the production bundle has neither this module
-//! nor its routes. A share of D1 calls, KV calls and mail calls fail, as set by
-//! `POST /__faults` with `{"d1": 0.2, "kv": 0.1, "mail": 0.5}` (shares from 0 to
-//! 1; `{}` stops every fault). Rates live in the isolate, like the config.
+//! nor its routes. A share of D1 calls, KV calls, mail calls and queue sends
+//! fail, as set by `POST /__faults` with `{"d1": 0.2, "kv": 0.1, "mail": 0.5,
+//! "queue": 1}` (shares from 0 to 1; `{}` stops every fault). Rates live in the isolate, like the config.
 
 use std::cell::RefCell;
 
@@ -13,6 +13,8 @@ pub struct Rates {
     pub d1: f64,
     pub kv: f64,
     pub mail: f64,
+    /// Sends to the EVENTS queue (the outbox publisher).
+    pub queue: f64,
 }
 
 thread_local! {
@@ -34,6 +36,7 @@ pub fn check(what: &'static str) -> Result<(), AppError> {
         "d1" => rates.d1,
         "kv" => rates.kv,
         "mail" => rates.mail,
+        "queue" => rates.queue,
         _ => 0.0,
     };
     if rate <= 0.0 {

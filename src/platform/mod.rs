@@ -7,6 +7,7 @@ pub mod bindings;
 #[cfg(feature = "fault-injection")]
 pub mod faults;
 pub mod log;
+pub mod outbound;
 pub mod trips;
 
 use std::fmt::Display;

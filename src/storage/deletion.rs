@@ -5,9 +5,10 @@
 
 use super::session_repo::RevokeReason;
 use super::user_columns::erasure_sql;
-use super::{batch_rows, int, otp_store, text, Db, Kv};
+use super::{batch_rows, int, otp_store, outbox, text, Db, Kv};
 use crate::domain::audit::AuditKind;
 use crate::domain::error::AppError;
+use crate::domain::events::Event;
 use serde::Deserialize;
 
 /// An account whose deletion is due, with the tombstone its address becomes.
@@ -48,9 +49,16 @@ pub async fn due(
 }
 
 /// Erases the personal data of an account that is still pending and due, and
-/// only then revokes its sessions, drops its pending code and records the
-/// event. Returns whether this call finalised it.
-pub async fn finalize(db: &Db, kv: &Kv, account: &DueAccount, now: &str) -> Result<bool, AppError> {
+/// only then revokes its sessions, drops its pending code, records the audit
+/// event and writes `deleted` (`user.deleted`) to the outbox. Returns whether
+/// this call finalised it.
+pub async fn finalize(
+    db: &Db,
+    kv: &Kv,
+    account: &DueAccount,
+    now: &str,
+    deleted: &Event,
+) -> Result<bool, AppError> {
     // "Finalised by this batch": the erasure below stamps `now`.
     const FINALIZED_NOW: &str = "EXISTS (SELECT 1 FROM users WHERE id = ?1
         AND account_deletion_status = 'finalized' AND account_deletion_finalized_at = ?2)";
@@ -88,8 +96,19 @@ pub async fn finalize(db: &Db, kv: &Kv, account: &DueAccount, now: &str) -> Resu
         ),
         &[id, at, text(AuditKind::DeletionFinalized.as_str())],
     )?;
+    // FINALIZED_NOW with the event's own numbering: its user id is ?3.
+    let event = outbox::insert_where(
+        db,
+        deleted,
+        "EXISTS (SELECT 1 FROM users WHERE id = ?3
+             AND account_deletion_status = 'finalized' AND account_deletion_finalized_at = ?6)",
+        &[text(now)],
+    )?;
     let results = db
-        .batch(vec![erase, revoke, drop_code, audit], "finalize deletion")
+        .batch(
+            vec![erase, revoke, drop_code, audit, event],
+            "finalize deletion",
+        )
         .await?;
     let finalized = !batch_rows::<serde_json::Value>(&results, 0)?.is_empty();
     if finalized {

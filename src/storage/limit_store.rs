@@ -217,13 +217,16 @@ pub struct SendRequest<'a> {
     pub budget: BudgetPolicy,
     /// The sender solved a challenge (checked before this call).
     pub challenge_passed: bool,
+    /// The code this send mails, stored only if the send is admitted.
+    pub code: &'a PendingCode,
     pub now_ms: i64,
 }
 
 /// Admits a send or says why not, in one round trip: the counters are read,
-/// then the cooldown taken and the send counted (per network and for the
-/// address), each write conditional on every limit, so two racing sends
-/// cannot both pass. The newest usable code is read too, to stay usable.
+/// then the cooldown taken, the new code stored and the send counted (per
+/// network and for the address), each write conditional on every limit, so
+/// two racing sends cannot both pass. The newest usable code is read first,
+/// to stay usable beside the new one; older ones are retired.
 pub async fn admit_send(db: &Db, r: &SendRequest<'_>) -> Result<Admission, AppError> {
     let (keys, limits, now) = (r.keys, r.limits, r.now_ms);
     let lock = NotLocked::new(keys, limits, r.budget, now);
@@ -276,8 +279,11 @@ pub async fn admit_send(db: &Db, r: &SendRequest<'_>) -> Result<Admission, AppEr
                 read(db, keys)?,
                 otp_store::newest_usable(db, r.email, r.otp, now)?,
                 take_cooldown,
+                // Right after take_cooldown: its `changes()` are the admission.
+                otp_store::insert_if_admitted(db, r.email, r.code, r.otp, now)?,
                 count(&keys.sends)?,
                 count(&keys.address_sends)?,
+                otp_store::retire_beyond_live(db, r.email)?,
             ],
             "limits batch",
         )
@@ -305,14 +311,18 @@ pub async fn admit_send(db: &Db, r: &SendRequest<'_>) -> Result<Admission, AppEr
 }
 
 /// Gives back the cooldown of a send whose mail failed, so its owner can ask
-/// again at once for the code that never arrived. The send still counts
-/// against the hourly caps: a provider that times out may yet deliver, and
-/// one that refuses an address must not be called without bound. Only the
-/// row this send wrote (`updated_at` is its time) is removed.
-pub async fn release_cooldown(db: &Db, keys: &Keys, now_ms: i64) -> Result<(), AppError> {
-    let statement = db.statement(
+/// again at once for the code that never arrived (one statement, for the
+/// batch of `otp_store::withdraw`). The send still counts against the hourly
+/// caps: a provider that times out may yet deliver, and one that refuses an
+/// address must not be called without bound. Only the row this send wrote
+/// (`updated_at` is its time) is removed.
+pub fn release_cooldown(
+    db: &Db,
+    keys: &Keys,
+    now_ms: i64,
+) -> Result<D1PreparedStatement, AppError> {
+    db.statement(
         "DELETE FROM rate_limits WHERE key = ?1 AND updated_at = ?2",
         &[text(&keys.cooldown), int(now_ms)],
-    )?;
-    db.run(statement, "cooldown release").await
+    )
 }

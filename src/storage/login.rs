@@ -8,10 +8,11 @@ use super::limit_store::{self, NotLocked};
 use super::otp_store::AttemptOn;
 use super::session_repo::{self, NewSession};
 use super::user_repo::{self, UserRow};
-use super::{audit_log, batch_rows, otp_store, Db};
+use super::{audit_log, batch_rows, otp_store, outbox, Db};
 use crate::domain::audit::AuditEvent;
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
+use crate::domain::events::Event;
 use crate::domain::ids::{random_hex, OsRandom};
 use crate::domain::limits::{BudgetPolicy, EmailLimits, Keys};
 use crate::domain::otp::{CodeRefusal, LedgerSnapshot, OtpPolicy, PendingCodes};
@@ -38,14 +39,17 @@ pub struct Login<'a> {
     pub tombstones: &'a [String],
     pub session: NewSession<'a>,
     pub audit: &'a AuditEvent,
+    /// `user.created` for `new_user_id`, written only if this login creates it.
+    pub created: &'a Event,
     pub at: &'a str,
 }
 
 #[derive(Debug)]
 pub enum LoginOutcome {
     /// The code was used by this request; the user (created or updated) and
-    /// the session are written.
-    LoggedIn(Box<User>),
+    /// the session are written. `created`: this login created the user, and
+    /// its `user.created` event is in the outbox.
+    LoggedIn { user: Box<User>, created: bool },
     /// The code could not be used; nothing was written.
     NotUsable(CodeRefusal),
     /// The code was used, but the account was deleted and cannot sign in.
@@ -160,9 +164,10 @@ pub async fn count_wrong_attempt(
 }
 
 /// The right code. Uses it, upserts the user, opens the session, records the
-/// login and retires the address's other codes; all but the first only take
-/// effect for the request whose `consumer` token won the use, so concurrent
-/// verifies of one code produce exactly one login.
+/// login, retires the address's other codes and, for a new user, writes
+/// `user.created`; all but the first only take effect for the request whose
+/// `consumer` token won the use, so concurrent verifies of one code produce
+/// exactly one login (and one event).
 pub async fn commit(db: &Db, login: &Login<'_>) -> Result<LoginOutcome, AppError> {
     let consumer = random_hex(&mut OsRandom, 16);
     let attempt = &login.attempt;
@@ -195,6 +200,13 @@ pub async fn commit(db: &Db, login: &Login<'_>) -> Result<LoginOutcome, AppError
                 otp_store::retire_others(db, email, &consumer)?,
                 codes,
                 counters,
+                // The new id exists only if the upsert above inserted it.
+                outbox::insert_where(
+                    db,
+                    login.created,
+                    "EXISTS (SELECT 1 FROM users WHERE id = ?3)",
+                    &[],
+                )?,
             ],
             "login batch",
         )
@@ -205,9 +217,13 @@ pub async fn commit(db: &Db, login: &Login<'_>) -> Result<LoginOutcome, AppError
         let snapshot = attempt.snapshot(&results, 5)?;
         return Ok(LoginOutcome::NotUsable(attempt.classify(&snapshot)));
     }
+    let created = !batch_rows::<serde_json::Value>(&results, 7)?.is_empty();
     Ok(
         match user_repo::users(batch_rows::<UserRow>(&results, 1)?)? {
-            Some(user) => LoginOutcome::LoggedIn(Box::new(user)),
+            Some(user) => LoginOutcome::LoggedIn {
+                user: Box::new(user),
+                created,
+            },
             None => LoginOutcome::Deleted,
         },
     )

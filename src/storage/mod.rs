@@ -9,6 +9,7 @@ pub mod health;
 pub mod limit_store;
 pub mod login;
 pub mod otp_store;
+pub mod outbox;
 pub mod retention;
 pub mod session_repo;
 pub mod user_columns;

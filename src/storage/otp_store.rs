@@ -24,53 +24,87 @@ fn usable(now: usize, max: usize) -> String {
     format!("consumed_by IS NULL AND expires_at > ?{now} AND attempts < ?{max}")
 }
 
-/// Stores a new code: in D1 (retiring all but the newest `LIVE_CODES`) and,
-/// side by side, in KV together with the code it replaces.
-pub async fn save(
-    kv: &Kv,
+/// Stores a new code in D1, in the batch that admits its send (`limit_store::
+/// admit_send`), right after the statement that takes the cooldown: only a
+/// send that took it (`changes() > 0`) inserts its code.
+pub(super) fn insert_if_admitted(
     db: &Db,
     email: &EmailAddress,
-    codes: &PendingCodes,
+    code: &PendingCode,
     policy: &OtpPolicy,
     now_ms: i64,
-) -> Result<(), AppError> {
-    let newest = codes
-        .codes
-        .first()
-        .ok_or_else(|| AppError::internal("no code to save"))?;
-    let insert = db.statement(
+) -> Result<D1PreparedStatement, AppError> {
+    db.statement(
         "INSERT INTO otp_codes (email, code_id, code_hash, attempts, issued_at, expires_at)
-         VALUES (?1, ?2, ?3, 0, ?4, ?5)",
+         SELECT ?1, ?2, ?3, 0, ?4, ?5 WHERE changes() > 0",
         &[
             text(email.as_str()),
-            text(&newest.id),
-            text(&newest.hash),
+            text(&code.id),
+            text(&code.hash),
             int(now_ms),
             int(now_ms + i64::from(policy.ttl_seconds) * 1000),
         ],
-    )?;
-    let retire = db.statement(
+    )
+}
+
+/// Retires all but the newest `LIVE_CODES` codes of the address.
+pub(super) fn retire_beyond_live(
+    db: &Db,
+    email: &EmailAddress,
+) -> Result<D1PreparedStatement, AppError> {
+    db.statement(
         "UPDATE otp_codes SET consumed_by = 'retired'
          WHERE email = ?1 AND consumed_by IS NULL AND code_id NOT IN
            (SELECT code_id FROM otp_codes WHERE email = ?1 ORDER BY issued_at DESC LIMIT ?2)",
         &[text(email.as_str()), int(LIVE_CODES as i64)],
-    )?;
+    )
+}
+
+/// Writes the address's usable codes (the new one first) to KV, where this
+/// location's verifies read them first. It runs beside the mail call: D1,
+/// written before the mail, is the authority, and a send whose mail fails
+/// is withdrawn (`withdraw`).
+pub async fn remember(
+    kv: &Kv,
+    email: &EmailAddress,
+    codes: &PendingCodes,
+    policy: &OtpPolicy,
+) -> Result<(), AppError> {
     let record = serde_json::to_string(codes).map_err(AppError::internal)?;
-    let kv_put = async {
-        fault("kv")?;
-        let _trip = kv.trips.start(Kind::Kv);
-        kv.store
-            .put(&kv_key(email.as_str()), record)
-            .context("kv put")?
-            .expiration_ttl(u64::from(policy.ttl_seconds))
-            .execute()
-            .await
-            .context("kv put")
-    };
-    // Both writes are independent; run them side by side to save a round trip.
-    let (ledger, kv) = futures_util::join!(db.batch(vec![insert, retire], "save code"), kv_put);
+    fault("kv")?;
+    let _trip = kv.trips.start(Kind::Kv);
+    // As bytes: `put` would take the string through serde_wasm_bindgen (and
+    // number formatting) only to get the same string back.
+    kv.store
+        .put_bytes(&kv_key(email.as_str()), record.as_bytes())
+        .context("kv put")?
+        .expiration_ttl(u64::from(policy.ttl_seconds))
+        .execute()
+        .await
+        .context("kv put")
+}
+
+/// Takes back a send whose mail was not sent: its code is retired in D1 and
+/// its cooldown given back (`release`, from `limit_store`), in one batch; the
+/// KV copy of the address's codes is dropped beside it, so a verify there
+/// asks D1, where any earlier code that is still usable remains so.
+pub async fn withdraw(
+    kv: &Kv,
+    db: &Db,
+    email: &EmailAddress,
+    code_id: &str,
+    release: D1PreparedStatement,
+) -> Result<(), AppError> {
+    let retire = db.statement(
+        "UPDATE otp_codes SET consumed_by = 'retired' WHERE email = ?1 AND code_id = ?2",
+        &[text(email.as_str()), text(code_id)],
+    )?;
+    let (ledger, copy) = futures_util::join!(
+        db.batch(vec![retire, release], "withdraw send"),
+        forget(kv, email.as_str())
+    );
     ledger?;
-    kv
+    copy
 }
 
 /// The codes KV holds for the address where this request runs. Missing, or in

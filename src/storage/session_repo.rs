@@ -1,13 +1,17 @@
 //! Login sessions in D1: opened by a login, rotated by a refresh, revoked by a
 //! logout, a detected replay or a finalised deletion.
 
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use worker::D1PreparedStatement;
 
 use super::user_repo::{self, UserRow};
-use super::{batch_rows, opt_text, text, Db};
+use super::{batch_rows, opt_text, outbox, text, Db};
 use crate::domain::email::EmailAddress;
+use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
+use crate::domain::events::Event;
+use crate::domain::refresh::{self, SessionState, StaleRefresh};
 use crate::domain::user::User;
 
 /// A session about to be opened by a login.
@@ -69,7 +73,9 @@ pub struct RotateRequest<'a> {
     pub presented_jti: &'a str,
     pub new_jti: &'a str,
     pub expires_at: &'a str,
-    pub now: &'a str,
+    pub now: DateTime<Utc>,
+    /// `REFRESH_REUSE_GRACE_SECONDS`.
+    pub grace_seconds: u32,
 }
 
 /// What a refresh did to the session.
@@ -77,6 +83,12 @@ pub struct RotateRequest<'a> {
 pub enum Rotation {
     /// The session now expects the new token; here is its user.
     Rotated(Box<User>),
+    /// The presented token was retired by the last rotation moments ago (two
+    /// tabs, a retry): nothing changed; the session expects `current_jti`.
+    Current {
+        user: Box<User>,
+        current_jti: String,
+    },
     /// The presented token was retired earlier: it was copied, so the whole
     /// session was revoked.
     Replayed,
@@ -86,21 +98,27 @@ pub enum Rotation {
 
 /// Retires the presented refresh token and makes the new one current, only if
 /// the presented one is still current in a live session: one conditional
-/// UPDATE, so of two concurrent refreshes with one token exactly one succeeds.
-/// The user and the session are read in the same transaction, so a refused
-/// rotation is classified without another round trip.
+/// UPDATE, so of two concurrent refreshes with one token exactly one rotates.
+/// The session and its user are read in the same transaction, so a refresh
+/// that did not rotate is classified (`domain::refresh`) without another
+/// round trip; only a replay costs a second one, to revoke.
 pub async fn rotate(db: &Db, r: &RotateRequest<'_>) -> Result<Rotation, AppError> {
     #[derive(Deserialize)]
     struct SessionRow {
         user_id: String,
         refresh_jti: String,
-        revoked_at: Option<String>,
+        previous_refresh_jti: Option<String>,
+        refreshed_at: Option<String>,
+        live: i64,
     }
+    let now = timestamp(r.now);
     let results = db
         .batch(
             vec![
+                // `previous_refresh_jti = refresh_jti` reads the value before this UPDATE.
                 db.statement(
-                    "UPDATE sessions SET refresh_jti = ?4, expires_at = ?5, refreshed_at = ?6
+                    "UPDATE sessions SET previous_refresh_jti = refresh_jti, refresh_jti = ?4,
+                         expires_at = ?5, refreshed_at = ?6
                      WHERE id = ?1 AND user_id = ?2 AND refresh_jti = ?3
                        AND revoked_at IS NULL AND expires_at > ?6
                      RETURNING id",
@@ -110,40 +128,72 @@ pub async fn rotate(db: &Db, r: &RotateRequest<'_>) -> Result<Rotation, AppError
                         text(r.presented_jti),
                         text(r.new_jti),
                         text(r.expires_at),
-                        text(r.now),
+                        text(&now),
                     ],
                 )?,
-                // Read only through the new `jti`, i.e. only if this request rotated it.
-                user_repo::select_by_session_jti(db, r.session_id, r.new_jti)?,
+                // The user, if this request rotated, or if the presented token
+                // is the one the last rotation retired (a grace candidate).
+                user_repo::select_by_session_jti(db, r.session_id, r.new_jti, r.presented_jti)?,
                 db.statement(
-                    "SELECT user_id, refresh_jti, revoked_at FROM sessions WHERE id = ?1",
-                    &[text(r.session_id)],
+                    "SELECT user_id, refresh_jti, previous_refresh_jti, refreshed_at,
+                         (revoked_at IS NULL AND expires_at > ?2) AS live
+                     FROM sessions WHERE id = ?1",
+                    &[text(r.session_id), text(&now)],
                 )?,
             ],
             "refresh batch",
         )
         .await?;
-    if let Some(user) = user_repo::users(batch_rows::<UserRow>(&results, 1)?)? {
-        return Ok(Rotation::Rotated(Box::new(user)));
-    }
-    // Not rotated. If the session is live but has moved on to another token,
-    // the presented one was retired earlier: someone is replaying it.
-    let session = batch_rows::<SessionRow>(&results, 2)?.into_iter().next();
-    let replayed = session.is_some_and(|s| {
-        s.revoked_at.is_none() && s.user_id == r.user_id && s.refresh_jti != r.presented_jti
-    });
-    if !replayed {
-        return Ok(Rotation::Refused);
-    }
-    revoke(
-        db,
+    let rotated = !batch_rows::<serde_json::Value>(&results, 0)?.is_empty();
+    let user = match (
+        rotated,
+        user_repo::users(batch_rows::<UserRow>(&results, 1)?)?,
+    ) {
+        (true, Some(user)) => return Ok(Rotation::Rotated(Box::new(user))),
+        (_, user) => user,
+    };
+    let session = batch_rows::<SessionRow>(&results, 2)?
+        .into_iter()
+        .next()
+        .map(|s| SessionState {
+            refreshed_at: s.refreshed_at.as_deref().and_then(parse_timestamp),
+            user_id: s.user_id,
+            refresh_jti: s.refresh_jti,
+            previous_refresh_jti: s.previous_refresh_jti,
+            live: s.live != 0,
+        });
+    let verdict = refresh::classify(
+        session.as_ref(),
         r.user_id,
-        Some(r.session_id),
-        RevokeReason::RefreshReuse,
+        r.presented_jti,
         r.now,
-    )
-    .await?;
-    Ok(Rotation::Replayed)
+        r.grace_seconds,
+    );
+    match (verdict, user) {
+        (StaleRefresh::Grace { current_jti }, Some(user)) => Ok(Rotation::Current {
+            user: Box::new(user),
+            current_jti,
+        }),
+        (StaleRefresh::Reuse, _) => {
+            revoke(
+                db,
+                r.user_id,
+                Some(r.session_id),
+                RevokeReason::RefreshReuse,
+                &now,
+            )
+            .await?;
+            Ok(Rotation::Replayed)
+        }
+        // A grace candidate whose account was finalised meanwhile is refused too.
+        (StaleRefresh::Grace { .. } | StaleRefresh::Refused, _) => Ok(Rotation::Refused),
+    }
+}
+
+fn parse_timestamp(raw: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// The condition "session `?{session}` of user `?{user}` is live at `?{now}`":
@@ -237,36 +287,46 @@ fn guarded_revoke_statement(
 /// logout, a stolen chain revoked) cannot end its owner's other sessions.
 /// Checked and done in one transaction. Returns how many sessions were live,
 /// or `None` when the caller's session has ended.
+///
+/// `revoked_all`: the `session.revoked_all` event of a logout of all sessions,
+/// written to the outbox in the same batch exactly when that logout happens
+/// (the caller's session is live, so it ends at least that one).
 pub async fn logout(
     db: &Db,
     user_id: &str,
     caller_session: &str,
     target: Option<&str>,
     now: &str,
+    revoked_all: Option<&Event>,
 ) -> Result<Option<usize>, AppError> {
-    let results = db
-        .batch(
-            vec![
-                live_statement(db, user_id, caller_session, now)?,
-                guarded_revoke_statement(
-                    db,
-                    user_id,
-                    target,
-                    RevokeReason::Logout,
-                    now,
-                    Some(caller_session),
-                )?,
-            ],
-            "logout batch",
-        )
-        .await?;
+    let mut statements = vec![live_statement(db, user_id, caller_session, now)?];
+    if let Some(event) = revoked_all {
+        // Before the revocation, under the same condition; the event's user is ?3.
+        statements.push(outbox::insert_where(
+            db,
+            event,
+            &live_sql(6, 3, 7),
+            &[text(caller_session), text(now)],
+        )?);
+    }
+    statements.push(guarded_revoke_statement(
+        db,
+        user_id,
+        target,
+        RevokeReason::Logout,
+        now,
+        Some(caller_session),
+    )?);
+    let results = db.batch(statements, "logout batch").await?;
     let live = batch_rows::<Live>(&results, 0)?
         .first()
         .is_some_and(|r| r.live == 1);
     if !live {
         return Ok(None);
     }
-    Ok(Some(batch_rows::<serde_json::Value>(&results, 1)?.len()))
+    Ok(Some(
+        batch_rows::<serde_json::Value>(&results, results.len() - 1)?.len(),
+    ))
 }
 
 /// Revokes one session of the user (`Some(id)`) or all of them; returns how

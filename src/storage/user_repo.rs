@@ -6,9 +6,10 @@ use worker::D1PreparedStatement;
 
 use super::session_repo;
 use super::user_columns::column;
-use super::{int, text, Db};
+use super::{batch_rows, int, outbox, text, Db};
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
+use crate::domain::events::Event;
 use crate::domain::user::{DeletionStatus, User, DEFAULT_ROLES};
 use crate::domain::user_change::{Changes, FieldValue, Precondition};
 
@@ -116,18 +117,64 @@ pub async fn find(db: &Db, user_id: &str) -> Result<Option<User>, AppError> {
     users(db.rows(statement, "user by id").await?)
 }
 
-/// For the refresh batch: the user of a session whose refresh token is now `jti`.
+/// For the refresh batch: the user of a session whose refresh token is now
+/// `jti`, or whose last rotation retired `previous_jti`.
 pub(super) fn select_by_session_jti(
     db: &Db,
     session_id: &str,
     jti: &str,
+    previous_jti: &str,
 ) -> Result<D1PreparedStatement, AppError> {
     db.statement(
         "SELECT u.* FROM users u JOIN sessions s ON s.user_id = u.id
-         WHERE s.id = ?1 AND s.refresh_jti = ?2
+         WHERE s.id = ?1 AND (s.refresh_jti = ?2 OR s.previous_refresh_jti = ?3)
            AND u.account_deletion_status IS NOT 'finalized'",
-        &[text(session_id), text(jti)],
+        &[text(session_id), text(jti), text(previous_jti)],
     )
+}
+
+/// The guarded UPDATE of `update`: `changes` (plus `updated_at`) where the
+/// user is not finalised and `precondition` holds.
+fn update_statement(
+    db: &Db,
+    user_id: &str,
+    changes: &Changes,
+    precondition: &Precondition,
+    now: &str,
+) -> Result<D1PreparedStatement, AppError> {
+    let mut assignments: Vec<String> = changes
+        .iter()
+        .map(|(field, _)| format!("{} = ?", column(*field)))
+        .collect();
+    assignments.push("updated_at = ?".into());
+    let sql = format!(
+        "UPDATE users SET {} WHERE {} RETURNING *",
+        assignments.join(", "),
+        guard_sql(precondition)
+    );
+    let mut values: Vec<JsValue> = changes
+        .iter()
+        .map(|(_, v)| bind_value(v))
+        .collect::<Result<_, _>>()?;
+    values.push(text(now));
+    values.extend(guard_values(user_id, precondition));
+    db.statement(sql, &values)
+}
+
+/// The condition an update applies under, with its values (`guard_values`).
+fn guard_sql(precondition: &Precondition) -> String {
+    format!(
+        "id = ? AND account_deletion_status IS NOT 'finalized' AND {}",
+        precondition_sql(precondition)
+    )
+}
+
+fn guard_values(user_id: &str, precondition: &Precondition) -> Vec<JsValue> {
+    let mut values = vec![text(user_id)];
+    if let Precondition::UsernameChangeAllowed { cutoff } = precondition {
+        values.push(text(cutoff));
+    }
+    values
 }
 
 /// Writes `changes` (plus `updated_at`) if `precondition` holds; `None` if not.
@@ -138,31 +185,42 @@ pub async fn update(
     precondition: &Precondition,
     now: &str,
 ) -> Result<Option<User>, AppError> {
-    let mut assignments: Vec<String> = changes
-        .iter()
-        .map(|(field, _)| format!("{} = ?", column(*field)))
-        .collect();
-    assignments.push("updated_at = ?".into());
-    let sql = format!(
-        "UPDATE users SET {} WHERE id = ? AND account_deletion_status IS NOT 'finalized' AND {} RETURNING *",
-        assignments.join(", "),
-        precondition_sql(precondition)
-    );
-    let mut values: Vec<JsValue> = changes
-        .iter()
-        .map(|(_, v)| bind_value(v))
-        .collect::<Result<_, _>>()?;
-    values.push(text(now));
-    values.push(text(user_id));
-    if let Precondition::UsernameChangeAllowed { cutoff } = precondition {
-        values.push(text(cutoff));
-    }
-    let statement = db.statement(sql, &values)?;
+    let statement = update_statement(db, user_id, changes, precondition, now)?;
     let rows = db
         .rows(statement, "user update")
         .await
         .map_err(conflict_or_internal)?;
     users(rows)
+}
+
+/// `update`, and `event` in the outbox exactly when the update applies: one
+/// batch, the event's INSERT first under the update's own condition, so both
+/// read the same state in one transaction (and a failed update, such as a
+/// taken username, rolls the event back with it).
+pub async fn update_with_event(
+    db: &Db,
+    user_id: &str,
+    changes: &Changes,
+    precondition: &Precondition,
+    now: &str,
+    event: &Event,
+) -> Result<Option<User>, AppError> {
+    // The guard's `?`s follow the event's `?1`–`?5`, so SQLite numbers them from 6.
+    let condition = format!(
+        "EXISTS (SELECT 1 FROM users WHERE {})",
+        guard_sql(precondition)
+    );
+    let results = db
+        .batch(
+            vec![
+                outbox::insert_where(db, event, &condition, &guard_values(user_id, precondition))?,
+                update_statement(db, user_id, changes, precondition, now)?,
+            ],
+            "user update with event",
+        )
+        .await
+        .map_err(conflict_or_internal)?;
+    users(batch_rows::<UserRow>(&results, 1)?)
 }
 
 /// A `users` row as D1 returns it: booleans as 0/1, lists as JSON text.

@@ -50,6 +50,15 @@ test("EMAIL_API_KEY is required only where mail goes through Resend", () => {
   assert.match(ready.err, /missing secrets: EMAIL_API_KEY \(/);
 });
 
+test("WEBHOOK_SECRET is required only where events go to webhook endpoints", () => {
+  const vars = { EMAIL_PROVIDER: "resend" };
+  assert.ok(!requiredSecrets({ ...vars, WEBHOOK_ENDPOINTS: " " }).includes("WEBHOOK_SECRET"));
+  assert.deepEqual(
+    problems({ vars: { ...vars, WEBHOOK_ENDPOINTS: "https://crm.example/in" } }, ALL_THREE, "x"),
+    ["missing secrets: WEBHOOK_SECRET (set each with: npx wrangler secret put NAME --env x)"],
+  );
+});
+
 test("placeholder binding ids are named", () => {
   const { status, err } = check("placeholders", "secrets-all.json");
   assert.equal(status, 1);

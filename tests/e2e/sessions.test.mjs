@@ -1,4 +1,5 @@
-// Refresh rotation with reuse detection, logout, and bearer authentication.
+// Refresh rotation with reuse detection (and its grace window for two tabs or
+// a retry), logout, and bearer authentication.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { decodeJwt } from "jose";
@@ -11,6 +12,28 @@ after(() => app?.dispose());
 
 const refresh = (refreshToken) => app.post("/api/v1/auth/refresh-token", { refreshToken });
 const me = (accessToken) => app.authed("GET", "/api/v1/users/me", accessToken);
+
+/** A refresh as if it happened at `ms` (the test build's clock header). */
+const refreshAt = (refreshToken, ms) =>
+  app.post("/api/v1/auth/refresh-token", { refreshToken }, { "x-test-now-ms": String(ms) });
+
+const sessionRow = (sid) =>
+  app.db.prepare("SELECT refresh_jti, revoked_reason FROM sessions WHERE id = ?").bind(sid).first();
+const currentJti = async (sid) => (await sessionRow(sid)).refresh_jti;
+const revokedReason = async (sid) => (await sessionRow(sid)).revoked_reason;
+
+/** Audit rows are written after the response: wait for one. */
+async function waitForAudit(userId, event) {
+  for (let i = 0; i < 50; i++) {
+    const row = await app.db
+      .prepare("SELECT 1 AS found FROM audit_events WHERE user_id = ? AND event = ?")
+      .bind(userId, event)
+      .first();
+    if (row) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.fail(`no ${event} audit row for ${userId}`);
+}
 
 function assertUnauthorized(res) {
   assertEnvelope(res, 401);
@@ -29,24 +52,68 @@ describe("refresh-token", () => {
     assertEnvelope(await me(data.accessToken), 200);
   });
 
-  test("a retired refresh token revokes the whole session (theft)", async () => {
+  test("a retired refresh token presented after the grace window revokes the whole session (theft)", async () => {
     const s = await app.session();
     const rotated = assertEnvelope(await refresh(s.refreshToken), 200);
-    assertUnauthorized(await refresh(s.refreshToken)); // replayed by a thief
+    // Replayed by a thief once the window (REFRESH_REUSE_GRACE_SECONDS, 10 s) is over.
+    assertUnauthorized(await refreshAt(s.refreshToken, Date.now() + 11_000));
     // The legitimate successor is dead too, and so is the session's access token.
     assertUnauthorized(await refresh(rotated.refreshToken));
     assertUnauthorized(await me(rotated.accessToken));
     const sid = decodeJwt(s.refreshToken).sid;
-    const row = await app.db.prepare("SELECT revoked_reason FROM sessions WHERE id = ?").bind(sid).first();
-    assert.equal(row.revoked_reason, "refresh_reuse");
+    assert.equal(await revokedReason(sid), "refresh_reuse");
+    await waitForAudit(decodeJwt(s.refreshToken).sub, "refresh_reuse");
   });
 
   test("other sessions of the user survive a theft in one", async () => {
     const a = await app.session();
     const b = await app.session(a.email);
     await refresh(a.refreshToken);
-    await refresh(a.refreshToken);
+    assertUnauthorized(await refreshAt(a.refreshToken, Date.now() + 11_000));
     assertEnvelope(await refresh(b.refreshToken), 200);
+  });
+
+  test("two concurrent refreshes of one token both succeed, onto one live chain", async () => {
+    const s = await app.session();
+    const sid = decodeJwt(s.refreshToken).sid;
+    const [a, b] = (await Promise.all([refresh(s.refreshToken), refresh(s.refreshToken)])).map((res) =>
+      assertEnvelope(res, 200));
+    // One caller rotated, the other was handed the same current token: both
+    // hold the refresh token the session accepts next.
+    const current = await currentJti(sid);
+    assert.equal(decodeJwt(a.refreshToken).jti, current);
+    assert.equal(decodeJwt(b.refreshToken).jti, current);
+    assertEnvelope(await me(a.accessToken), 200);
+    assertEnvelope(await me(b.accessToken), 200);
+    // Either token refreshes next; the other, right behind it, is the grace case again.
+    const next = assertEnvelope(await refresh(a.refreshToken), 200);
+    const late = assertEnvelope(await refresh(b.refreshToken), 200);
+    assert.equal(decodeJwt(late.refreshToken).jti, decodeJwt(next.refreshToken).jti);
+    assert.equal(await revokedReason(sid), null);
+  });
+
+  test("a retry inside the window gets the session's current refresh token", async () => {
+    const s = await app.session();
+    const sid = decodeJwt(s.refreshToken).sid;
+    const first = assertEnvelope(await refresh(s.refreshToken), 200);
+    // The answer was lost; the client retries with what it had, 9 s later.
+    const retry = assertEnvelope(await refreshAt(s.refreshToken, Date.now() + 9_000), 200);
+    assert.equal(decodeJwt(retry.refreshToken).jti, decodeJwt(first.refreshToken).jti);
+    assert.equal(decodeJwt(retry.refreshToken).jti, await currentJti(sid));
+    assert.equal(retry.user.email, s.email);
+    assertEnvelope(await me(retry.accessToken), 200);
+    assertEnvelope(await refresh(retry.refreshToken), 200);
+    assert.equal(await revokedReason(sid), null);
+  });
+
+  test("a token two rotations back revokes the session, even inside the window", async () => {
+    const s = await app.session();
+    const first = assertEnvelope(await refresh(s.refreshToken), 200);
+    const second = assertEnvelope(await refresh(first.refreshToken), 200);
+    assertUnauthorized(await refresh(s.refreshToken));
+    assertUnauthorized(await refresh(second.refreshToken));
+    assertUnauthorized(await me(second.accessToken));
+    assert.equal(await revokedReason(decodeJwt(s.refreshToken).sid), "refresh_reuse");
   });
 
   test("an access token is not a refresh token", async () => {
@@ -130,7 +197,8 @@ describe("logout", () => {
     const a = await app.session();
     const b = await app.session(a.email);
     assertEnvelope(await refresh(a.refreshToken), 200);
-    assertUnauthorized(await refresh(a.refreshToken)); // the replay revokes session a
+    // The replay, after the grace window, revokes session a.
+    assertUnauthorized(await refreshAt(a.refreshToken, Date.now() + 11_000));
     assertUnauthorized(await logout(a, { allSessions: true }));
     assertEnvelope(await me(b.accessToken), 200);
     const rows = await app.db

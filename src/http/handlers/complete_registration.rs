@@ -1,9 +1,12 @@
 //! `POST /api/v1/auth/complete-registration`: the profile and consents that turn
-//! a new account into a registered one. Allowed once.
+//! a new account into a registered one. Allowed once; raises
+//! `user.registration_completed` for downstream services.
 
 use worker::{Request, Response};
 
 use crate::domain::error::AppError;
+use crate::domain::events::Event;
+use crate::domain::ids::OsRandom;
 use crate::domain::profile::Registration;
 use crate::domain::user_change::Precondition;
 use crate::http::context::RequestCtx;
@@ -18,15 +21,18 @@ pub async fn handle(req: Request, ctx: &RequestCtx) -> Result<Response, AppError
         return Err(ALREADY_COMPLETE);
     }
     let registration = Registration::parse(ctx.body.json()?, ctx.now.date_naive())?;
+    let event = Event::registration_completed(&mut OsRandom, &user.id, ctx.now);
     // The precondition repeats the check above inside the write, for two racing requests.
-    user_repo::update(
+    let updated = user_repo::update_with_event(
         &ctx.db()?,
         &user.id,
         &registration.changes,
         &Precondition::RegistrationIncomplete,
         &ctx.timestamp(),
+        &event,
     )
     .await?
-    .ok_or(ALREADY_COMPLETE)
-    .and_then(|updated| respond::ok(200, updated, ctx.now))
+    .ok_or(ALREADY_COMPLETE)?;
+    ctx.publish(&event);
+    respond::ok(200, updated, ctx.now)
 }

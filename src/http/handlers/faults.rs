@@ -5,6 +5,8 @@ use serde::Deserialize;
 use worker::Response;
 
 use crate::domain::error::AppError;
+use crate::domain::events::Event;
+use crate::domain::ids::OsRandom;
 use crate::http::context::RequestCtx;
 use crate::http::respond;
 use crate::platform::faults::{self, Rates};
@@ -14,7 +16,7 @@ pub fn panic(_ctx: &RequestCtx) -> Result<Response, AppError> {
     panic!("fault injection: deliberate panic");
 }
 
-/// `{"d1": 0.2, "kv": 0.1, "mail": 0.5}`: the share of each kind of call that
+/// `{"d1": 0.2, "kv": 0.1, "mail": 0.5, "queue": 1}`: the share of each kind of call that
 /// fails from now on, in this isolate; `{}` stops every fault.
 pub fn set_rates(ctx: &RequestCtx) -> Result<Response, AppError> {
     #[derive(Deserialize)]
@@ -25,6 +27,8 @@ pub fn set_rates(ctx: &RequestCtx) -> Result<Response, AppError> {
         kv: f64,
         #[serde(default)]
         mail: f64,
+        #[serde(default)]
+        queue: f64,
     }
     let body: Body = serde_json::from_slice(ctx.body.json()?)
         .map_err(|e| AppError::validation(format!("fault rates: {e}")))?;
@@ -33,11 +37,12 @@ pub fn set_rates(ctx: &RequestCtx) -> Result<Response, AppError> {
         d1: share(body.d1),
         kv: share(body.kv),
         mail: share(body.mail),
+        queue: share(body.queue),
     });
     let rates = faults::get();
     respond::ok(
         200,
-        serde_json::json!({"d1": rates.d1, "kv": rates.kv, "mail": rates.mail}),
+        serde_json::json!({"d1": rates.d1, "kv": rates.kv, "mail": rates.mail, "queue": rates.queue}),
         ctx.now,
     )
 }
@@ -58,6 +63,8 @@ pub async fn finalize_deletion(ctx: &RequestCtx) -> Result<Response, AppError> {
         id: body.id,
         email: body.email,
     };
-    let finalized = deletion::finalize(&ctx.db()?, &ctx.kv()?, &account, &ctx.timestamp()).await?;
+    let deleted = Event::user_deleted(&mut OsRandom, &account.id, ctx.now);
+    let finalized =
+        deletion::finalize(&ctx.db()?, &ctx.kv()?, &account, &ctx.timestamp(), &deleted).await?;
     respond::ok(200, serde_json::json!({ "finalized": finalized }), ctx.now)
 }

@@ -1,11 +1,13 @@
 //! `POST /api/v1/auth/logout`: ends this session, or with `allSessions` every
-//! session of the user.
+//! session of the user (and tells downstream services: `session.revoked_all`).
 
 use serde::Serialize;
 use worker::{Request, Response};
 
 use crate::domain::audit::{AuditEvent, AuditKind};
 use crate::domain::error::AppError;
+use crate::domain::events::Event;
+use crate::domain::ids::OsRandom;
 use crate::domain::requests::LogoutRequest;
 use crate::domain::token::TokenUse;
 use crate::http::context::RequestCtx;
@@ -39,6 +41,10 @@ pub async fn handle(req: Request, ctx: &RequestCtx) -> Result<Response, AppError
         }
         (None, false) => return Err(AppError::validation("refreshToken is required")),
     };
+    // Logging out everywhere tells downstream services (same batch).
+    let revoked_all = session_id
+        .is_none()
+        .then(|| Event::sessions_revoked_all(&mut OsRandom, &access.sub, ctx.now));
     // The caller's own session must be live: a signature and an expiry alone
     // would let the access token of an ended session end every other one.
     let revoked = session_repo::logout(
@@ -47,9 +53,13 @@ pub async fn handle(req: Request, ctx: &RequestCtx) -> Result<Response, AppError
         &access.sid,
         session_id.as_deref(),
         &ctx.timestamp(),
+        revoked_all.as_ref(),
     )
     .await?
     .ok_or(auth::SESSION_ENDED)?;
+    if let Some(event) = &revoked_all {
+        ctx.publish(event);
+    }
     ctx.audit(
         AuditEvent::new(AuditKind::Logout)
             .user(&access.sub)

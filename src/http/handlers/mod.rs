@@ -27,7 +27,7 @@ pub async fn dispatch(route: Route, req: Request, ctx: &RequestCtx) -> Result<Re
         Route::Health => health::handle(ctx).await,
         Route::Jwks => jwks::handle(ctx),
         Route::Discovery => discovery::handle(ctx),
-        Route::OpenApi => openapi::handle(),
+        Route::OpenApi => openapi::handle(req, ctx).await,
         Route::SendOtpEmail => send_otp_email::handle(ctx).await,
         Route::VerifyOtpEmail => verify_otp_email::handle(ctx).await,
         Route::RefreshToken => refresh_token::handle(ctx).await,

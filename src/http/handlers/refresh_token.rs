@@ -1,6 +1,9 @@
 //! `POST /api/v1/auth/refresh-token`: rotates the refresh token of a session.
 //! A retired refresh token presented again means it was copied: the whole
-//! session (every token descended from that login) is revoked.
+//! session (every token descended from that login) is revoked. The one
+//! exception is the token the last rotation retired, presented again within
+//! `REFRESH_REUSE_GRACE_SECONDS` (two tabs, a retry after a lost answer): it is
+//! answered with the session's current refresh token, and nothing rotates.
 
 use chrono::Duration;
 use worker::Response;
@@ -39,12 +42,14 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         presented_jti: &claims.jti,
         new_jti: &new_jti,
         expires_at: &timestamp(ctx.now + Duration::seconds(REFRESH_TTL_SECONDS)),
-        now: &ctx.timestamp(),
+        now: ctx.now,
+        grace_seconds: config.refresh_grace_seconds,
     };
-    match session_repo::rotate(&db, &rotation).await? {
-        Rotation::Rotated(user) => {
-            let data = session_tokens::issue(&config, *user, &claims.sid, new_jti, ctx.now)?;
-            respond::ok(200, data, ctx.now)
+    let (user, jti) = match session_repo::rotate(&db, &rotation).await? {
+        Rotation::Rotated(user) => (user, new_jti),
+        Rotation::Current { user, current_jti } => {
+            log::info("refresh_grace", serde_json::json!({"session": claims.sid}));
+            (user, current_jti)
         }
         Rotation::Replayed => {
             ctx.audit(
@@ -52,8 +57,10 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
                     .user(&claims.sub)
                     .detail(claims.sid.clone()),
             );
-            Err(REFUSED)
+            return Err(REFUSED);
         }
-        Rotation::Refused => Err(REFUSED),
-    }
+        Rotation::Refused => return Err(REFUSED),
+    };
+    let data = session_tokens::issue(&config, *user, &claims.sid, jti, ctx.now)?;
+    respond::ok(200, data, ctx.now)
 }

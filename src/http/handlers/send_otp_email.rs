@@ -51,6 +51,9 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         }
         _ => false,
     };
+    // Drawn before admission: the admitting batch stores it (a refused send
+    // wasted a few microseconds), so that nothing is written after the mail.
+    let issued = otp::issue(email, &config.otp, &config.keys.codes, &mut OsRandom);
     let admission = SendRequest {
         email,
         keys: &keys,
@@ -58,6 +61,7 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         otp: &config.otp,
         budget: config.budget_policy(),
         challenge_passed,
+        code: &issued.pending,
         now_ms,
     };
     let (admitted, ceiling) = futures_util::join!(
@@ -70,25 +74,34 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         Admission::ChallengeRequired => return Err(AppError::ChallengeRequired),
     };
 
-    let issued = otp::issue(email, &config.otp, &config.keys.codes, &mut OsRandom);
     let message = otp_message::compose(&issued.code, config.otp.ttl_seconds, request.locale);
-    // Mail first: if delivery fails nothing was stored, so no code is left usable
-    // that its owner never received, and the cooldown is given back so that a
-    // retry is not refused for a code that never arrived.
-    let sent = match ceiling {
-        Ok(()) => mail::send(&ctx.trips, &config.mail, email, &message).await,
-        Err(err) => Err(err),
+    // The mail and this location's KV copy side by side. If delivery fails
+    // (or the mail ceiling refused it), the send is withdrawn before the
+    // answer: its code retired, no copy of it left in KV, and its cooldown
+    // given back so that a retry is not refused for a code that never arrived.
+    let codes = PendingCodes::after_resend(issued.pending.clone(), previous);
+    let (sent, remembered) = match ceiling {
+        Ok(()) => {
+            futures_util::join!(
+                mail::send(&ctx.trips, &config.mail, email, &message),
+                otp_store::remember(&kv, email, &codes, &config.otp),
+            )
+        }
+        Err(err) => (Err(err), Ok(())),
     };
     if let Err(err) = sent {
-        if let Err(release) = limit_store::release_cooldown(&db, &keys, now_ms).await {
-            // The limits then stay as taken: a retry waits out the cooldown.
-            respond::log_error(&release);
+        let withdrawn = match limit_store::release_cooldown(&db, &keys, now_ms) {
+            Ok(release) => otp_store::withdraw(&kv, &db, email, &issued.pending.id, release).await,
+            Err(err) => Err(err),
+        };
+        if let Err(withdraw) = withdrawn {
+            // The limits then stay as taken (a retry waits out the cooldown),
+            // and the code nobody received lives out its few minutes.
+            respond::log_error(&withdraw);
         }
         return Err(err);
     }
-
-    let codes = PendingCodes::after_resend(issued.pending, previous);
-    otp_store::save(&kv, &db, email, &codes, &config.otp, now_ms).await?;
+    remembered?;
     ctx.audit(
         AuditEvent::new(AuditKind::CodeSent)
             .email_hash(&config.keys.audit_tag("email", email.as_str())),

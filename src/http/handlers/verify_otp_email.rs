@@ -16,6 +16,7 @@ use crate::domain::audit::{AuditEvent, AuditKind};
 use crate::domain::email::EmailAddress;
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
+use crate::domain::events::Event;
 use crate::domain::ids::{random_hex, uuid_v4, OsRandom};
 use crate::domain::limits::{client_network, Keys};
 use crate::domain::otp::CodeRefusal;
@@ -116,10 +117,12 @@ impl Verify<'_> {
                 .email_hash(&config.keys.audit_tag("email", self.email.as_str()))
                 .detail(session_id.clone()),
         )?;
+        let new_user_id = uuid_v4(rng);
+        let created = Event::user_created(rng, &new_user_id, self.email, ctx.now);
         let login = Login {
             attempt,
             code_id,
-            new_user_id: &uuid_v4(rng),
+            new_user_id: &new_user_id,
             tombstones: &config.keys.tombstones(self.email.as_str()),
             session: NewSession {
                 id: &session_id,
@@ -128,10 +131,18 @@ impl Verify<'_> {
                 expires_at: &expires_at,
             },
             audit: &audit,
+            created: &created,
             at: &at,
         };
         let user = match login::commit(self.db, &login).await? {
-            LoginOutcome::LoggedIn(user) => *user,
+            LoginOutcome::LoggedIn {
+                user,
+                created: true,
+            } => {
+                ctx.publish(&created);
+                *user
+            }
+            LoginOutcome::LoggedIn { user, .. } => *user,
             LoginOutcome::NotUsable(refusal) => return Err(self.refused(refusal)),
             LoginOutcome::Deleted => {
                 return Err(AppError::Conflict(
