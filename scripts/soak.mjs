@@ -304,12 +304,16 @@ try {
     });
   const events = [];
   if (FAULTS.length) {
+    let probing = Promise.resolve();
     events.push(phase(1 / 3, async () => {
+      const probes = FAULTS.some((f) => f.name === "mail") ? await world.prepareResendProbes(6) : [];
       log(`faults on: ${FAULTS.map((f) => f.name)}`);
       world.setAllowed(Object.assign({}, ...FAULTS.map((f) => f.allowed)));
       for (const f of FAULTS) await f.start(faultCtx);
+      probing = world.runResendProbes(probes, 4);
     }));
     events.push(phase(2 / 3, async () => {
+      await probing;
       for (const f of FAULTS) await f.stop(faultCtx);
       world.setAllowed({});
       result.faultLogins = world.counts.logins;
