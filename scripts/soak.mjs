@@ -112,6 +112,20 @@ function report(label) {
  * mid-request"), not the service's answer. (The rebuild wrangler does once at
  * every start is waited out by DevServer.start and not counted.)
  */
+/** What wrangler itself said while serving (not request lines), for a failed run. */
+function wranglerNotes() {
+  let serving = false;
+  const notes = [];
+  for (const line of readFileSync(join(state, "dev.log"), "utf8").split("\n")) {
+    if (line.includes("bash scripts/dev.sh")) serving = false;
+    else if (line.includes("Ready on http")) serving = true;
+    else if (serving && line.trim() && !line.startsWith("{") && !line.includes("[wrangler:info] ") && !line.includes("injected fault")) {
+      notes.push(line.slice(0, 200));
+    }
+  }
+  return notes;
+}
+
 function watcherReloads() {
   return readFileSync(join(state, "dev.log"), "utf8")
     .split("\n")
@@ -385,6 +399,10 @@ try {
       `p50 ${first.p50} → ${last.p50} ms, p99 ${first.p99} → ${last.p99} ms, ${first.rps} → ${last.rps} req/s`);
   }
   failed = checks.some((c) => !c.ok);
+  if (failed) {
+    const notes = wranglerNotes();
+    if (notes.length) log(`wrangler said while serving (${notes.length} lines, the first 30):\n${notes.slice(0, 30).join("\n")}`);
+  }
 } catch (err) {
   failed = true;
   console.error(`[soak] FAILED: ${err instanceof Interrupted ? "no answer: " : ""}${err.stack ?? err}`);
