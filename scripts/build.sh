@@ -26,7 +26,8 @@ log "optimising the wasm for size${WASM_NAMES:+ (function names kept)}"
 log "assembling the static assets (docs page, OpenAPI document)"
 rm -rf build/assets && mkdir -p build/assets/docs/vendor
 cp web/docs/* build/assets/docs/
-# Its security headers (CSP, no framing): read by Workers static assets.
+# The assets' headers (the docs page's CSP and no framing, the OpenAPI
+# document's caching): read by Workers static assets.
 cp web/_headers build/assets/_headers
 cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
   build/assets/docs/vendor/
@@ -34,8 +35,3 @@ cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dis
 # the Wasm (src/http/handlers/openapi.rs).
 mkdir -p build/assets/api/v1
 cp api/openapi.json build/assets/api/v1/openapi.json
-cat > build/assets/_headers <<'HEADERS'
-/api/v1/openapi.json
-  Cache-Control: no-cache
-  X-Content-Type-Options: nosniff
-HEADERS
