@@ -25,7 +25,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startResendStub } from "../tests/e2e/support/resend_stub.mjs";
 import { d1 } from "./soak/d1.mjs";
-import { DevServer } from "./soak/devserver.mjs";
+import { DevServer, STARTUP_REBUILD } from "./soak/devserver.mjs";
 import { faultsNamed } from "./soak/faults.mjs";
 import { formatWindow, Metrics } from "./soak/metrics.mjs";
 import { Interrupted, ME, REFRESH, SEND, World } from "./soak/traffic.mjs";
@@ -106,15 +106,30 @@ function report(label) {
 }
 
 /**
- * Rebuilds by wrangler dev's file watcher (a file under src/, worker/, web/ or
- * api/ changed after the build started). Each one restarts the runtime, and
- * requests in flight then get wrangler's own plain-text 503 ("Your worker
- * restarted mid-request"), not the service's answer; seen too when the rebuild
- * happened during start-up. Edit nothing under those directories while a soak
- * runs.
+ * Rebuilds by wrangler dev's file watcher for a file that changed (under src/,
+ * worker/, web/ or api/) during the run: each restarts the runtime, and requests
+ * in flight get wrangler's own plain-text 503 ("Your worker restarted
+ * mid-request"), not the service's answer. (The rebuild wrangler does once at
+ * every start is waited out by DevServer.start and not counted.)
  */
+/** What wrangler itself said while serving (not request lines), for a failed run. */
+function wranglerNotes() {
+  let serving = false;
+  const notes = [];
+  for (const line of readFileSync(join(state, "dev.log"), "utf8").split("\n")) {
+    if (line.includes("bash scripts/dev.sh")) serving = false;
+    else if (line.includes("Ready on http")) serving = true;
+    else if (serving && line.trim() && !line.startsWith("{") && !line.includes("[wrangler:info] ") && !line.includes("injected fault")) {
+      notes.push(line.slice(0, 200));
+    }
+  }
+  return notes;
+}
+
 function watcherReloads() {
-  return readFileSync(join(state, "dev.log"), "utf8").split("\n").filter((l) => l.includes("changed, restarting build")).length;
+  return readFileSync(join(state, "dev.log"), "utf8")
+    .split("\n")
+    .filter((l) => l.includes("changed, restarting build") && !l.includes(STARTUP_REBUILD)).length;
 }
 
 /** The persisted ledger, summed up and fingerprinted, to compare across a restart. */
@@ -303,12 +318,16 @@ try {
     });
   const events = [];
   if (FAULTS.length) {
+    let probing = Promise.resolve();
     events.push(phase(1 / 3, async () => {
+      const probes = FAULTS.some((f) => f.name === "mail") ? await world.prepareResendProbes(6) : [];
       log(`faults on: ${FAULTS.map((f) => f.name)}`);
       world.setAllowed(Object.assign({}, ...FAULTS.map((f) => f.allowed)));
       for (const f of FAULTS) await f.start(faultCtx);
+      probing = world.runResendProbes(probes, 4);
     }));
     events.push(phase(2 / 3, async () => {
+      await probing;
       for (const f of FAULTS) await f.stop(faultCtx);
       world.setAllowed({});
       result.faultLogins = world.counts.logins;
@@ -352,7 +371,7 @@ try {
   await health.arrayBuffer();
   check("healthy at the end", health.status === 200, `${health.status}`);
   const reloads = watcherReloads();
-  check("wrangler dev's file watcher did not rebuild and restart the worker", reloads === 0,
+  check("no file change made wrangler dev restart the worker mid-run", reloads === 0,
     reloads ? `${reloads} rebuild(s): a file under src/, worker/, web/ or api/ changed during the soak` : "");
   check("every refused request answered in the envelope", world.refused === world.refusedEnveloped,
     `${world.refusedEnveloped}/${world.refused} refusals`);
@@ -380,6 +399,10 @@ try {
       `p50 ${first.p50} → ${last.p50} ms, p99 ${first.p99} → ${last.p99} ms, ${first.rps} → ${last.rps} req/s`);
   }
   failed = checks.some((c) => !c.ok);
+  if (failed) {
+    const notes = wranglerNotes();
+    if (notes.length) log(`wrangler said while serving (${notes.length} lines, the first 30):\n${notes.slice(0, 30).join("\n")}`);
+  }
 } catch (err) {
   failed = true;
   console.error(`[soak] FAILED: ${err instanceof Interrupted ? "no answer: " : ""}${err.stack ?? err}`);

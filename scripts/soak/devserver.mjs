@@ -2,9 +2,10 @@
 // stop with SIGTERM mid-load and start again on the same persisted state, and
 // whose workerd processes it can weigh (resident memory from /proc).
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from "node:fs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const STARTUP_REBUILD = "The file src,worker,web,api changed, restarting build";
 
 /** pid, comm, ppid and process group of every process, from /proc. */
 function processTable() {
@@ -66,7 +67,26 @@ export class DevServer {
     this.child = null;
   }
 
+  /**
+   * Starts `npm run dev` and waits for /health. wrangler 4.86 rebuilds once when
+   * its file watcher starts; if that lands while the first build is still running
+   * (a cold or feature-switching cargo build), it kills that build and exits.
+   * That start-up race is the dev tool's, not the service's: one retry, on a
+   * warm build.
+   */
   async start(timeoutMs) {
+    try {
+      await this.startOnce(timeoutMs);
+    } catch (err) {
+      if (!err.exitedDuringStart) throw err;
+      console.log(`[soak] ${err.message}; starting it once more`);
+      await this.stop();
+      await this.startOnce(timeoutMs);
+    }
+  }
+
+  async startOnce(timeoutMs) {
+    this.logStart = existsSync(this.logFile) ? statSync(this.logFile).size : 0;
     const args = ["run", "dev", "--"];
     for (const [name, value] of Object.entries(this.vars)) args.push("--var", `${name}:${value}`);
     const out = openSync(this.logFile, "a");
@@ -82,18 +102,51 @@ export class DevServer {
     let exited = false;
     child.on("exit", () => (exited = true));
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (exited) throw new Error(`wrangler dev exited during start-up; see ${this.logFile}`);
-      try {
-        const res = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(2000) });
-        await res.arrayBuffer();
-        if (res.status === 200) return;
-      } catch {
-        // not listening yet
+    const healthy = async () => {
+      while (Date.now() < deadline) {
+        if (exited) {
+          throw Object.assign(new Error(`wrangler dev exited during start-up; see ${this.logFile}`), { exitedDuringStart: true });
+        }
+        try {
+          const res = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(2000) });
+          await res.arrayBuffer();
+          if (res.status === 200) return;
+        } catch {
+          // not listening yet
+        }
+        await sleep(250);
       }
+      throw new Error(`wrangler dev did not answer /health within ${timeoutMs / 1000}s; see ${this.logFile}`);
+    };
+    await healthy();
+    // wrangler 4.86's file watcher announces itself with one rebuild soon after
+    // start ("The file src,worker,web,api changed, restarting build..."). When
+    // that lands after the server is ready it restarts the runtime, and requests
+    // in flight get wrangler's own plain-text 503. Wait for it (and for the
+    // server it reloads) before any traffic; give up waiting after 30 s.
+    const waitedSince = Date.now();
+    for (;;) {
+      const log = this.logSince();
+      const at = log.lastIndexOf(STARTUP_REBUILD);
+      if (at >= 0) {
+        const after = log.slice(at);
+        if (after.includes("Ready on http") || after.includes("Local server updated and ready")) break;
+      } else if (Date.now() - waitedSince > 30_000) {
+        break;
+      }
+      if (exited || Date.now() > deadline) break;
       await sleep(250);
     }
-    throw new Error(`wrangler dev did not answer /health within ${timeoutMs / 1000}s; see ${this.logFile}`);
+    await healthy();
+  }
+
+  /** The dev console since this start. */
+  logSince() {
+    try {
+      return readFileSync(this.logFile).subarray(this.logStart).toString("utf8");
+    } catch {
+      return "";
+    }
   }
 
   /** SIGTERM to the whole process group; SIGKILL whatever is left after `graceMs`. */

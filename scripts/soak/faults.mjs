@@ -39,7 +39,8 @@ export const FAULTS = {
 
   /**
    * D1 and KV failures while traffic flows, through the worker's test-only fault
-   * API (`POST /__faults` with the share of calls that fail; compiled only into
+   * API (`POST /__faults` with the share of calls that fail, SOAK_STORAGE_FAULT_RATE,
+   * 0.08 of D1 and of KV calls; compiled only into
    * the test build, WORKER_FEATURES=fault-injection). Any endpoint may then
    * answer the 500 envelope (the health check 503); a client cannot know whether
    * such a request took effect, so the soak counts those outcomes as uncertain
@@ -52,7 +53,8 @@ export const FAULTS = {
     env: { WORKER_FEATURES: "fault-injection" },
     allowed: { "*": [500], "GET /health": [503] },
     async start({ base }) {
-      await setRates(base, { d1: 0.08, kv: 0.08 });
+      const share = Number(process.env.SOAK_STORAGE_FAULT_RATE ?? 0.08);
+      await setRates(base, { d1: share, kv: share });
     },
     async stop({ base }) {
       await setRates(base, {});

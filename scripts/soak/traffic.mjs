@@ -365,7 +365,7 @@ export class World {
         pending = true;
         this.counts.sends++;
       } else if ((res.status === 502 || res.status === 503) && res.faultHonest) {
-        await this.afterFailedSend(email, null);
+        await this.afterFailedSend(email, null, res);
       } else if (res.status === 429) {
         this.counts.mailCeiling++; // the service's own cost guard, in the envelope
       } else {
@@ -382,7 +382,7 @@ export class World {
    * has nothing pending (404); with one, the failed code is wrong (400) and the
    * earlier code stays the valid one.
    */
-  async afterFailedSend(email, earlier) {
+  async afterFailedSend(email, earlier, sendAnswer) {
     const mail = this.mail.lastMailTo(email);
     const code = mail && mail.outcome !== "delivered" ? codeIn(mail) : this.wrongCode(earlier?.code);
     if (earlier) this.counts.failedResends++;
@@ -395,7 +395,9 @@ export class World {
       return;
     }
     if (res.status === 200) {
-      this.fail("failed mail's code", `${email}: the code of a failed email logged in`);
+      this.fail("failed mail's code", `${email}: the code of a failed email logged in (send answered ` +
+        `${sendAnswer?.status} ${sendAnswer?.text.slice(0, 80)}; the provider's outcome: ${mail?.outcome}, ` +
+        `${mail ? Date.now() - mail.at : "?"} ms before the verify)`);
       return this.loginOk(email, res);
     }
     if (earlier) {
@@ -438,7 +440,7 @@ export class World {
         }
         if (again.status !== 404) this.unexpected("the other code after a login (expected 404)", again);
       } else if ((res.status === 502 || res.status === 503) && res.faultHonest) {
-        await this.afterFailedSend(p.email, p);
+        await this.afterFailedSend(p.email, p, res);
         const v = await this.verify(p.email, p.code);
         if (this.faulted(v)) return;
         if (v.status !== 200) return this.fail("failed resend", `${p.email}: the earlier code answered ${v.status} after a failed resend`);
@@ -454,6 +456,65 @@ export class World {
     } finally {
       if (!keep) this.busy.delete(p.email);
     }
+  }
+
+  /**
+   * Codes held back from the traffic for the resend probes of a mail fault
+   * phase: sent (and delivered) just before the faults start.
+   */
+  async prepareResendProbes(n) {
+    const probes = [];
+    for (let i = 0; i < n; i++) {
+      const email = this.freshEmail();
+      this.busy.add(email);
+      const res = await this.call("POST", SEND, { body: { email } });
+      if (res.status === 200) probes.push({ email, code: codeIn(this.mail.lastMailTo(email)), at: Date.now(), wrong: 0 });
+      else {
+        this.busy.delete(email);
+        this.unexpected("send before the faults", res);
+      }
+    }
+    return probes;
+  }
+
+  /**
+   * While the mail faults are on: each probe resends (up to `tries` times) until
+   * a resend fails; then the failed email's code must be wrong (400) and the
+   * newest delivered code must still log in. A resend that succeeds moves the
+   * probe to the new code (the one before stays usable too).
+   */
+  async runResendProbes(probes, tries) {
+    await Promise.all(
+      probes.map(async (p) => {
+        try {
+          for (let i = 0; i < tries; i++) {
+            const res = await this.call("POST", SEND, { body: { email: p.email } });
+            if (res.status === 200) {
+              p.code = codeIn(this.mail.lastMailTo(p.email));
+              continue;
+            }
+            if ((res.status === 502 || res.status === 503) && res.faultHonest) {
+              await this.afterFailedSend(p.email, p, res);
+              const v = await this.verify(p.email, p.code);
+              if (this.faulted(v)) return;
+              if (v.status !== 200) return this.fail("failed resend", `${p.email}: the earlier code answered ${v.status} after a failed resend`);
+              this.loginOk(p.email, v);
+              this.counts.earlierCodeKept++;
+              return;
+            }
+            return this.unexpected("a resend during the mail faults", res);
+          }
+          const v = await this.verify(p.email, p.code);
+          if (v.status === 200) this.loginOk(p.email, v);
+          else this.unexpected("a probe's code after its resends", v);
+        } catch (err) {
+          if (!(err instanceof Interrupted)) throw err;
+          this.fail("no answer", err.message);
+        } finally {
+          this.busy.delete(p.email);
+        }
+      }),
+    );
   }
 
   async verifyRight() {
