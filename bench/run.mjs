@@ -145,6 +145,7 @@ if (!process.env.BENCH_SKIP_COLD) {
   for (let i = 0; i < 9; i++) {
     for (const [kind, options] of Object.entries(kinds)) starts[kind].push(await startup(options));
   }
+  rmSync(coldState, { recursive: true, force: true });
   const fastest = (kind, key) => Math.min(...starts[kind].map((s) => s[key]));
   const moduleMs = fastest("ours", "readyMs") - fastest("empty", "readyMs");
   const firstRequestMs = fastest("ours", "firstMs") - fastest("empty", "firstMs");
