@@ -23,6 +23,12 @@ describe("routing", () => {
     assert.equal(put.headers.get("allow"), "GET");
   });
 
+  test("a wrong method on the OpenAPI document (an asset) is the router's 405, not the asset server's", async () => {
+    const res = await app.call("DELETE", "/api/v1/openapi.json", "");
+    assertEnvelope(res, 405);
+    assert.equal(res.headers.get("allow"), "GET");
+  });
+
   test("every response carries a request id", async () => {
     const res = await app.get("/health");
     assert.match(res.headers.get("x-request-id") ?? "", /^[0-9a-f]{16}$/);
