@@ -158,6 +158,10 @@ impl PendingCodes {
     pub fn newest_id(&self) -> Option<&str> {
         self.codes.first().map(|c| c.id.as_str())
     }
+
+    pub fn holds(&self, id: &str) -> bool {
+        self.codes.iter().any(|c| c.id == id)
+    }
 }
 
 /// A freshly issued code: the plain code goes to the mailbox, the rest to storage.

@@ -19,6 +19,7 @@ use crate::domain::otp::{CodeRefusal, LedgerSnapshot, OtpPolicy, PendingCodes};
 use crate::domain::user::User;
 
 /// An attempt on the codes an address has pending.
+#[derive(Clone, Copy)]
 pub struct Attempt<'a> {
     pub email: &'a EmailAddress,
     pub keys: &'a Keys,
@@ -52,6 +53,10 @@ pub enum LoginOutcome {
     LoggedIn { user: Box<User>, created: bool },
     /// The code could not be used; nothing was written.
     NotUsable(CodeRefusal),
+    /// The request's copy of the codes (KV) held a code D1 does not hold
+    /// usable (a mail that failed, a code a later send retired), while D1 has
+    /// others: nothing was written or counted; check the code against these.
+    Stale(PendingCodes),
     /// The code was used, but the account was deleted and cannot sign in.
     Deleted,
 }
@@ -215,7 +220,15 @@ pub async fn commit(db: &Db, login: &Login<'_>) -> Result<LoginOutcome, AppError
         // Another request used the code first, it ran out of attempts or
         // time, or this request is locked out.
         let snapshot = attempt.snapshot(&results, 5)?;
-        return Ok(LoginOutcome::NotUsable(attempt.classify(&snapshot)));
+        let refusal = attempt.classify(&snapshot);
+        let usable = snapshot.usable(attempt.policy);
+        if refusal == CodeRefusal::NotPending
+            && !usable.codes.is_empty()
+            && !usable.holds(login.code_id)
+        {
+            return Ok(LoginOutcome::Stale(usable));
+        }
+        return Ok(LoginOutcome::NotUsable(refusal));
     }
     let created = !batch_rows::<serde_json::Value>(&results, 7)?.is_empty();
     Ok(

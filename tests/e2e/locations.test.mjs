@@ -112,6 +112,24 @@ describe("a code verifies wherever it is typed", () => {
     assertEnvelope(await app.verifyOtp(email, code), 200);
   });
 
+  // The state a resend whose mail failed leaves when its withdrawal fails too:
+  // KV lists the new code, D1 holds it `unsent`. It must get the answer a
+  // current copy would give (a wrong code, counted), not "no pending code".
+  test("a code KV lists but D1 does not hold usable is a wrong code while another is pending", async () => {
+    const email = freshEmail();
+    const delivered = await app.requestCode(email);
+    const failed = await app.requestCode(email); // KV now lists both
+    await app.db
+      .prepare("UPDATE otp_codes SET consumed_by = 'unsent' WHERE code_id = (SELECT code_id FROM otp_codes WHERE email = ?1 ORDER BY issued_at DESC LIMIT 1)")
+      .bind(email)
+      .run();
+    const res = await app.verifyOtp(email, failed);
+    assertEnvelope(res, 400);
+    assert.match(res.body.errors[0], /4 attempt\(s\) left/);
+    assert.equal(lastTrips(VERIFY).sequential, 3, "KV, the refused login, the counted attempt");
+    assertEnvelope(await app.verifyOtp(email, delivered), 200);
+  });
+
   test("an expired code is refused whether KV is missing or stale", async () => {
     const email = freshEmail();
     const old = await app.requestCode(email);

@@ -19,7 +19,7 @@ use crate::domain::error::AppError;
 use crate::domain::events::Event;
 use crate::domain::ids::{random_hex, uuid_v4, OsRandom};
 use crate::domain::limits::{client_network, Keys};
-use crate::domain::otp::CodeRefusal;
+use crate::domain::otp::{CodeRefusal, PendingCodes};
 use crate::domain::requests::VerifyOtpRequest;
 use crate::domain::token::REFRESH_TTL_SECONDS;
 use crate::http::context::RequestCtx;
@@ -62,11 +62,19 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         email: &email,
     };
     // At most two passes: the codes this location's KV holds, then D1's if
-    // those were missing or stale.
+    // those were missing or stale. A stale copy gets the answer a current one
+    // would have: a code D1 does not hold usable is a wrong code while others
+    // are pending, whether or not this location's KV still lists it.
     let mut known = seen;
     for _ in 0..2 {
         if let Some(matched) = known.matching(&config.keys.codes, &email, &code) {
-            return verify.login(attempt, &matched.id).await;
+            match verify.login(attempt, &matched.id).await? {
+                Signed::In(response) => return Ok(response),
+                Signed::Stale(current) => {
+                    known = current;
+                    continue;
+                }
+            }
         }
         match login::count_wrong_attempt(&db, &attempt, &known).await? {
             WrongAttempt::Refused(refusal) => return Err(verify.refused(refusal)),
@@ -75,6 +83,13 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     }
     // D1's codes changed again between two reads (a send raced this verify).
     Err(verify.refused(CodeRefusal::NotPending))
+}
+
+/// What a code the request's copy matched came to.
+enum Signed {
+    In(Response),
+    /// D1 does not hold that code usable, but holds these.
+    Stale(PendingCodes),
 }
 
 /// One verify request, past parsing.
@@ -106,7 +121,7 @@ impl Verify<'_> {
 
     /// The right code: use it and sign in. The used code stays in KV until it
     /// expires: D1 refuses it, and deleting it would cost a KV write per login.
-    async fn login(&self, attempt: Attempt<'_>, code_id: &str) -> Result<Response, AppError> {
+    async fn login(&self, attempt: Attempt<'_>, code_id: &str) -> Result<Signed, AppError> {
         let (ctx, config) = (self.ctx, self.config);
         let rng = &mut OsRandom;
         let (session_id, refresh_jti) = (uuid_v4(rng), random_hex(rng, 16));
@@ -144,6 +159,7 @@ impl Verify<'_> {
             }
             LoginOutcome::LoggedIn { user, .. } => *user,
             LoginOutcome::NotUsable(refusal) => return Err(self.refused(refusal)),
+            LoginOutcome::Stale(current) => return Ok(Signed::Stale(current)),
             LoginOutcome::Deleted => {
                 return Err(AppError::Conflict(
                     "This account was deleted and can no longer sign in",
@@ -151,6 +167,6 @@ impl Verify<'_> {
             }
         };
         let data = session_tokens::issue(config, user, &session_id, refresh_jti, ctx.now)?;
-        respond::ok(200, data, ctx.now)
+        respond::ok(200, data, ctx.now).map(Signed::In)
     }
 }
