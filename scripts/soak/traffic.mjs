@@ -83,7 +83,7 @@ export class World {
       ops: 0, sends: 0, logins: 0, wrongCodes: 0, races: 0, replays: 0, exhausted: 0, resends: 0,
       refreshes: 0, refreshRaces: 0, raceBothOk: 0, raceOneOk: 0, raceSurvived: 0, raceRevoked: 0,
       meReads: 0, patches: 0, logouts: 0, deletionsScheduled: 0, deletionsCancelled: 0,
-      failedSends: 0, failedResends: 0, earlierCodeKept: 0, olderCodeUsed: 0, abandoned: 0, interrupted: 0,
+      failedSends: 0, failedResends: 0, earlierCodeKept: 0, resendsUnknown: 0, olderCodeUsed: 0, abandoned: 0, interrupted: 0,
       faultAnswers: 0, sendsHeldBack: 0, mailCeiling: 0, idle: 0,
     };
     this.failures = new Map(); // kind -> { count, examples }
@@ -442,7 +442,7 @@ export class World {
       } else if ((res.status === 502 || res.status === 503) && res.faultHonest) {
         await this.afterFailedSend(p.email, p, res);
         const v = await this.verify(p.email, p.code);
-        if (this.faulted(v)) return;
+        if (this.faulted(v)) return void this.counts.resendsUnknown++;
         if (v.status !== 200) return this.fail("failed resend", `${p.email}: the earlier code answered ${v.status} after a failed resend`);
         this.loginOk(p.email, v);
         this.counts.earlierCodeKept++;
@@ -496,7 +496,7 @@ export class World {
             if ((res.status === 502 || res.status === 503) && res.faultHonest) {
               await this.afterFailedSend(p.email, p, res);
               const v = await this.verify(p.email, p.code);
-              if (this.faulted(v)) return;
+              if (this.faulted(v)) return void this.counts.resendsUnknown++;
               if (v.status !== 200) return this.fail("failed resend", `${p.email}: the earlier code answered ${v.status} after a failed resend`);
               this.loginOk(p.email, v);
               this.counts.earlierCodeKept++;
