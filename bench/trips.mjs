@@ -1,10 +1,9 @@
 // Storage round trips per path, as our worker counts them (platform::trips)
 // and writes them in each request's log line. Each path is run once, one
-// request at a time, and its line is read back from wrangler dev's output by
-// the X-Request-Id the answer carries.
-import { readFileSync } from "node:fs";
-
-export async function countTrips({ base, logFile, mail, deleteKvKey }) {
+// request at a time, and its line is read back from the worker's output by the
+// X-Request-Id the answer carries. The worker must log every request
+// (REQUEST_LOG=all); `logs()` returns its output so far.
+export async function countTrips({ base, logs, mail, deleteKvKey }) {
   let ip = 0;
   const freshIp = () => `198.18.${(++ip >> 8) & 255}.${ip & 255}`;
   async function call(method, path, body, clientIp = freshIp()) {
@@ -19,7 +18,7 @@ export async function countTrips({ base, logFile, mail, deleteKvKey }) {
   async function lineOf(requestId) {
     const deadline = Date.now() + 5000;
     for (;;) {
-      const text = readFileSync(logFile, "utf8");
+      const text = logs();
       const at = text.lastIndexOf(`"requestId":"${requestId}"`);
       if (at >= 0) {
         const start = text.lastIndexOf("\n", at) + 1;

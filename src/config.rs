@@ -37,6 +37,36 @@ impl Environment {
     }
 }
 
+/// Which requests get the service's own log line (`REQUEST_LOG`). Workers
+/// Logs already records every invocation (method, URL, status, timing), so a
+/// deployment may keep its own line for what went wrong only; each line costs
+/// CPU in the isolate, and under `wrangler dev` far more (the console message
+/// travels through its inspector), about 1.3 ms of workerd CPU per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RequestLog {
+    /// A line for every request. Unset means this: a deployment that forgot
+    /// the setting loses no lines.
+    #[default]
+    All,
+    /// A line for every response with status 400 or more (refusals, failures).
+    Failures,
+}
+
+impl RequestLog {
+    fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "all" => Some(Self::All),
+            "failures" => Some(Self::Failures),
+            _ => None,
+        }
+    }
+
+    /// Whether a response with this status gets a line.
+    pub fn logs(self, status: u16) -> bool {
+        self == Self::All || status >= 400
+    }
+}
+
 /// How code emails leave the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MailConfig {
@@ -77,6 +107,7 @@ pub struct Config {
     pub turnstile: Option<Turnstile>,
     /// Days an audit event is kept before the Cron Trigger purges it.
     pub audit_retention_days: u32,
+    pub request_log: RequestLog,
 }
 
 impl Config {
@@ -198,6 +229,14 @@ impl Config {
             &mut problems,
         );
 
+        let request_log = match get("REQUEST_LOG") {
+            None => RequestLog::default(),
+            Some(raw) => RequestLog::parse(&raw).unwrap_or_else(|| {
+                problems.push("REQUEST_LOG must be all or failures".into());
+                RequestLog::default()
+            }),
+        };
+
         let allow_weak = match get("ALLOW_WEAK_SETTINGS").as_deref().map(str::trim) {
             None | Some("" | "false") => false,
             Some("true") => true,
@@ -287,6 +326,7 @@ impl Config {
                 cors,
                 turnstile,
                 audit_retention_days,
+                request_log,
             }),
             _ => Err(problems),
         }
@@ -589,6 +629,22 @@ mod tests {
                 assert_eq!(line, format!("{name} = \"{value}\""));
             }
         }
+    }
+
+    #[test]
+    fn request_log_is_all_unless_set_to_failures() {
+        let mut vars = base();
+        assert_eq!(load(&vars).ok().unwrap().request_log, RequestLog::All);
+        vars.insert("REQUEST_LOG", "failures".into());
+        let quiet = load(&vars).ok().unwrap().request_log;
+        assert!(!quiet.logs(200) && !quiet.logs(399));
+        assert!(quiet.logs(400) && quiet.logs(503));
+        assert!(RequestLog::All.logs(200));
+        vars.insert("REQUEST_LOG", "none".into());
+        assert!(load(&vars)
+            .err()
+            .unwrap()
+            .contains(&"REQUEST_LOG must be all or failures".to_string()));
     }
 
     #[test]

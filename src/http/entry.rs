@@ -9,6 +9,7 @@ use super::body::Body;
 use super::context::RequestCtx;
 use super::cors::{self, Cors};
 use super::{handlers, respond, router};
+use crate::config::RequestLog;
 use crate::domain::error::AppError;
 use crate::domain::ids::{random_hex, OsRandom};
 use crate::jobs;
@@ -67,14 +68,20 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
     response.headers_mut().set("X-Request-Id", &request_id)?;
     cors.apply(response.headers_mut())?;
 
-    // One line per request; never a code, a token or a full address.
+    // One line per request (or per failed one, `REQUEST_LOG`); never a code,
+    // a token or a full address. A configuration that does not load logs all.
+    let status = response.status_code();
+    let request_log = ctx.config().map_or(RequestLog::All, |c| c.request_log);
+    if !request_log.logs(status) {
+        return Ok(response);
+    }
     log::info(
         "request",
         serde_json::json!({
             "requestId": request_id,
             "method": method,
             "path": path,
-            "status": response.status_code(),
+            "status": status,
             "trips": ctx.trips.counts(),
             "waits": ctx.trips.path(),
             "outcome": outcome,

@@ -35,6 +35,49 @@ describe("routing", () => {
   });
 });
 
+describe("the request log line", () => {
+  const requestLines = (logs, id) =>
+    logs.join("").split("\n").filter((l) => l.includes('"event":"request"') && l.includes(`"requestId":"${id}"`));
+
+  test("REQUEST_LOG=failures keeps a line for refusals and failures only", async () => {
+    const quiet = await spawnApp({ vars: { REQUEST_LOG: "failures" } });
+    try {
+      const ok = await quiet.get("/health");
+      assertEnvelope(ok, 200);
+      const refused = await quiet.post("/api/v1/auth/verify-otp-email", { email: "nope", code: "1" });
+      assertEnvelope(refused, 400);
+      const missing = await quiet.get("/no/such/route");
+      assertEnvelope(missing, 404);
+      await new Promise((r) => setTimeout(r, 200)); // stdout is read asynchronously
+      assert.equal(requestLines(quiet.logs, ok.headers.get("x-request-id")).length, 0, "no line for a 200");
+      for (const res of [refused, missing]) {
+        const [line] = requestLines(quiet.logs, res.headers.get("x-request-id"));
+        assert.ok(line, `a line for the ${res.status}`);
+        assert.match(line, new RegExp(`"status":${res.status}`));
+      }
+    } finally {
+      await quiet.dispose();
+    }
+  });
+
+  test("REQUEST_LOG=all (the local default) logs every request", async () => {
+    const ok = await app.get("/health");
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(requestLines(app.logs, ok.headers.get("x-request-id")).length, 1);
+  });
+
+  test("an unknown REQUEST_LOG is a configuration problem", async () => {
+    const odd = await spawnApp({ vars: { REQUEST_LOG: "some" } });
+    try {
+      const res = await odd.get("/health");
+      assertEnvelope(res, 503);
+      assert.ok(res.body.errors.some((e) => e.includes("REQUEST_LOG must be all or failures")), res.text);
+    } finally {
+      await odd.dispose();
+    }
+  });
+});
+
 describe("health", () => {
   test("answers 200 after touching KV and D1", async () => {
     const data = assertEnvelope(await app.get("/health"), 200);
