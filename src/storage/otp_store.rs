@@ -7,7 +7,8 @@ use serde::Deserialize;
 use worker::D1PreparedStatement;
 
 use super::limit_store::NotLocked;
-use super::{batch_rows, int, opt_text, text, Db, Kv};
+use super::{audit_log, batch_rows, int, opt_text, text, Db, Kv};
+use crate::domain::audit::AuditEvent;
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
 use crate::domain::otp::{OtpPolicy, PendingCode, PendingCodes, LIVE_CODES};
@@ -50,9 +51,15 @@ pub(super) fn insert_if_admitted(
     )
 }
 
-/// Makes a delivered code usable and retires all but the newest
-/// `LIVE_CODES` delivered codes of the address, in one batch.
-pub async fn activate(db: &Db, email: &EmailAddress, code_id: &str) -> Result<(), AppError> {
+/// Makes a delivered code usable, retires all but the newest `LIVE_CODES`
+/// delivered codes of the address and records `sent` (`code_sent`), in one batch.
+pub async fn activate(
+    db: &Db,
+    email: &EmailAddress,
+    code_id: &str,
+    at: &str,
+    sent: &AuditEvent,
+) -> Result<(), AppError> {
     let activate = db.statement(
         "UPDATE otp_codes SET consumed_by = NULL
          WHERE email = ?1 AND code_id = ?2 AND consumed_by = 'unsent'",
@@ -65,7 +72,10 @@ pub async fn activate(db: &Db, email: &EmailAddress, code_id: &str) -> Result<()
             ORDER BY issued_at DESC LIMIT ?2)",
         &[text(email.as_str()), int(LIVE_CODES as i64)],
     )?;
-    db.batch(vec![activate, retire], "activate code")
+    // `code_sent` rides in the same batch: recorded exactly when a delivered
+    // code becomes usable, and no D1 call of its own after the response.
+    let audit = audit_log::insert(db, at, sent)?;
+    db.batch(vec![activate, retire, audit], "activate code")
         .await
         .map(|_| ())
 }

@@ -131,6 +131,9 @@ test("a malformed signing key is a 500 envelope naming the setting in the log on
 // the cooldown and the KV copy, and may itself fail).
 test("a failed mail's code is never made usable, so a failed withdrawal cannot leave it usable", async () => {
   const email = freshEmail();
+  const codesSent = async () =>
+    (await app.db.prepare("SELECT count(*) AS n FROM audit_events WHERE event = 'code_sent'").first()).n;
+  const sentBefore = await codesSent();
   app.mail.failWith(500);
   try {
     assertEnvelope(await app.sendOtp(email), 502);
@@ -141,6 +144,9 @@ test("a failed mail's code is never made usable, so a failed withdrawal cannot l
   const rows = await app.db.prepare("SELECT consumed_by FROM otp_codes WHERE email = ?").bind(email).all();
   assert.deepEqual(rows.results, [{ consumed_by: "unsent" }]);
   assertEnvelope(await app.verifyOtp(email, code), 404);
-  // A delivered send is usable at once.
-  assertEnvelope(await app.verifyOtp(email, await app.requestCode(email)), 200);
+  assert.equal(await codesSent(), sentBefore, "a send whose mail failed is not audited as sent");
+  // A delivered send is usable at once, and audited in the batch that activates it.
+  const delivered = await app.requestCode(email);
+  assert.equal(await codesSent(), sentBefore + 1);
+  assertEnvelope(await app.verifyOtp(email, delivered), 200);
 });

@@ -104,12 +104,12 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     }
     remembered?;
     // Delivered: only now does the code verify (and the oldest beyond the
-    // two newest retire).
-    otp_store::activate(&db, email, &issued.pending.id).await?;
-    ctx.audit(
+    // two newest retire), and the send is audited in the same batch.
+    let sent = ctx.with_ip(
         AuditEvent::new(AuditKind::CodeSent)
             .email_hash(&config.keys.audit_tag("email", email.as_str())),
-    );
+    )?;
+    otp_store::activate(&db, email, &issued.pending.id, &ctx.timestamp(), &sent).await?;
 
     respond::ok(
         200,
