@@ -261,18 +261,24 @@ pub async fn admit_send(db: &Db, r: &SendRequest<'_>) -> Result<Admission, AppEr
         ),
         &[own.as_slice(), &lock.values()].concat(),
     )?;
-    // Counted only by the request that just took the cooldown.
-    let count = |key: &str| {
-        db.statement(
-            "INSERT INTO rate_limits (key, window_start, count, updated_at)
-             SELECT ?1, ?2, 1, ?2 WHERE (SELECT updated_at FROM rate_limits WHERE key = ?4) = ?2
-             ON CONFLICT (key) DO UPDATE SET
-                 count = CASE WHEN window_start > ?2 - ?3 THEN count + 1 ELSE 1 END,
-                 window_start = CASE WHEN window_start > ?2 - ?3 THEN window_start ELSE ?2 END,
-                 updated_at = ?2",
-            &[text(key), int(now), int(WINDOW_MS), text(&keys.cooldown)],
-        )
-    };
+    // The hourly counters of the network and of the address, in one statement,
+    // counted only by the request that just took the cooldown.
+    let count_sends = db.statement(
+        "INSERT INTO rate_limits (key, window_start, count, updated_at)
+         SELECT column1, ?2, 1, ?2 FROM (VALUES (?1), (?5))
+         WHERE (SELECT updated_at FROM rate_limits WHERE key = ?4) = ?2
+         ON CONFLICT (key) DO UPDATE SET
+             count = CASE WHEN window_start > ?2 - ?3 THEN count + 1 ELSE 1 END,
+             window_start = CASE WHEN window_start > ?2 - ?3 THEN window_start ELSE ?2 END,
+             updated_at = ?2",
+        &[
+            text(&keys.sends),
+            int(now),
+            int(WINDOW_MS),
+            text(&keys.cooldown),
+            text(&keys.address_sends),
+        ],
+    )?;
     let results = db
         .batch(
             vec![
@@ -281,8 +287,7 @@ pub async fn admit_send(db: &Db, r: &SendRequest<'_>) -> Result<Admission, AppEr
                 take_cooldown,
                 // Right after take_cooldown: its `changes()` are the admission.
                 otp_store::insert_if_admitted(db, r.email, r.code, r.otp, now)?,
-                count(&keys.sends)?,
-                count(&keys.address_sends)?,
+                count_sends,
             ],
             "limits batch",
         )
