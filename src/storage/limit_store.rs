@@ -158,10 +158,22 @@ pub(super) fn record_failures(
 }
 
 #[derive(Deserialize)]
-struct KeyedCounter {
-    key: String,
+pub(super) struct KeyedCounter {
+    pub key: String,
     #[serde(flatten)]
-    counter: Counter,
+    pub counter: Counter,
+}
+
+/// Every counter key of a request, bound as `?n` .. `?n+4` by `read` and by
+/// the ledger snapshot of a login attempt (`otp_store::ledger`).
+pub(super) fn key_values(keys: &Keys) -> [JsValue; 5] {
+    [
+        text(&keys.cooldown),
+        text(&keys.sends),
+        text(&keys.failures),
+        text(&keys.address_sends),
+        text(&keys.address_failures),
+    ]
 }
 
 /// Reads every counter of the keys.
@@ -169,13 +181,7 @@ pub(super) fn read(db: &Db, keys: &Keys) -> Result<D1PreparedStatement, AppError
     db.statement(
         "SELECT key, window_start, count, updated_at FROM rate_limits
          WHERE key IN (?1, ?2, ?3, ?4, ?5)",
-        &[
-            text(&keys.cooldown),
-            text(&keys.sends),
-            text(&keys.failures),
-            text(&keys.address_sends),
-            text(&keys.address_failures),
-        ],
+        &key_values(keys),
     )
 }
 
@@ -185,15 +191,19 @@ pub(super) fn counters(
     index: usize,
     keys: &Keys,
 ) -> Result<Counters, AppError> {
-    let rows: Vec<KeyedCounter> = batch_rows(results, index)?;
+    Ok(by_purpose(&batch_rows(results, index)?, keys))
+}
+
+/// Counter rows, by purpose.
+pub(super) fn by_purpose(rows: &[KeyedCounter], keys: &Keys) -> Counters {
     let find = |key: &str| rows.iter().find(|c| c.key == key).map(|c| c.counter);
-    Ok(Counters {
+    Counters {
         cooldown: find(&keys.cooldown),
         sends: find(&keys.sends),
         failures: find(&keys.failures),
         address_sends: find(&keys.address_sends),
         address_failures: find(&keys.address_failures),
-    })
+    }
 }
 
 /// What a send may do.

@@ -82,23 +82,18 @@ impl Attempt<'_> {
         NotLocked::new(self.keys, self.limits, self.budget, self.now_ms)
     }
 
-    /// The statements that read the ledger back, at `first` and `first + 1`.
-    fn snapshot_statements(&self, db: &Db) -> Result<[worker::D1PreparedStatement; 2], AppError> {
-        Ok([
-            otp_store::unexpired(db, self.email, self.now_ms)?,
-            limit_store::read(db, self.keys)?,
-        ])
+    /// The statement that reads the ledger back (one statement: each one a
+    /// batch carries costs D1 work of its own).
+    fn snapshot_statement(&self, db: &Db) -> Result<worker::D1PreparedStatement, AppError> {
+        otp_store::ledger(db, self.email, self.keys, self.now_ms)
     }
 
     fn snapshot(
         &self,
         results: &[worker::D1Result],
-        first: usize,
+        index: usize,
     ) -> Result<LedgerSnapshot, AppError> {
-        Ok(LedgerSnapshot {
-            unexpired: otp_store::unexpired_rows(results, first)?,
-            counters: limit_store::counters(results, first + 1, self.keys)?,
-        })
+        otp_store::ledger_rows(results, index, self.keys)
     }
 
     fn classify(&self, snapshot: &LedgerSnapshot) -> CodeRefusal {
@@ -124,7 +119,7 @@ pub async fn count_wrong_attempt(
         &token,
         attempt.now_ms,
     )?;
-    let [codes, counters] = attempt.snapshot_statements(db)?;
+    let snapshot = attempt.snapshot_statement(db)?;
     let results = db
         .batch(
             vec![
@@ -141,8 +136,7 @@ pub async fn count_wrong_attempt(
                 )?,
                 network,
                 address,
-                codes,
-                counters,
+                snapshot,
             ],
             "wrong attempt batch",
         )
@@ -177,7 +171,7 @@ pub async fn commit(db: &Db, login: &Login<'_>) -> Result<LoginOutcome, AppError
     let consumer = random_hex(&mut OsRandom, 16);
     let attempt = &login.attempt;
     let email = attempt.email;
-    let [codes, counters] = attempt.snapshot_statements(db)?;
+    let snapshot = attempt.snapshot_statement(db)?;
     let results = db
         .batch(
             vec![
@@ -203,8 +197,7 @@ pub async fn commit(db: &Db, login: &Login<'_>) -> Result<LoginOutcome, AppError
                 session_repo::open_on_login(db, &login.session, email, &consumer)?,
                 audit_log::insert_login(db, login.at, login.audit, email.as_str(), &consumer)?,
                 otp_store::retire_others(db, email, &consumer)?,
-                codes,
-                counters,
+                snapshot,
                 // The new id exists only if the upsert above inserted it.
                 outbox::insert_where(
                     db,
@@ -230,7 +223,7 @@ pub async fn commit(db: &Db, login: &Login<'_>) -> Result<LoginOutcome, AppError
         }
         return Ok(LoginOutcome::NotUsable(refusal));
     }
-    let created = !batch_rows::<serde_json::Value>(&results, 7)?.is_empty();
+    let created = !batch_rows::<serde_json::Value>(&results, 6)?.is_empty();
     Ok(
         match user_repo::users(batch_rows::<UserRow>(&results, 1)?)? {
             Some(user) => LoginOutcome::LoggedIn {

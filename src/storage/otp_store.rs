@@ -6,12 +6,13 @@
 use serde::Deserialize;
 use worker::D1PreparedStatement;
 
-use super::limit_store::NotLocked;
+use super::limit_store::{self, KeyedCounter, NotLocked};
 use super::{audit_log, batch_rows, int, opt_text, text, Db, Kv};
 use crate::domain::audit::AuditEvent;
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
-use crate::domain::otp::{OtpPolicy, PendingCode, PendingCodes, LIVE_CODES};
+use crate::domain::limits::{Counter, Keys};
+use crate::domain::otp::{LedgerSnapshot, OtpPolicy, PendingCode, PendingCodes, LIVE_CODES};
 use crate::platform::trips::Kind;
 use crate::platform::{fault, Context};
 
@@ -251,42 +252,82 @@ pub(super) fn retire_others(
     )
 }
 
-/// The address's unused, unexpired codes after an attempt, newest first.
-pub(super) fn unexpired(
+/// The ledger after an attempt, in one statement: the address's unused,
+/// unexpired codes (newest first), then the request's counters.
+pub(super) fn ledger(
     db: &Db,
     email: &EmailAddress,
+    keys: &Keys,
     now_ms: i64,
 ) -> Result<D1PreparedStatement, AppError> {
     db.statement(
-        "SELECT code_id AS id, code_hash AS hash, attempts FROM otp_codes
-         WHERE email = ?1 AND consumed_by IS NULL AND expires_at > ?2
-         ORDER BY issued_at DESC",
-        &[text(email.as_str()), int(now_ms)],
+        "SELECT 'code' AS kind, code_id AS id, code_hash AS hash, attempts,
+                NULL AS key, NULL AS window_start, NULL AS count, NULL AS updated_at,
+                issued_at AS ord
+           FROM otp_codes WHERE email = ?1 AND consumed_by IS NULL AND expires_at > ?2
+         UNION ALL
+         SELECT 'counter', NULL, NULL, NULL, key, window_start, count, updated_at, 0
+           FROM rate_limits WHERE key IN (?3, ?4, ?5, ?6, ?7)
+         ORDER BY kind, ord DESC",
+        &[
+            [text(email.as_str()), int(now_ms)].as_slice(),
+            &limit_store::key_values(keys),
+        ]
+        .concat(),
     )
 }
 
+/// One row of `ledger`: a code or a counter.
 #[derive(Deserialize)]
-struct CodeRow {
-    id: String,
-    hash: String,
-    attempts: u32,
+struct LedgerRow {
+    id: Option<String>,
+    hash: Option<String>,
+    attempts: Option<u32>,
+    key: Option<String>,
+    window_start: Option<i64>,
+    count: Option<i64>,
+    updated_at: Option<i64>,
 }
 
-/// The rows of an `unexpired` statement in a batch.
-pub(super) fn unexpired_rows(
+/// The rows of a `ledger` statement in a batch.
+pub(super) fn ledger_rows(
     results: &[worker::D1Result],
     index: usize,
-) -> Result<Vec<(PendingCode, u32)>, AppError> {
-    Ok(batch_rows::<CodeRow>(results, index)?
-        .into_iter()
-        .map(|r| {
-            (
-                PendingCode {
-                    id: r.id,
-                    hash: r.hash,
+    keys: &Keys,
+) -> Result<LedgerSnapshot, AppError> {
+    let mut unexpired = Vec::new();
+    let mut counters = Vec::new();
+    for row in batch_rows::<LedgerRow>(results, index)? {
+        match row {
+            LedgerRow {
+                id: Some(id),
+                hash: Some(hash),
+                attempts: Some(attempts),
+                ..
+            } => unexpired.push((PendingCode { id, hash }, attempts)),
+            LedgerRow {
+                key: Some(key),
+                window_start: Some(window_start),
+                count: Some(count),
+                updated_at: Some(updated_at),
+                ..
+            } => counters.push(KeyedCounter {
+                key,
+                counter: Counter {
+                    window_start,
+                    count,
+                    updated_at,
                 },
-                r.attempts,
-            )
-        })
-        .collect())
+            }),
+            _ => {
+                return Err(AppError::internal(
+                    "ledger row is neither a code nor a counter",
+                ))
+            }
+        }
+    }
+    Ok(LedgerSnapshot {
+        unexpired,
+        counters: limit_store::by_purpose(&counters, keys),
+    })
 }
