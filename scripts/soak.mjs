@@ -16,6 +16,7 @@
 // watchdog. Env: SOAK_MINUTES, SOAK_SECONDS, SOAK_CAPACITY_SECONDS, SOAK_LOAD,
 // SOAK_CONCURRENCY (capacity phase clients, 16), SOAK_MAX_INFLIGHT (64),
 // SOAK_RESTART, SOAK_FAULTS (mail; storage once the worker has the fault API),
+// SOAK_REQUEST_LOG (the worker's REQUEST_LOG: all, the local default, or failures),
 // SOAK_REPORT (write the figures as JSON to this file), SOAK_KEEP_STATE (keep
 // the local state of a failed run), SOAK_SELFTEST_LOSE_WRITE (restart mode:
 // lose a committed write on purpose, to see the restart checks fail).
@@ -72,6 +73,9 @@ const vars = {
   LOGIN_FAILURES_BEFORE_LOCKOUT: "1000",
   LOGIN_DAILY_FAILURE_BUDGET: "100000",
 };
+// The request log as a deployment sets it (`failures` in production); unset,
+// wrangler.toml's local `all`.
+if (env.SOAK_REQUEST_LOG) vars.REQUEST_LOG = env.SOAK_REQUEST_LOG;
 const devEnv = {};
 for (const f of FAULTS) {
   Object.assign(vars, f.vars);
