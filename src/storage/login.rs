@@ -196,6 +196,7 @@ pub async fn commit(db: &Db, login: &Login<'_>) -> Result<LoginOutcome, AppError
                 )?,
                 session_repo::open_on_login(db, &login.session, email, &consumer)?,
                 audit_log::insert_login(db, login.at, login.audit, email.as_str(), &consumer)?,
+                otp_store::retire_others(db, email, &consumer)?,
                 snapshot,
                 // The new id exists only if the upsert above inserted it.
                 outbox::insert_where(
@@ -211,7 +212,7 @@ pub async fn commit(db: &Db, login: &Login<'_>) -> Result<LoginOutcome, AppError
     if batch_rows::<Attempts>(&results, 0)?.is_empty() {
         // Another request used the code first, it ran out of attempts or
         // time, or this request is locked out.
-        let snapshot = attempt.snapshot(&results, 4)?;
+        let snapshot = attempt.snapshot(&results, 5)?;
         let refusal = attempt.classify(&snapshot);
         let usable = snapshot.usable(attempt.policy);
         if refusal == CodeRefusal::NotPending
@@ -222,7 +223,7 @@ pub async fn commit(db: &Db, login: &Login<'_>) -> Result<LoginOutcome, AppError
         }
         return Ok(LoginOutcome::NotUsable(refusal));
     }
-    let created = !batch_rows::<serde_json::Value>(&results, 5)?.is_empty();
+    let created = !batch_rows::<serde_json::Value>(&results, 6)?.is_empty();
     Ok(
         match user_repo::users(batch_rows::<UserRow>(&results, 1)?)? {
             Some(user) => LoginOutcome::LoggedIn {

@@ -180,9 +180,8 @@ pub(super) fn newest_usable(
 /// What an attempt does to the address's usable codes.
 pub(super) enum AttemptOn<'a> {
     /// The right code: use it, marking it with the request's `consumer`
-    /// token, and retire the address's other codes in the same statement (one
-    /// mail's worth of codes gives one login). Of concurrent requests exactly
-    /// one wins; `RETURNING` gives rows only to the winner.
+    /// token. Of concurrent requests exactly one wins; `RETURNING` gives a row
+    /// only to the winner.
     Use { code_id: &'a str, consumer: &'a str },
     /// A wrong code: count it against every usable code of the address, but
     /// only if the codes the request saw (KV's newest, `seen_newest`) are
@@ -206,25 +205,14 @@ pub(super) fn attempt(
     now_ms: i64,
     lock: &NotLocked<'_>,
 ) -> Result<D1PreparedStatement, AppError> {
-    let usable = usable(4, 5);
-    let (set, which, target, token) = match on {
-        AttemptOn::Use { code_id, consumer } => (
-            "attempts = attempts + (code_id = ?2),
-             consumed_by = CASE WHEN code_id = ?2 THEN ?3 ELSE 'retired' END"
-                .to_string(),
-            format!(
-                "consumed_by IS NULL
-                 AND EXISTS (SELECT 1 FROM otp_codes WHERE email = ?1 AND code_id = ?2 AND {usable})"
-            ),
-            text(code_id),
-            consumer,
-        ),
+    let (which, marks, target, token) = match on {
+        AttemptOn::Use { code_id, consumer } => {
+            ("code_id = ?2", "consumed_by", text(code_id), consumer)
+        }
         AttemptOn::CountWrong { seen_newest, token } => (
-            "attempts = attempts + 1, last_attempt_by = ?3".to_string(),
-            format!(
-                "{usable} AND ?2 = (SELECT code_id FROM otp_codes WHERE email = ?1 AND {usable}
-                                    ORDER BY issued_at DESC LIMIT 1)"
-            ),
+            "?2 = (SELECT code_id FROM otp_codes WHERE email = ?1 AND {usable}
+                   ORDER BY issued_at DESC LIMIT 1)",
+            "last_attempt_by",
             opt_text(seen_newest),
             token,
         ),
@@ -236,14 +224,31 @@ pub(super) fn attempt(
         int(now_ms),
         int(i64::from(policy.max_attempts)),
     ];
+    let usable = usable(4, 5);
     db.statement(
         format!(
-            "UPDATE otp_codes SET {set}
-             WHERE email = ?1 AND {which} AND {locked}
+            "UPDATE otp_codes SET attempts = attempts + 1, {marks} = ?3
+             WHERE email = ?1 AND {usable} AND {locked} AND {which}
              RETURNING attempts",
+            which = which.replace("{usable}", &usable),
             locked = lock.sql(own.len() + 1)
         ),
         &[own.as_slice(), &lock.values()].concat(),
+    )
+}
+
+/// After a login: every other code of the address is retired, so one mail's
+/// worth of codes gives one login.
+pub(super) fn retire_others(
+    db: &Db,
+    email: &EmailAddress,
+    consumer: &str,
+) -> Result<D1PreparedStatement, AppError> {
+    db.statement(
+        "UPDATE otp_codes SET consumed_by = 'retired'
+         WHERE email = ?1 AND consumed_by IS NULL
+           AND EXISTS (SELECT 1 FROM otp_codes WHERE email = ?1 AND consumed_by = ?2)",
+        &[text(email.as_str()), text(consumer)],
     )
 }
 
