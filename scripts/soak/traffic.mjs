@@ -411,6 +411,20 @@ export class World {
   }
 
   /**
+   * A resend the provider failed: its code must be wrong, and the earlier code
+   * `p.code` must still log in. A follow-up answered under a storage fault
+   * proves nothing either way: counted as unknown.
+   */
+  async afterFailedResend(p, sendAnswer) {
+    await this.afterFailedSend(p.email, p, sendAnswer);
+    const v = await this.verify(p.email, p.code);
+    if (this.faulted(v)) return void this.counts.resendsUnknown++;
+    if (v.status !== 200) return this.fail("failed resend", `${p.email}: the earlier code answered ${v.status} after a failed resend`);
+    this.loginOk(p.email, v);
+    this.counts.earlierCodeKept++;
+  }
+
+  /**
    * Send again while a code is pending ("resend code"). The code it replaces
    * stays usable (mail can be slow; the user may type the first): either code
    * logs in, and the login retires the other. If the resend's mail fails, the
@@ -440,12 +454,7 @@ export class World {
         }
         if (again.status !== 404) this.unexpected("the other code after a login (expected 404)", again);
       } else if ((res.status === 502 || res.status === 503) && res.faultHonest) {
-        await this.afterFailedSend(p.email, p, res);
-        const v = await this.verify(p.email, p.code);
-        if (this.faulted(v)) return void this.counts.resendsUnknown++;
-        if (v.status !== 200) return this.fail("failed resend", `${p.email}: the earlier code answered ${v.status} after a failed resend`);
-        this.loginOk(p.email, v);
-        this.counts.earlierCodeKept++;
+        await this.afterFailedResend(p, res);
       } else if (res.status === 429) {
         this.counts.mailCeiling++;
         keep = true;
@@ -494,13 +503,7 @@ export class World {
               continue;
             }
             if ((res.status === 502 || res.status === 503) && res.faultHonest) {
-              await this.afterFailedSend(p.email, p, res);
-              const v = await this.verify(p.email, p.code);
-              if (this.faulted(v)) return void this.counts.resendsUnknown++;
-              if (v.status !== 200) return this.fail("failed resend", `${p.email}: the earlier code answered ${v.status} after a failed resend`);
-              this.loginOk(p.email, v);
-              this.counts.earlierCodeKept++;
-              return;
+              return await this.afterFailedResend(p, res);
             }
             return this.unexpected("a resend during the mail faults", res);
           }
