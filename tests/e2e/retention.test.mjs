@@ -107,3 +107,20 @@ test("the scheduled job purges exactly what is past retention and logs the count
   await app.runScheduled();
   assert.deepEqual(await ids("sessions", "id", "ret-s-"), kept(sessions));
 });
+
+test("with no webhook receivers, a login's event costs no call of its own: the cron marks it sent", async () => {
+  const s = await app.session();
+  const user = decodeJwt(s.accessToken).sub;
+  const outbox = async () =>
+    (await app.db.prepare("SELECT id, type, sent_at FROM event_outbox WHERE user_id = ?").bind(user).all()).results;
+  // Past the response's waitUntil work: still unsent, since nothing is published per request.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const [row] = await outbox();
+  assert.equal(row.type, "user.created");
+  assert.equal(row.sent_at, null, "no D1 call after the login marks it");
+
+  // A leftover (older than a minute) is marked sent by the cron, with nowhere to deliver it.
+  await app.db.prepare("UPDATE event_outbox SET created_at = ? WHERE id = ?").bind(iso(Date.now() - HOUR), row.id).run();
+  await app.runScheduled();
+  assert.ok((await outbox())[0].sent_at, "the cron marked it sent");
+});
