@@ -5,9 +5,9 @@
 //! It is a static asset, not part of the Wasm (about 10 KB gzip of the bundle):
 //! `scripts/build.sh` copies the committed file to `build/assets/api/v1/`, and
 //! `build/assets/_headers` gives it `Cache-Control: no-cache` (so the docs page
-//! sees a new deployment's contract at once). `run_worker_first = ["/api/*"]`
-//! sends the request here first, so any other method gets the router's 405
-//! with `Allow`; a GET is handed to the `ASSETS` binding.
+//! sees a new deployment's contract at once). `run_worker_first` (every path
+//! but the docs page) sends the request here first, so any other method gets
+//! the router's 405 with `Allow`; a GET is handed to the `ASSETS` binding.
 
 use worker::{Request, Response};
 
