@@ -10,13 +10,18 @@
 // Phases: start wrangler dev; measure capacity (a closed loop of the same mix,
 // SOAK_CAPACITY_SECONDS); run the mix open-loop at SOAK_LOAD (0.75) of that
 // rate for SOAK_MINUTES (or SOAK_SECONDS, default 30), printing every minute
-// (and at the end) throughput, p50/p99 per endpoint, status counts and
-// workerd's resident memory; drain; check the ledger. Exit code 0 means every
+// (and at the end) throughput, p50/p99 per endpoint, status counts,
+// workerd's resident memory and our isolate's own (its wasm memory, from a
+// test build's GET /__faults/memory, and its JS heap after a GC, through the
+// inspector); drain; check the ledger. Exit code 0 means every
 // check held. Every loop is bounded in time; the whole run is bounded by a
 // watchdog. Env: SOAK_MINUTES, SOAK_SECONDS, SOAK_CAPACITY_SECONDS, SOAK_LOAD,
 // SOAK_CONCURRENCY (capacity phase clients, 16), SOAK_MAX_INFLIGHT (64),
 // SOAK_RESTART, SOAK_FAULTS (mail; storage once the worker has the fault API),
 // SOAK_REQUEST_LOG (the worker's REQUEST_LOG: all, the local default, or failures),
+// SOAK_ISOLATES=1 (weigh every isolate of the runtime, not only ours: see
+// scripts/soak/memory.mjs), WORKER_FEATURES=fault-injection (a test build: the
+// wasm memory figure),
 // SOAK_REPORT (write the figures as JSON to this file), SOAK_KEEP_STATE (keep
 // the local state of a failed run), SOAK_SELFTEST_LOSE_WRITE (restart mode:
 // lose a committed write on purpose, to see the restart checks fail).
@@ -28,6 +33,7 @@ import { startResendStub } from "../tests/e2e/support/resend_stub.mjs";
 import { d1 } from "./soak/d1.mjs";
 import { DevServer, STARTUP_REBUILD } from "./soak/devserver.mjs";
 import { faultsNamed } from "./soak/faults.mjs";
+import { formatMemory, freePort, IsolateMemory } from "./soak/memory.mjs";
 import { formatWindow, Metrics } from "./soak/metrics.mjs";
 import { Interrupted, ME, REFRESH, SEND, World } from "./soak/traffic.mjs";
 
@@ -81,7 +87,9 @@ for (const f of FAULTS) {
   Object.assign(vars, f.vars);
   Object.assign(devEnv, f.env);
 }
-const dev = new DevServer({ root: ROOT, port, persistTo: state, logFile: join(state, "dev.log"), vars, env: devEnv });
+const inspectorPort = await freePort();
+const dev = new DevServer({ root: ROOT, port, persistTo: state, logFile: join(state, "dev.log"), vars, env: devEnv, inspectorPort });
+const isolate = new IsolateMemory({ base: dev.base, inspectorPort, pids: () => dev.pids(), isolates: env.SOAK_ISOLATES === "1" });
 dev.stopOnExit();
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.on(signal, () => {
@@ -99,12 +107,17 @@ function check(name, ok, detail = "") {
   console.log(`[soak] ${ok ? "ok  " : "FAIL"} ${name}${detail ? ` (${detail})` : ""}`);
 }
 
-function report(label) {
+async function report(label) {
   const s = metrics.cut();
   const memory = dev.workerdMemory();
-  series.push({ label, at: Math.round(process.uptime()), ...s, workerdRssMb: memory.rssMb, workerdEachMb: memory.each });
+  const ours = await isolate.sample();
+  series.push({
+    label, at: Math.round(process.uptime()), ...s,
+    workerdRssMb: memory.rssMb, workerdEachMb: memory.each, workerdRoles: memory.roles, isolate: ours,
+  });
+  const each = memory.each.map((mb, i) => `${memory.roles[i]} ${mb}`).join(" + ");
   console.log(
-    formatWindow(label, s, ` | workerd RSS ${memory.rssMb} MB (${memory.each.join(" + ") || "none"}), ` +
+    formatWindow(label, s, ` | workerd RSS ${memory.rssMb} MB (${each || "none"}); ${formatMemory(ours)} | ` +
       `${world.sessions.length} sessions and ${world.pending.length} codes held`),
   );
 }
@@ -187,6 +200,7 @@ async function restartMidLoad() {
   }
   const t0 = Date.now();
   await dev.start(START_TIMEOUT_MS);
+  await isolate.attach();
   const restartMs = Date.now() - t0;
   const after = await snapshot();
   log(`restart: serving again after ${restartMs} ms; before ${JSON.stringify(before)}`);
@@ -299,11 +313,14 @@ try {
   await dev.start(START_TIMEOUT_MS);
   result.startMs = Date.now() - t0;
   log(`wrangler dev serving after ${result.startMs} ms`);
+  await isolate.attach(); // before any traffic (scripts/soak/memory.mjs says why)
+  const first = await isolate.sample();
+  log(`before traffic: workerd RSS ${dev.workerdMemory().rssMb} MB; ${formatMemory(first)}`);
 
   metrics.reset(); // start-up is not part of any figure
   log(`measuring capacity: ${CONCURRENCY} clients back to back for ${CAPACITY_SECONDS}s`);
   const capacity = await world.closedLoop(CAPACITY_SECONDS, CONCURRENCY);
-  report("capacity");
+  await report("capacity");
   const target = capacity.opsPerSecond * LOAD;
   log(`capacity ${capacity.opsPerSecond.toFixed(1)} ops/s (${capacity.rps.toFixed(1)} req/s); ` +
     `target ${Math.round(LOAD * 100)}%: ${target.toFixed(1)} ops/s for ${STEADY_SECONDS}s` +
@@ -314,7 +331,7 @@ try {
   const steadyStart = Date.now();
   const timers = [];
   let minute = 0;
-  const every = setInterval(() => report(`minute ${++minute}`), REPORT_SECONDS * 1000);
+  const every = setInterval(() => void report(`minute ${++minute}`), REPORT_SECONDS * 1000);
   const faultCtx = { mail, base: dev.base, world };
   const phase = (atFraction, fn) =>
     new Promise((resolve, reject) => {
@@ -345,8 +362,9 @@ try {
   for (const t of timers) clearTimeout(t);
   const drained = await world.drain(60_000);
   check("all ops finished after the load stopped", drained, `${world.inflight} still running`);
-  if (!MINUTES) report("steady");
-  else if (metrics.window.summary().seconds > 5) report(`minute ${minute + 1} (the last ${metrics.window.summary().seconds}s)`);
+  if (!MINUTES) await report("steady");
+  else if (metrics.window.summary().seconds > 5) await report(`minute ${minute + 1} (the last ${metrics.window.summary().seconds}s)`);
+  if (isolate.note) log(`memory figures: ${isolate.note}`);
   result.saturated = loop.saturated;
 
   if (FAULTS.length) {
@@ -389,6 +407,7 @@ try {
     check(`client saw: ${kind}`, false, `${f.count}× e.g. ${f.examples.join(" | ")}`);
   }
   result.memory = dev.workerdMemory();
+  isolate.close();
   await dev.stop();
   result.ledger = await checkLedger();
 
@@ -402,6 +421,8 @@ try {
   if (minutes.length >= 2) {
     const [first, last] = [minutes[0], minutes.at(-1)];
     log(`drift first → last minute: workerd RSS ${first.workerdRssMb} → ${last.workerdRssMb} MB, ` +
+      `our wasm ${first.isolate.wasmMb ?? "n/a"} → ${last.isolate.wasmMb ?? "n/a"} MB, ` +
+      `our JS heap ${first.isolate.heapMb ?? "n/a"} → ${last.isolate.heapMb ?? "n/a"} MB, ` +
       `p50 ${first.p50} → ${last.p50} ms, p99 ${first.p99} → ${last.p99} ms, ${first.rps} → ${last.rps} req/s`);
   }
   failed = checks.some((c) => !c.ok);
@@ -419,6 +440,7 @@ try {
     // no log
   }
 } finally {
+  isolate.close();
   await dev.stop();
   await mail.close();
   if (env.SOAK_REPORT) writeFileSync(env.SOAK_REPORT, JSON.stringify({ ...result, checks }, null, 1));

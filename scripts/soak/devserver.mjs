@@ -60,9 +60,11 @@ export class DevServer {
    * @param {string} o.logFile   the dev console, appended to across restarts
    * @param {Record<string,string>} o.vars  `--var NAME:VALUE` overrides
    * @param {Record<string,string>} [o.env]  extra environment (e.g. WORKER_FEATURES)
+   * @param {number} [o.inspectorPort]  wrangler's inspector proxy (`--inspector-port`)
+   * @param {string[]} [o.args]  more arguments for `npm run dev --`
    */
-  constructor({ root, port, persistTo, logFile, vars, env = {} }) {
-    Object.assign(this, { root, port, persistTo, logFile, vars, env });
+  constructor({ root, port, persistTo, logFile, vars, env = {}, inspectorPort, args = [] }) {
+    Object.assign(this, { root, port, persistTo, logFile, vars, env, inspectorPort, args });
     this.base = `http://127.0.0.1:${port}`;
     this.child = null;
   }
@@ -89,6 +91,8 @@ export class DevServer {
     this.logStart = existsSync(this.logFile) ? statSync(this.logFile).size : 0;
     const args = ["run", "dev", "--"];
     for (const [name, value] of Object.entries(this.vars)) args.push("--var", `${name}:${value}`);
+    if (this.inspectorPort) args.push("--inspector-port", String(this.inspectorPort));
+    args.push(...this.args);
     const out = openSync(this.logFile, "a");
     const child = spawn("npm", args, {
       cwd: this.root,
@@ -180,14 +184,37 @@ export class DevServer {
     return { forced, ms: Date.now() - started };
   }
 
-  /** Resident memory of the workerd process(es) started by this dev server. */
+  /** The dev server's processes now. */
+  pids() {
+    return this.child ? groupProcesses(this.pgid).map((p) => p.pid) : [];
+  }
+
+  /**
+   * Resident memory of the workerd processes started by this dev server:
+   * wrangler's proxy (it listens on the dev port; its inspector proxy too) and
+   * the runtime (the worker, the local KV, D1 and assets workers), in that order.
+   */
   workerdMemory() {
-    if (!this.child) return { processes: 0, rssMb: 0, each: [] };
+    if (!this.child) return { processes: 0, rssMb: 0, each: [], roles: [] };
     const mb = (kb) => Math.round(kb / 102.4) / 10;
-    const each = groupProcesses(this.pgid)
+    const role = (pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(`=127.0.0.1:${this.port}\0`) ? "proxy" : "runtime";
+      } catch {
+        return "runtime";
+      }
+    };
+    const procs = groupProcesses(this.pgid)
       .filter((p) => p.comm.startsWith("workerd"))
-      .map((p) => mb(vmRssKb(p.pid)));
-    return { processes: each.length, rssMb: Math.round(each.reduce((a, b) => a + b, 0) * 10) / 10, each };
+      .map((p) => ({ role: role(p.pid), mb: mb(vmRssKb(p.pid)) }))
+      .sort((a, b) => (a.role === b.role ? 0 : a.role === "proxy" ? -1 : 1));
+    const each = procs.map((p) => p.mb);
+    return {
+      processes: each.length,
+      rssMb: Math.round(each.reduce((a, b) => a + b, 0) * 10) / 10,
+      each,
+      roles: procs.map((p) => p.role),
+    };
   }
 
   stopOnExit() {

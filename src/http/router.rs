@@ -28,6 +28,9 @@ pub enum Route {
     /// the job had selected it earlier (to race it against a cancellation).
     #[cfg(feature = "fault-injection")]
     FaultFinalizeDeletion,
+    /// Test builds only: the isolate's wasm linear memory, for the soak.
+    #[cfg(feature = "fault-injection")]
+    FaultMemory,
 }
 
 /// Every route the service answers: method, exact path, handler.
@@ -58,6 +61,7 @@ const TEST_ROUTES: &[(&str, &str, Route)] = &[
         "/__faults/finalize-deletion",
         Route::FaultFinalizeDeletion,
     ),
+    ("GET", "/__faults/memory", Route::FaultMemory),
 ];
 #[cfg(not(feature = "fault-injection"))]
 const TEST_ROUTES: &[(&str, &str, Route)] = &[];

@@ -19,6 +19,13 @@ test("a panic answers a 500 envelope and the next request is served", async () =
   assertEnvelope(await app.login(freshEmail()), 200);
 });
 
+test("the wasm memory probe answers its size in the envelope", async () => {
+  const res = await app.get("/__faults/memory");
+  assertEnvelope(res, 200);
+  const bytes = res.body.data.wasmMemoryBytes;
+  assert.ok(Number.isInteger(bytes) && bytes > 0 && bytes % 65_536 === 0, `wasmMemoryBytes ${bytes}`);
+});
+
 test("injected storage and mail failures answer envelopes, write nothing, and stop when cleared", async () => {
   const email = freshEmail();
   const code = await app.requestCode(email);

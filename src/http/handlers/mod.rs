@@ -43,5 +43,7 @@ pub async fn dispatch(route: Route, req: Request, ctx: &RequestCtx) -> Result<Re
         Route::FaultRates => faults::set_rates(ctx),
         #[cfg(feature = "fault-injection")]
         Route::FaultFinalizeDeletion => faults::finalize_deletion(ctx).await,
+        #[cfg(feature = "fault-injection")]
+        Route::FaultMemory => faults::memory(ctx),
     }
 }
