@@ -8,9 +8,11 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 wrangler="$root/node_modules/.bin/wrangler"
-port="${PORT:-8899}"
+# A port nothing listens on now, unless PORT names one.
+port="${PORT:-$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')}"
 scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
+leader=""
+trap '[ -n "$leader" ] && kill -- "-$leader" 2>/dev/null; rm -rf "$scratch"' EXIT
 cp "$here/worker.js" "$scratch/" && cp -r "$here/assets" "$scratch/"
 
 # measure CONFIG PATH...: serves the worker with CONFIG and prints, per path,
@@ -18,13 +20,18 @@ cp "$here/worker.js" "$scratch/" && cp -r "$here/assets" "$scratch/"
 measure() {
   local config="$1"; shift
   cp "$config" "$scratch/wrangler.toml"
-  (cd "$scratch" && setsid "$wrangler" dev --port "$port" --ip 127.0.0.1 --persist-to "$scratch/state" >"$scratch/wrangler.log" 2>&1) &
-  local leader=$!
+  # Its own session (no fork: a background job is not a group leader), so
+  # its workerd processes are found, and stopped, through its process group.
+  cd "$scratch"
+  setsid "$wrangler" dev --port "$port" --ip 127.0.0.1 >"$scratch/wrangler.log" 2>&1 &
+  leader=$!
   for _ in $(seq 120); do curl -sf "http://127.0.0.1:$port/none" >/dev/null && break; sleep 0.5; done
-  sleep 2
+  curl -sf "http://127.0.0.1:$port/none" >/dev/null || { tail -20 "$scratch/wrangler.log" >&2; exit 1; }
+  sleep 3
   local pids
   pids=$(ps -eo pid,pgid,comm | awk -v g="$leader" '$2 == g && $3 ~ /workerd/ { print $1 }')
-  ticks() { local t=0 p; for p in $pids; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done; echo "$t"; }
+  # utime + stime of each (a process that has exited no longer counts).
+  ticks() { local t=0 p; for p in $pids; do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
   for path in "$@"; do
     wrk -t2 -c16 -d2s "http://127.0.0.1:$port$path" >/dev/null
     local before after requests
@@ -37,6 +44,7 @@ measure() {
   done
   kill -- "-$leader" 2>/dev/null || true
   wait "$leader" 2>/dev/null || true
+  leader=""
 }
 
 echo "storage work (no static assets):"
