@@ -127,7 +127,7 @@ impl RequestCtx {
     pub fn publish(&self, event: &Event) {
         // With no receivers there is nothing to send, and marking this one
         // event sent would cost a D1 call per request: the Cron Trigger marks
-        // the outbox's leftovers sent a page per statement instead.
+        // the outbox's leftovers sent, all in one statement, instead.
         if bindings::webhooks(&self.env).is_ok_and(|webhooks| webhooks.endpoints.is_empty()) {
             return;
         }

@@ -157,6 +157,17 @@ impl Db {
     }
 }
 
+/// The rows statement `index` of a batch changed.
+fn changes(results: &[D1Result], index: usize) -> Result<usize, AppError> {
+    results
+        .get(index)
+        .ok_or_else(|| AppError::internal(format!("batch has no result {index}")))?
+        .meta()
+        .context("batch meta")?
+        .and_then(|meta| meta.changes)
+        .ok_or_else(|| AppError::internal("D1 reported no change count"))
+}
+
 /// The rows of statement `index` of a batch.
 fn batch_rows<T: DeserializeOwned>(results: &[D1Result], index: usize) -> Result<Vec<T>, AppError> {
     results

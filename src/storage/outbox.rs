@@ -6,7 +6,7 @@ use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
 use worker::D1PreparedStatement;
 
-use super::{int, text, Db};
+use super::{changes, int, text, Db};
 use crate::domain::error::AppError;
 use crate::domain::events::Event;
 
@@ -75,6 +75,20 @@ pub async fn mark_sent(db: &Db, ids: &[&str], at: &str) -> Result<(), AppError> 
         &[text(at), text(&ids)],
     )?;
     db.run(statement, "events sent").await
+}
+
+/// With no receivers configured: marks every event written before `before`
+/// and still unsent as sent, in one statement however many there are (a
+/// request publishes nothing then). Returns how many.
+pub async fn mark_leftovers_sent(db: &Db, before: &str, at: &str) -> Result<usize, AppError> {
+    let statement = db.statement(
+        "UPDATE event_outbox SET sent_at = ?1 WHERE sent_at IS NULL AND created_at < ?2",
+        &[text(at), text(before)],
+    )?;
+    let results = db
+        .batch(vec![statement], "events without receivers")
+        .await?;
+    changes(&results, 0)
 }
 
 /// Drops events the queue accepted before `before`: the queue owns them now,

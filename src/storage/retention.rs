@@ -1,13 +1,10 @@
 //! The purge of records past their retention (`domain::retention`): one batch
 //! per round, each DELETE bounded so that a backlog never holds D1 for long.
 
-use worker::D1Result;
-
-use super::{int, text, Db};
+use super::{changes, int, text, Db};
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
 use crate::domain::retention::{Cutoffs, Purged};
-use crate::platform::Context;
 
 /// Deletes up to `batch_rows` rows per table that `cutoffs` says are done
 /// with: sessions past their expiry grace, counters whose windows and locks
@@ -45,15 +42,4 @@ pub async fn purge(db: &Db, cutoffs: &Cutoffs, batch_rows: u32) -> Result<Purged
         rate_limits: changes(&results, 1)?,
         audit_events: changes(&results, 2)?,
     })
-}
-
-/// The rows statement `index` of a batch changed (here: deleted).
-fn changes(results: &[D1Result], index: usize) -> Result<usize, AppError> {
-    results
-        .get(index)
-        .ok_or_else(|| AppError::internal(format!("batch has no result {index}")))?
-        .meta()
-        .context("retention purge meta")?
-        .and_then(|meta| meta.changes)
-        .ok_or_else(|| AppError::internal("retention purge: D1 reported no change count"))
 }
