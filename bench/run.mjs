@@ -15,7 +15,7 @@
 //   BENCH_ROUTES=health,send,verify  BENCH_SKIP_COLD=1  BENCH_COLD_ONLY=1
 // wrk is Debian's package `wrk` (installed here when missing and run as root).
 import { execFileSync, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, loadavg } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -23,11 +23,11 @@ import { Log, LogLevel, Miniflare } from "miniflare";
 import { builtWorkerOptions } from "../tests/e2e/support/worker_options.mjs";
 import { startMailStub } from "./mail_stub.mjs";
 import { attribute, connectInspector, profiled, summarise } from "./profile.mjs";
+import { prepareReference } from "./reference.mjs";
 import { countTrips } from "./trips.mjs";
 import { spawnApp } from "../tests/e2e/support/app.mjs";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const REFERENCE_SRC = join(ROOT, "../shared/reference/ts-worker");
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -240,26 +240,7 @@ Object.assign(
 const reference = { name: "reference", port: await freePort(), inspectorPort: await freePort(), state: join(scratch, "reference-state") };
 reference.base = `http://127.0.0.1:${reference.port}`;
 {
-  const dir = join(tmpdir(), "allmine-bench-reference");
-  mkdirSync(dir, { recursive: true });
-  for (const part of ["src", "migrations", "package.json", "package-lock.json", "wrangler.toml"]) {
-    cpSync(join(REFERENCE_SRC, part), join(dir, part), { recursive: true, force: true });
-  }
-  run("chmod", ["-R", "u+w", dir]);
-  if (!existsSync(join(dir, "node_modules"))) {
-    log("installing the reference's npm packages");
-    run("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: "ignore" });
-  }
-  if (!existsSync(join(dir, ".dev.vars"))) {
-    const { generateKeyPairSync, randomBytes } = await import("node:crypto");
-    const jwk = generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" });
-    jwk.kid = "reference-1";
-    jwk.alg = "EdDSA";
-    writeFileSync(join(dir, ".dev.vars"), `JWT_PRIVATE_JWK='${JSON.stringify(jwk)}'\nOTP_PEPPER=${randomBytes(32).toString("hex")}\n`);
-  }
-  run("npx", ["wrangler", "d1", "migrations", "apply", "peer-db", "--local", "--persist-to", reference.state], {
-    cwd: dir, stdio: "ignore", env: { ...process.env, CI: "true" },
-  });
+  const dir = prepareReference({ dir: join(tmpdir(), "allmine-bench-reference"), persistTo: reference.state, log });
   Object.assign(
     reference,
     serve("reference", "npx", [

@@ -12,12 +12,11 @@
 // CONTROL_RATE (requests a second, 100), CONTROL_MINUTES (4), CONTROL_MAX_INFLIGHT (64),
 // CONTROL_ISOLATES=1 (weigh every isolate of the runtime, as SOAK_ISOLATES=1 does),
 // REFERENCE_SRC (the reference's folder). Every loop is bounded; it stops what it started.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { execFileSync } from "node:child_process";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { API_KEY, startResendStub } from "../tests/e2e/support/resend_stub.mjs";
+import { prepareReference, REFERENCE_SRC } from "../bench/reference.mjs";
 import { DevServer } from "./soak/devserver.mjs";
 import { formatMemory, freePort, IsolateMemory } from "./soak/memory.mjs";
 
@@ -27,7 +26,7 @@ const PATH = process.argv[3] ?? "/health";
 const RATE = Number(process.env.CONTROL_RATE ?? 100);
 const MINUTES = Number(process.env.CONTROL_MINUTES ?? 4);
 const MAX_INFLIGHT = Number(process.env.CONTROL_MAX_INFLIGHT ?? 64);
-const REFERENCE_SRC = process.env.REFERENCE_SRC ?? join(ROOT, "../shared/reference/ts-worker");
+const REFERENCE = process.env.REFERENCE_SRC ?? REFERENCE_SRC;
 if (!["reference", "ours"].includes(WHAT)) {
   console.error("usage: node scripts/memory-control.mjs reference | ours [PATH]");
   process.exit(2);
@@ -47,25 +46,7 @@ const inspectorPort = await freePort();
 const persistTo = join(scratch, "state");
 let dev;
 if (WHAT === "reference") {
-  // From a private copy, as its run.sh does; its files stay untouched.
-  const dir = join(tmpdir(), "allmine-memory-control-reference");
-  mkdirSync(dir, { recursive: true });
-  for (const part of ["src", "migrations", "package.json", "package-lock.json", "wrangler.toml"]) {
-    cpSync(join(REFERENCE_SRC, part), join(dir, part), { recursive: true, force: true });
-  }
-  execFileSync("chmod", ["-R", "u+w", dir]);
-  if (!existsSync(join(dir, "node_modules"))) {
-    log("installing the reference's npm packages");
-    execFileSync("npm", ["ci", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, stdio: "ignore" });
-  }
-  if (!existsSync(join(dir, ".dev.vars"))) {
-    const jwk = generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" });
-    Object.assign(jwk, { kid: "reference-1", alg: "EdDSA" });
-    writeFileSync(join(dir, ".dev.vars"), `JWT_PRIVATE_JWK='${JSON.stringify(jwk)}'\nOTP_PEPPER=${randomBytes(32).toString("hex")}\n`);
-  }
-  execFileSync("npx", ["wrangler", "d1", "migrations", "apply", "peer-db", "--local", "--persist-to", persistTo], {
-    cwd: dir, stdio: "ignore", env: { ...process.env, CI: "true" },
-  });
+  const dir = prepareReference({ src: REFERENCE, dir: join(tmpdir(), "allmine-memory-control-reference"), persistTo, log });
   dev = new DevServer({
     root: dir, port, persistTo, logFile: join(scratch, "dev.log"), inspectorPort,
     vars: { EMAIL_PROVIDER: "resend", EMAIL_API_URL: mail.url, EMAIL_API_KEY: API_KEY },

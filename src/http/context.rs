@@ -128,7 +128,7 @@ impl RequestCtx {
         // With no receivers there is nothing to send, and marking this one
         // event sent would cost a D1 call per request: the Cron Trigger marks
         // the outbox's leftovers sent, all in one statement, instead.
-        if bindings::webhooks(&self.env).is_ok_and(|webhooks| webhooks.endpoints.is_empty()) {
+        if bindings::no_webhook_receivers(&self.env) {
             return;
         }
         let Ok(db) = bindings::db(&self.env, &Trips::default()) else {

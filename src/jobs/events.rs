@@ -9,7 +9,7 @@ use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
 use crate::platform::bindings;
 use crate::platform::trips::Trips;
-use crate::storage::outbox;
+use crate::storage::{outbox, Db};
 use crate::webhooks::publish;
 
 /// Events younger than this are left to the request that wrote them, which
@@ -32,22 +32,28 @@ pub async fn run(env: &Env, now: DateTime<Utc>) -> Result<usize, AppError> {
         timestamp(now),
         timestamp(now - Duration::seconds(IN_FLIGHT_SECONDS)),
     );
-    // No receivers: requests publish nothing, so every leftover is marked sent
-    // here, all in one statement (paging would cap them at a thousand a run).
-    if bindings::webhooks(env).is_ok_and(|webhooks| webhooks.endpoints.is_empty()) {
-        let sent = outbox::mark_leftovers_sent(&db, &before, &at).await?;
-        outbox::purge_sent(&db, &timestamp(now - Duration::hours(SENT_RETENTION_HOURS))).await?;
-        return Ok(sent);
-    }
+    let sent = if bindings::no_webhook_receivers(env) {
+        // Requests publish nothing then, so every leftover is marked sent
+        // here, all in one statement (paging would cap them at a thousand a run).
+        outbox::mark_leftovers_sent(&db, &before, &at).await?
+    } else {
+        publish_leftovers(env, &db, &before, &at).await?
+    };
+    outbox::purge_sent(&db, &timestamp(now - Duration::hours(SENT_RETENTION_HOURS))).await?;
+    Ok(sent)
+}
+
+/// Puts leftover events on the queue, a page per round trip, at most
+/// `PAGES_PER_RUN` pages.
+async fn publish_leftovers(env: &Env, db: &Db, before: &str, at: &str) -> Result<usize, AppError> {
     let mut sent = 0;
     for _ in 0..PAGES_PER_RUN {
-        let page = outbox::unsent(&db, &before, PAGE).await?;
-        publish::publish(env, &db, &page, &at).await?;
+        let page = outbox::unsent(db, before, PAGE).await?;
+        publish::publish(env, db, &page, at).await?;
         sent += page.len();
         if page.len() < PAGE as usize {
             break;
         }
     }
-    outbox::purge_sent(&db, &timestamp(now - Duration::hours(SENT_RETENTION_HOURS))).await?;
     Ok(sent)
 }

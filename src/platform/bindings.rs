@@ -50,6 +50,13 @@ pub fn webhooks(env: &Env) -> Result<Webhooks, AppError> {
         .map_err(|problems| AppError::Misconfigured(problems.join("; ")))
 }
 
+/// Whether no receivers are configured: events then have nowhere to go, and
+/// requests publish none (the Cron Trigger marks them sent). A webhook setting
+/// that does not parse is not "none": its events wait until it is fixed.
+pub fn no_webhook_receivers(env: &Env) -> bool {
+    webhooks(env).is_ok_and(|webhooks| webhooks.endpoints.is_empty())
+}
+
 /// The queue that carries events to the webhook consumer.
 pub fn events_queue(env: &Env) -> Result<Queue, AppError> {
     env.queue(EVENTS_BINDING)
