@@ -5,7 +5,9 @@
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DevServer } from "../scripts/soak/devserver.mjs";
 
 export const REFERENCE_SRC = join(new URL("../", import.meta.url).pathname, "../shared/reference/ts-worker");
 
@@ -29,4 +31,19 @@ export function prepareReference({ src = REFERENCE_SRC, dir, persistTo, log = ()
     cwd: dir, stdio: "ignore", env: { ...process.env, CI: "true" },
   });
   return dir;
+}
+
+/**
+ * The reference under `wrangler dev` as a DevServer (not started), mailing the
+ * Resend stand-in at `mailUrl`, its state and console log under `scratch`.
+ */
+export function referenceDevServer({ src, scratch, mailUrl, apiKey, port, inspectorPort, log }) {
+  const persistTo = join(scratch, "state");
+  // The private copy is kept between runs, so its packages install once.
+  const dir = prepareReference({ src, dir: join(tmpdir(), "allmine-reference-under-dev"), persistTo, log });
+  return new DevServer({
+    root: dir, port, persistTo, logFile: join(scratch, "dev.log"), inspectorPort,
+    vars: { EMAIL_PROVIDER: "resend", EMAIL_API_URL: mailUrl, EMAIL_API_KEY: apiKey },
+    args: ["--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo],
+  });
 }

@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { API_KEY, startResendStub } from "../tests/e2e/support/resend_stub.mjs";
-import { prepareReference, REFERENCE_SRC } from "../bench/reference.mjs";
+import { referenceDevServer, REFERENCE_SRC } from "../bench/reference.mjs";
 import { DevServer } from "./soak/devserver.mjs";
 import { formatMemory, freePort, IsolateMemory } from "./soak/memory.mjs";
 
@@ -43,18 +43,9 @@ const scratch = mkdtempSync(join(tmpdir(), "allmine-memory-control-"));
 const mail = await startResendStub({ keep: 200 });
 const port = await freePort();
 const inspectorPort = await freePort();
-const persistTo = join(scratch, "state");
-let dev;
-if (WHAT === "reference") {
-  const dir = prepareReference({ src: REFERENCE, dir: join(tmpdir(), "allmine-memory-control-reference"), persistTo, log });
-  dev = new DevServer({
-    root: dir, port, persistTo, logFile: join(scratch, "dev.log"), inspectorPort,
-    vars: { EMAIL_PROVIDER: "resend", EMAIL_API_URL: mail.url, EMAIL_API_KEY: API_KEY },
-    args: ["--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo],
-  });
-} else {
-  dev = new DevServer({ root: ROOT, port, persistTo, logFile: join(scratch, "dev.log"), inspectorPort, vars: {} });
-}
+const dev = WHAT === "reference"
+  ? referenceDevServer({ src: REFERENCE, scratch, mailUrl: mail.url, apiKey: API_KEY, port, inspectorPort, log })
+  : new DevServer({ root: ROOT, port, persistTo: join(scratch, "state"), logFile: join(scratch, "dev.log"), inspectorPort, vars: {} });
 dev.stopOnExit();
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(130));
 const isolate = new IsolateMemory({

@@ -47,6 +47,9 @@ const STEADY_SECONDS = MINUTES ? MINUTES * 60 : Number(env.SOAK_SECONDS ?? (REST
 const LOAD = Number(env.SOAK_LOAD ?? 0.75);
 const CONCURRENCY = Number(env.SOAK_CONCURRENCY ?? 16);
 const MAX_INFLIGHT = Number(env.SOAK_MAX_INFLIGHT ?? 64);
+// At most one request in this many may be lost by wrangler dev's own proxy
+// (scripts/dev-proxy-race.mjs): 13 in 46,928 in the worst ten-minute run.
+const DEV_PROXY_LOSS_BOUND = 1000;
 const MAX_ATTEMPTS = 5;
 const STORAGE_FAULTS = FAULTS.some((f) => f.name === "storage");
 const REPORT_SECONDS = 60;
@@ -399,6 +402,12 @@ try {
     reloads ? `${reloads} rebuild(s): a file under src/, worker/, web/ or api/ changed during the soak` : "");
   check("every refused request answered in the envelope", world.refused === world.refusedEnveloped,
     `${world.refusedEnveloped}/${world.refused} refusals`);
+  // Not the service's answer: wrangler dev's proxy lost the request on its way
+  // to the worker (isDevProxyLoss). Rare, and counted as an unknown outcome;
+  // many would mean the runtime died (every POST then gets it), so it is bounded.
+  const lost = world.counts.lostByDevProxy;
+  check(`wrangler dev's proxy lost at most 1 request in ${DEV_PROXY_LOSS_BOUND}`, lost * DEV_PROXY_LOSS_BOUND <= world.started,
+    `${lost} of ${world.started} got its "restarted mid-request" 503 with no restart, outcomes counted as unknown`);
   const total = metrics.total.summary();
   const fiveXX = Object.values(total.endpoints).reduce(
     (n, e) => n + Object.entries(e.statuses).filter(([s]) => Number(s) >= 500).reduce((a, [, c]) => a + c, 0), 0);

@@ -7,6 +7,22 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const STARTUP_REBUILD = "The file src,worker,web,api changed, restarting build";
 
+/**
+ * wrangler's ProxyWorker (the process on the dev port) forwards each request to
+ * the runtime process over a pooled local connection. When that fetch fails
+ * with a network error on a request other than GET or HEAD, it answers this
+ * plain-text 503 *whatever the cause*: it means to check whether the runtime
+ * was swapped, but compares the request's full URL with the runtime's bare
+ * origin, which never match on a path other than `/`. The cause we found
+ * (`scripts/dev-proxy-race.mjs` reproduces it) is a keep-alive race between
+ * wrangler's two workerd processes: the runtime closes a connection idle for
+ * about five seconds just as the proxy reuses it ("Network connection lost").
+ * The request may or may not have reached the worker: its outcome is unknown.
+ */
+export function isDevProxyLoss(status, headers, text) {
+  return status === 503 && headers.get("retry-after") === "0" && text.startsWith("Your worker restarted mid-request");
+}
+
 /** pid, comm, ppid and process group of every process, from /proc. */
 function processTable() {
   const table = [];

@@ -8,6 +8,7 @@
 // deliberate and counted.
 import { assertEnvelope } from "../../tests/e2e/support/envelope.mjs";
 import { codeIn } from "../../tests/e2e/support/resend_stub.mjs";
+import { isDevProxyLoss } from "./devserver.mjs";
 
 export const SEND = "/api/v1/auth/send-otp-email";
 export const VERIFY = "/api/v1/auth/verify-otp-email";
@@ -18,6 +19,13 @@ export const DELETION = "/api/v1/users/me/deletion";
 
 /** A request that got no answer (connection refused or reset, timeout). */
 export class Interrupted extends Error {}
+
+/**
+ * A request wrangler dev's own proxy lost on its way to the worker
+ * (`isDevProxyLoss`): no answer from the service, outcome unknown. Counted,
+ * and bounded by a check, rather than failed one by one.
+ */
+export class LostByDevProxy extends Interrupted {}
 
 /** The op mix, by weight. Ops needing a code or a session fall back to a send. */
 export const MIX = {
@@ -84,6 +92,7 @@ export class World {
       refreshes: 0, refreshRaces: 0, raceBothOk: 0, raceOneOk: 0, raceSurvived: 0, raceRevoked: 0,
       meReads: 0, patches: 0, logouts: 0, deletionsScheduled: 0, deletionsCancelled: 0,
       failedSends: 0, failedResends: 0, earlierCodeKept: 0, resendsUnknown: 0, olderCodeUsed: 0, abandoned: 0, interrupted: 0,
+      lostByDevProxy: 0,
       faultAnswers: 0, sendsHeldBack: 0, mailCeiling: 0, idle: 0,
     };
     this.failures = new Map(); // kind -> { count, examples }
@@ -214,6 +223,10 @@ export class World {
       // Honest if a fault was on when it was sent or is on now.
       faultHonest: World.honest(faultsAtSend, key, res.status) || World.honest(this.allowed, key, res.status),
     };
+    if (isDevProxyLoss(res.status, res.headers, text) && !this.down) {
+      this.counts.lostByDevProxy++;
+      throw new LostByDevProxy(`${key}: lost by wrangler dev's proxy (${res.status} ${text.slice(0, 40)}…)`);
+    }
     const problem = envelopeProblem(answer);
     if (problem && this.down) {
       // Cut off by the deliberate stop: wrangler's proxy answers requests in
@@ -325,7 +338,10 @@ export class World {
     return op;
   }
 
-  /** Runs one op; an interruption is a failure unless the server is down on purpose. */
+  /**
+   * Runs one op; an interruption is a failure unless the server is down on
+   * purpose or wrangler dev's proxy lost the request (counted, bounded at the end).
+   */
   async run(op) {
     this.inflight++;
     this.counts.ops++;
@@ -335,7 +351,7 @@ export class World {
     } catch (err) {
       if (err instanceof Interrupted) {
         if (this.down) this.counts.interrupted++;
-        else this.fail("no answer", err.message);
+        else if (!(err instanceof LostByDevProxy)) this.fail("no answer", err.message);
       } else {
         this.fail("client exception", err.stack ?? String(err));
       }
@@ -734,17 +750,21 @@ export class World {
     }
     this.deletionBusy.add(s.email);
     let keep = false;
+    let told = false; // an answer from the service; without one (a fault, no answer) the outcome is unknown
     try {
       const res = await this.call("POST", DELETION, { token: s.accessToken });
-      if (this.faulted(res)) return this.deletionUncertain.add(s.email);
+      if (this.faulted(res)) return; // unknown (finally)
+      told = true;
       if (res.status !== 200 || res.body.data?.accountDeletionStatus !== "pending") {
         return this.unexpected("schedule deletion", res);
       }
       this.deletionState.set(s.email, "pending");
       this.counts.deletionsScheduled++;
       if (Math.random() < 0.5) {
+        told = false;
         const cancel = await this.call("DELETE", DELETION, { token: s.accessToken });
-        if (this.faulted(cancel)) return this.deletionUncertain.add(s.email);
+        if (this.faulted(cancel)) return; // unknown (finally)
+        told = true;
         if (cancel.status !== 200 || cancel.body.data?.accountDeletionStatus !== "cancelled") {
           return this.unexpected("cancel deletion", cancel);
         }
@@ -753,6 +773,7 @@ export class World {
         keep = true;
       }
     } finally {
+      if (!told) this.deletionUncertain.add(s.email);
       this.deletionBusy.delete(s.email);
       if (keep) this.sessions.push(s);
     }

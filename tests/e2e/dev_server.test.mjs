@@ -3,10 +3,11 @@
 // taken from PORT or from `-- --port`.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { isDevProxyLoss } from "../../scripts/soak/devserver.mjs";
 import { freshEmail } from "./support/app.mjs";
 import { assertEnvelope } from "./support/envelope.mjs";
 import { startResendStub } from "./support/resend_stub.mjs";
@@ -104,6 +105,19 @@ test("wrangler dev serves /docs with its security headers (web/_headers)", async
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-security-policy") ?? "", /frame-ancestors 'none'/);
   assert.equal(res.headers.get("x-frame-options"), "DENY");
+});
+
+test("the soak tells wrangler's lost-request 503 from the service's answers", async () => {
+  // The answer exactly as the installed wrangler's ProxyWorker builds it: if an
+  // upgrade changes it, the soak would judge it as a service answer (and fail).
+  const proxy = readFileSync(join(ROOT, "node_modules/wrangler/wrangler-dist/ProxyWorker.js"), "utf8");
+  const text = /"(Your worker restarted mid-request[^"]*)"/.exec(proxy)?.[1];
+  assert.ok(text && /status: 503,\s*headers: \{ "Retry-After": "0" \}/.test(proxy), "wrangler's ProxyWorker changed");
+  assert.ok(isDevProxyLoss(503, new Headers({ "Retry-After": "0" }), text));
+  // The service's own refusal through the same proxy is not one.
+  const res = await fetch(`${base}/health`, { method: "POST" });
+  assert.equal(isDevProxyLoss(res.status, res.headers, await res.text()), false);
+  assert.equal(isDevProxyLoss(503, new Headers({ "Retry-After": "0" }), '{"isSuccess":false,"statusCode":503}'), false);
 });
 
 test("a --port after -- is used (and wins over PORT), not passed twice", async () => {
