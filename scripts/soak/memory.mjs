@@ -134,7 +134,7 @@ export class IsolateMemory {
   /**
    * @param {object} o
    * @param {string} o.base           the worker's URL
-   * @param {number} o.inspectorPort  wrangler's inspector proxy (`--inspector-port`)
+   * @param {number} [o.inspectorPort]  wrangler's inspector proxy (`--inspector-port`); without it, no JS heap figure
    * @param {() => number[]} o.pids   the dev server's processes now
    * @param {boolean} [o.isolates]    workerd's own inspector: every isolate of the runtime
    */
@@ -149,6 +149,10 @@ export class IsolateMemory {
     this.proxy?.close();
     this.proxy = null;
     if (this.isolates) return;
+    if (!this.inspectorPort) {
+      this.note = "inspector: off (wrangler dev without its inspector proxy; SOAK_INSPECTOR=1 weighs the JS heap)";
+      return;
+    }
     try {
       const targets = await (await fetch(`http://127.0.0.1:${this.inspectorPort}/json`, { signal: AbortSignal.timeout(5000) })).json();
       this.proxy = await session(targets[0].webSocketDebuggerUrl.replace("localhost", "127.0.0.1"));

@@ -528,7 +528,7 @@ export class World {
           else this.unexpected("a probe's code after its resends", v);
         } catch (err) {
           if (!(err instanceof Interrupted)) throw err;
-          this.fail("no answer", err.message);
+          if (!(err instanceof LostByDevProxy)) this.fail("no answer", err.message); // else counted
         } finally {
           this.busy.delete(p.email);
         }
