@@ -92,8 +92,8 @@ for (const f of FAULTS) {
   Object.assign(devEnv, f.env);
 }
 // wrangler dev's inspector proxy handles every event of the worker's inspector
-// session (a console line, four Network events per KV call) and reports each
-// to wrangler's process over HTTP. Under load that costs more than the worker:
+// session (five a request on /health: its console line, four Network events of
+// a binding's subrequest) and reports each to wrangler's process over HTTP. Under load that costs more than the worker:
 // capacity 85 req/s with it, 211 without, and its latency drifts (README,
 // "A ten-minute run"). So the soak runs wrangler dev without it, as wrangler
 // itself does in VS Code's JavaScript Debug Terminal (VSCODE_INSPECTOR_OPTIONS
@@ -404,9 +404,10 @@ try {
       `${world.counts.logins - (result.faultLogins ?? 0)} logins after the faults stopped`);
   }
 
-  const health = await fetch(`${dev.base}/health`);
-  await health.arrayBuffer();
-  check("healthy at the end", health.status === 200, `${health.status}`);
+  const health = await fetch(`${dev.base}/health`, { signal: AbortSignal.timeout(30_000) })
+    .then(async (res) => (await res.arrayBuffer(), res.status))
+    .catch((err) => `no answer (${err.cause?.code ?? err.name})`);
+  check("healthy at the end", health === 200, `${health}`);
   const reloads = watcherReloads();
   check("no file change made wrangler dev restart the worker mid-run", reloads === 0,
     reloads ? `${reloads} rebuild(s): a file under src/, worker/, web/ or api/ changed during the soak` : "");
