@@ -293,7 +293,7 @@ async function checkLedger() {
   check("one session per successful login, address by address", mismatched.length === 0,
     mismatched.length ? mismatched.slice(0, 5).join("; ") : `${world.counts.logins} logins answered 200`);
   check("sessions in D1 = 200s the clients saw", within(sessions.n, world.counts.logins, cut),
-    `${sessions.n} sessions, ${world.counts.logins} logins${cut ? `, ${cut} verifies of unknown outcome (cut off by the restart or answered under a fault)` : ""}`);
+    `${sessions.n} sessions, ${world.counts.logins} logins${cut ? `, ${cut} verifies of unknown outcome (cut off by the restart, lost by wrangler dev's proxy, or answered under a fault)` : ""}`);
   check("every login audited in the same batch", audit.logins === sessions.n, `${audit.logins} login events`);
   check("no session without its user", orphans.n === 0, `${orphans.n} orphans`);
   check("no half-written account (every user has the session of the login that created it)", halfWritten.n === 0,
