@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DevServer } from "../scripts/soak/devserver.mjs";
 
-export const REFERENCE_SRC = join(new URL("../", import.meta.url).pathname, "../shared/reference/ts-worker");
+const OURS = new URL("../", import.meta.url).pathname;
+export const REFERENCE_SRC = join(OURS, "../shared/reference/ts-worker");
 
 /** Copies `src` to `dir` (kept between runs: packages install once) and returns `dir`. */
 export function prepareReference({ src = REFERENCE_SRC, dir, persistTo, log = () => {} }) {
@@ -34,15 +35,18 @@ export function prepareReference({ src = REFERENCE_SRC, dir, persistTo, log = ()
 }
 
 /**
- * The reference under `wrangler dev` as a DevServer (not started), mailing the
- * Resend stand-in at `mailUrl`, its state and console log under `scratch`.
+ * `ours` (this repository, `npm run dev`) or the `reference` under `wrangler
+ * dev`, as a DevServer (not started), its state and console log under
+ * `scratch`; the reference mails the Resend stand-in at `mailUrl`.
  */
-export function referenceDevServer({ src, scratch, mailUrl, apiKey, port, inspectorPort, log }) {
+export function devServerFor(what, { scratch, port, inspectorPort, mailUrl, apiKey, src, log }) {
   const persistTo = join(scratch, "state");
+  const logFile = join(scratch, "dev.log");
+  if (what === "ours") return new DevServer({ root: OURS, port, persistTo, logFile, inspectorPort, vars: {} });
   // The private copy is kept between runs, so its packages install once.
   const dir = prepareReference({ src, dir: join(tmpdir(), "allmine-reference-under-dev"), persistTo, log });
   return new DevServer({
-    root: dir, port, persistTo, logFile: join(scratch, "dev.log"), inspectorPort,
+    root: dir, port, persistTo, logFile, inspectorPort,
     vars: { EMAIL_PROVIDER: "resend", EMAIL_API_URL: mailUrl, EMAIL_API_KEY: apiKey },
     args: ["--ip", "127.0.0.1", "--port", String(port), "--persist-to", persistTo],
   });

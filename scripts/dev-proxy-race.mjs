@@ -15,11 +15,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { API_KEY, startResendStub } from "../tests/e2e/support/resend_stub.mjs";
-import { referenceDevServer } from "../bench/reference.mjs";
-import { DevServer, isDevProxyLoss } from "./soak/devserver.mjs";
+import { devServerFor } from "../bench/reference.mjs";
+import { isDevProxyLoss } from "./soak/devserver.mjs";
 import { freePort } from "./soak/memory.mjs";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 const WHAT = process.argv[2];
 const GAPS = (process.env.RACE_GAPS ?? "3000,4500,4800,4900,4950,5000,5500,8000").split(",").map(Number);
 const BURST = Number(process.env.RACE_BURST ?? 16);
@@ -39,9 +38,7 @@ setTimeout(() => {
 const scratch = mkdtempSync(join(tmpdir(), "allmine-proxy-race-"));
 const mail = await startResendStub({ keep: 10 });
 const port = await freePort();
-const dev = WHAT === "reference"
-  ? referenceDevServer({ scratch, mailUrl: mail.url, apiKey: API_KEY, port, log })
-  : new DevServer({ root: ROOT, port, persistTo: join(scratch, "state"), logFile: join(scratch, "dev.log"), vars: {} });
+const dev = devServerFor(WHAT, { scratch, port, mailUrl: mail.url, apiKey: API_KEY, log });
 dev.stopOnExit();
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(130));
 

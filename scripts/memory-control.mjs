@@ -16,11 +16,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { API_KEY, startResendStub } from "../tests/e2e/support/resend_stub.mjs";
-import { referenceDevServer, REFERENCE_SRC } from "../bench/reference.mjs";
-import { DevServer } from "./soak/devserver.mjs";
+import { devServerFor, REFERENCE_SRC } from "../bench/reference.mjs";
 import { formatMemory, freePort, IsolateMemory } from "./soak/memory.mjs";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 const WHAT = process.argv[2];
 const PATH = process.argv[3] ?? "/health";
 const RATE = Number(process.env.CONTROL_RATE ?? 100);
@@ -43,9 +41,7 @@ const scratch = mkdtempSync(join(tmpdir(), "allmine-memory-control-"));
 const mail = await startResendStub({ keep: 200 });
 const port = await freePort();
 const inspectorPort = await freePort();
-const dev = WHAT === "reference"
-  ? referenceDevServer({ src: REFERENCE, scratch, mailUrl: mail.url, apiKey: API_KEY, port, inspectorPort, log })
-  : new DevServer({ root: ROOT, port, persistTo: join(scratch, "state"), logFile: join(scratch, "dev.log"), inspectorPort, vars: {} });
+const dev = devServerFor(WHAT, { scratch, port, inspectorPort, mailUrl: mail.url, apiKey: API_KEY, src: REFERENCE, log });
 dev.stopOnExit();
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(130));
 const isolate = new IsolateMemory({
