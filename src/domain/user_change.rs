@@ -1,5 +1,5 @@
 //! Changes to a user, as the domain names them. Which column a field lives in
-//! is storage's business (`storage::user_columns`); rules here speak of fields.
+//! is storage's business (`storage::tables::user_columns`); rules here speak of fields.
 
 /// The user fields a request or a lifecycle step may write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use crate::domain::error::AppError;
 use crate::domain::token::{TokenClaims, TokenUse};
 use crate::domain::user::User;
 use crate::platform::log;
-use crate::storage::user_repo;
+use crate::storage::tables::users;
 
 /// The verified claims of the request's access token. Every problem is one 401
 /// (with `WWW-Authenticate: Bearer`); the reason goes to the log, not the caller.
@@ -38,7 +38,7 @@ pub const SESSION_ENDED: AppError = AppError::Unauthorized("The session has ende
 /// takes effect on this service at once, not when the access token expires).
 pub async fn current_user(req: &Request, ctx: &RequestCtx) -> Result<User, AppError> {
     let claims = access_claims(req, ctx)?;
-    user_repo::find_for_session(&ctx.db()?, &claims.sub, &claims.sid, &ctx.timestamp())
+    users::find_for_session(&ctx.db()?, &claims.sub, &claims.sid, &ctx.timestamp())
         .await?
         .ok_or(SESSION_ENDED)
 }

@@ -15,8 +15,9 @@ use crate::domain::events::Event;
 use crate::domain::limits::{client_network, Refusal};
 use crate::platform::trips::{Kind, Trips};
 use crate::platform::{bindings, log, Context};
-use crate::storage::outbox::Unsent;
-use crate::storage::{audit_log, Db, Kv};
+use crate::storage::tables::audit_events;
+use crate::storage::tables::event_outbox::Unsent;
+use crate::storage::{self, Db, Kv};
 use crate::webhooks;
 
 pub struct RequestCtx {
@@ -40,17 +41,17 @@ impl RequestCtx {
     }
 
     pub fn kv(&self) -> Result<Kv, AppError> {
-        bindings::kv(&self.env, &self.trips)
+        storage::kv(&self.env, &self.trips)
     }
 
     pub fn db(&self) -> Result<Db, AppError> {
-        bindings::db(&self.env, &self.trips)
+        storage::db(&self.env, &self.trips)
     }
 
     /// A D1 session starting at `start` (a bookmark, `first-primary` or
     /// `first-unconstrained`): reads near the user, bookmarks for the client.
     pub fn db_session(&self, start: Option<&str>) -> Result<Db, AppError> {
-        bindings::db_session(&self.env, start, &self.trips)
+        storage::db_session(&self.env, start, &self.trips)
     }
 
     pub fn now_ms(&self) -> i64 {
@@ -106,13 +107,13 @@ impl RequestCtx {
     /// hashed. Best effort: a write that fails is logged, never the caller's.
     pub fn audit(&self, event: AuditEvent) {
         // After the response: not on the request's critical path, not counted.
-        let db = bindings::db(&self.env, &Trips::default());
+        let db = storage::db(&self.env, &Trips::default());
         let (Ok(event), Ok(db)) = (self.with_ip(event), db) else {
             return;
         };
         let at = self.timestamp();
         self.ctx.wait_until(async move {
-            if let Err(err) = audit_log::record(&db, &at, &event).await {
+            if let Err(err) = audit_events::record(&db, &at, &event).await {
                 log::error(
                     "audit_write_failed",
                     serde_json::json!({"audit": event.kind.as_str(), "cause": err.log_cause()}),
@@ -131,7 +132,7 @@ impl RequestCtx {
         if bindings::no_webhook_receivers(&self.env) {
             return;
         }
-        let Ok(db) = bindings::db(&self.env, &Trips::default()) else {
+        let Ok(db) = storage::db(&self.env, &Trips::default()) else {
             return;
         };
         let (env, events, at) = (self.env.clone(), [Unsent::from(event)], self.timestamp());

@@ -12,8 +12,9 @@ use crate::domain::events::Event;
 use crate::domain::ids::OsRandom;
 use crate::platform::trips::Trips;
 use crate::platform::{bindings, log};
-use crate::storage::outbox::Unsent;
-use crate::storage::{deletion, otp_store};
+use crate::storage;
+use crate::storage::tables::event_outbox::Unsent;
+use crate::storage::units::deletion;
 use crate::webhooks::publish;
 
 /// Expired ledger rows are kept a day for investigation, then purged.
@@ -23,7 +24,7 @@ const LEDGER_RETENTION_MS: i64 = 24 * 3600 * 1000;
 pub async fn run(env: &Env, now: DateTime<Utc>) -> Result<usize, AppError> {
     let config = bindings::config(env)?;
     let trips = Trips::default();
-    let (db, kv) = (bindings::db(env, &trips)?, bindings::kv(env, &trips)?);
+    let (db, kv) = (storage::db(env, &trips)?, storage::kv(env, &trips)?);
     let at = timestamp(now);
 
     let tombstone = |email: &str| config.keys.tombstone(email);
@@ -42,6 +43,6 @@ pub async fn run(env: &Env, now: DateTime<Utc>) -> Result<usize, AppError> {
             serde_json::json!({"events": finalized, "cause": err.log_cause()}),
         );
     }
-    otp_store::purge_expired(&db, now.timestamp_millis() - LEDGER_RETENTION_MS).await?;
+    deletion::purge_expired_codes(&db, now.timestamp_millis() - LEDGER_RETENTION_MS).await?;
     Ok(finalized)
 }

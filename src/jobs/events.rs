@@ -9,7 +9,8 @@ use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
 use crate::platform::bindings;
 use crate::platform::trips::Trips;
-use crate::storage::{outbox, Db};
+use crate::storage::tables::event_outbox as outbox;
+use crate::storage::{self, Db};
 use crate::webhooks::publish;
 
 /// Events younger than this are left to the request that wrote them, which
@@ -27,7 +28,7 @@ const SENT_RETENTION_HOURS: i64 = 24;
 /// Returns how many leftover events were put on the queue (or, with no
 /// receivers, marked sent).
 pub async fn run(env: &Env, now: DateTime<Utc>) -> Result<usize, AppError> {
-    let db = bindings::db(env, &Trips::default())?;
+    let db = storage::db(env, &Trips::default())?;
     let (at, before) = (
         timestamp(now),
         timestamp(now - Duration::seconds(IN_FLIGHT_SECONDS)),

@@ -8,11 +8,7 @@ use worker::{Env, Queue};
 
 use crate::config::{Config, Webhooks};
 use crate::domain::error::AppError;
-use crate::platform::trips::Trips;
-use crate::storage::{Db, Kv};
 
-pub const KV_BINDING: &str = "OTP_CODES";
-pub const D1_BINDING: &str = "DB";
 pub const EVENTS_BINDING: &str = "EVENTS";
 
 thread_local! {
@@ -66,27 +62,4 @@ pub fn events_queue(env: &Env) -> Result<Queue, AppError> {
 /// The isolate's configuration; a bad one is a 500 whose cause is logged.
 pub fn config(env: &Env) -> Result<Rc<Config>, AppError> {
     load_config(env).map_err(|problems| AppError::Misconfigured(problems.join("; ")))
-}
-
-/// The KV namespace of pending codes; its calls count in `trips`.
-pub fn kv(env: &Env, trips: &Trips) -> Result<Kv, AppError> {
-    env.kv(KV_BINDING)
-        .map(|store| Kv::new(store, trips.clone()))
-        .map_err(|e| AppError::Misconfigured(format!("KV binding {KV_BINDING}: {e}")))
-}
-
-/// The D1 primary: every write, and every read that decides access. Its
-/// calls count in `trips`.
-pub fn db(env: &Env, trips: &Trips) -> Result<Db, AppError> {
-    env.d1(D1_BINDING)
-        .map(|database| Db::primary(database, trips.clone()))
-        .map_err(|e| AppError::Misconfigured(format!("D1 binding {D1_BINDING}: {e}")))
-}
-
-/// A D1 session for reads that tolerate a replica, or for writes whose
-/// bookmark goes back to the client (`start`: a bookmark or a constraint).
-pub fn db_session(env: &Env, start: Option<&str>, trips: &Trips) -> Result<Db, AppError> {
-    env.d1(D1_BINDING)
-        .map(|database| Db::session(database, start, trips.clone()))
-        .map_err(|e| AppError::Misconfigured(format!("D1 binding {D1_BINDING}: {e}")))
 }

@@ -10,7 +10,7 @@ use worker::{Env, QueueContentType, RawMessageBuilder};
 use crate::domain::error::AppError;
 use crate::domain::events::Delivery;
 use crate::platform::{bindings, fault, Context};
-use crate::storage::outbox::{self, Unsent};
+use crate::storage::tables::event_outbox::{self as outbox, Unsent};
 use crate::storage::Db;
 
 /// Messages per `sendBatch` (the Queues limit).

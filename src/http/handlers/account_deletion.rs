@@ -12,7 +12,8 @@ use crate::domain::ids::OsRandom;
 use crate::domain::user::User;
 use crate::http::context::RequestCtx;
 use crate::http::{auth, respond};
-use crate::storage::user_repo;
+use crate::storage::tables::users;
+use crate::storage::units::user_update;
 
 pub async fn schedule(req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
     let grace_days = ctx.config()?.deletion_grace_days;
@@ -51,7 +52,7 @@ async fn apply(
     let (db, now) = (ctx.db()?, ctx.timestamp());
     let updated = match event {
         Some(event) => {
-            user_repo::update_with_event(
+            user_update::update_with_event(
                 &db,
                 user_id,
                 &step.changes,
@@ -61,7 +62,7 @@ async fn apply(
             )
             .await?
         }
-        None => user_repo::update(&db, user_id, &step.changes, &step.precondition, &now).await?,
+        None => users::update(&db, user_id, &step.changes, &step.precondition, &now).await?,
     }
     .ok_or(AppError::Conflict(step.conflict))?;
     ctx.audit(AuditEvent::new(step.event).user(user_id));

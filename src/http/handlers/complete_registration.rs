@@ -11,7 +11,7 @@ use crate::domain::profile::Registration;
 use crate::domain::user_change::Precondition;
 use crate::http::context::RequestCtx;
 use crate::http::{auth, respond};
-use crate::storage::user_repo;
+use crate::storage::units::user_update;
 
 const ALREADY_COMPLETE: AppError = AppError::Conflict("Registration is already complete");
 
@@ -23,7 +23,7 @@ pub async fn handle(req: Request, ctx: &RequestCtx) -> Result<Response, AppError
     let registration = Registration::parse(ctx.body.json()?, ctx.now.date_naive())?;
     let event = Event::registration_completed(&mut OsRandom, &user.id, ctx.now);
     // The precondition repeats the check above inside the write, for two racing requests.
-    let updated = user_repo::update_with_event(
+    let updated = user_update::update_with_event(
         &ctx.db()?,
         &user.id,
         &registration.changes,

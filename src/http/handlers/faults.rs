@@ -10,7 +10,7 @@ use crate::domain::ids::OsRandom;
 use crate::http::context::RequestCtx;
 use crate::http::respond;
 use crate::platform::faults::{self, Rates};
-use crate::storage::deletion::{self, DueAccount};
+use crate::storage::units::deletion::{self, DueAccount};
 
 pub fn panic(_ctx: &RequestCtx) -> Result<Response, AppError> {
     panic!("fault injection: deliberate panic");

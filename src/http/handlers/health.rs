@@ -7,7 +7,7 @@ use worker::Response;
 use crate::domain::error::AppError;
 use crate::http::context::RequestCtx;
 use crate::http::respond;
-use crate::storage::health;
+use crate::storage::units::health;
 
 #[derive(Serialize)]
 struct Health {

@@ -12,7 +12,7 @@ use crate::domain::requests::LogoutRequest;
 use crate::domain::token::TokenUse;
 use crate::http::context::RequestCtx;
 use crate::http::{auth, respond};
-use crate::storage::session_repo;
+use crate::storage::units::logout;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -47,7 +47,7 @@ pub async fn handle(req: Request, ctx: &RequestCtx) -> Result<Response, AppError
         .then(|| Event::sessions_revoked_all(&mut OsRandom, &access.sub, ctx.now));
     // The caller's own session must be live: a signature and an expiry alone
     // would let the access token of an ended session end every other one.
-    let revoked = session_repo::logout(
+    let revoked = logout::logout(
         &ctx.db()?,
         &access.sub,
         &access.sid,

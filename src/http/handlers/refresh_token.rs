@@ -18,7 +18,7 @@ use crate::domain::token::{TokenUse, REFRESH_TTL_SECONDS};
 use crate::http::context::RequestCtx;
 use crate::http::respond;
 use crate::platform::log;
-use crate::storage::session_repo::{self, RotateRequest, Rotation};
+use crate::storage::units::refresh::{self, RotateRequest, Rotation};
 
 const REFUSED: AppError =
     AppError::Unauthorized("The refresh token is invalid, expired or revoked");
@@ -45,7 +45,7 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         now: ctx.now,
         grace_seconds: config.refresh_grace_seconds,
     };
-    let (user, jti) = match session_repo::rotate(&db, &rotation).await? {
+    let (user, jti) = match refresh::rotate(&db, &rotation).await? {
         Rotation::Rotated(user) => (user, new_jti),
         Rotation::Current { user, current_jti } => {
             log::info("refresh_grace", serde_json::json!({"session": claims.sid}));

@@ -14,8 +14,7 @@ use crate::domain::requests::SendOtpRequest;
 use crate::http::context::RequestCtx;
 use crate::http::respond;
 use crate::mail;
-use crate::storage::limit_store::{self, Admission, SendRequest};
-use crate::storage::otp_store;
+use crate::storage::units::send::{self, Admission, SendRequest};
 
 pub const IP_LIMITER: &str = "IP_SEND_LIMITER";
 /// Mails per minute from one location, whatever the addresses: a cost guard.
@@ -64,10 +63,8 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         code: &issued.pending,
         now_ms,
     };
-    let (admitted, ceiling) = futures_util::join!(
-        limit_store::admit_send(&db, &admission),
-        ctx.limit_global(MAIL_CEILING),
-    );
+    let (admitted, ceiling) =
+        futures_util::join!(send::admit(&db, &admission), ctx.limit_global(MAIL_CEILING),);
     let previous = match admitted? {
         Admission::Admitted { previous } => previous,
         Admission::Refused(refusal) => return Err(refusal.into_error(now_ms)),
@@ -85,17 +82,13 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         Ok(()) => {
             futures_util::join!(
                 mail::send(&ctx.trips, &config.mail, email, &message),
-                otp_store::remember(&kv, email, &codes, &config.otp),
+                kv.remember(email, &codes, &config.otp),
             )
         }
         Err(err) => (Err(err), Ok(())),
     };
     if let Err(err) = sent {
-        let withdrawn = match limit_store::release_cooldown(&db, &keys, now_ms) {
-            Ok(release) => otp_store::withdraw(&kv, &db, email, release).await,
-            Err(err) => Err(err),
-        };
-        if let Err(withdraw) = withdrawn {
+        if let Err(withdraw) = send::withdraw(&kv, &db, email, &keys, now_ms).await {
             // The limits then stay as taken (a retry waits out the cooldown);
             // the code nobody received was never made usable.
             respond::log_error(&withdraw);
@@ -109,7 +102,7 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         AuditEvent::new(AuditKind::CodeSent)
             .email_hash(&config.keys.audit_tag("email", email.as_str())),
     )?;
-    otp_store::activate(&db, email, &issued.pending.id, &ctx.timestamp(), &sent).await?;
+    send::activate(&db, email, &issued.pending.id, &ctx.timestamp(), &sent).await?;
 
     respond::ok(
         200,

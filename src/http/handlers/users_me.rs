@@ -8,7 +8,7 @@ use crate::domain::user_change::{FieldValue, Precondition, UserField};
 use crate::http::context::RequestCtx;
 use crate::http::{auth, bookmark, respond};
 use crate::platform::log;
-use crate::storage::{session_repo, user_repo};
+use crate::storage::tables::{sessions, users};
 
 /// The profile may come from a nearby D1 replica (at least as fresh as the
 /// client's bookmark); whether the session is live is asked of the primary,
@@ -24,8 +24,8 @@ pub async fn get(req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
     let primary = ctx.db()?;
     let now = ctx.timestamp();
     let (live, profile) = futures_util::join!(
-        session_repo::is_live(&primary, &claims.sub, &claims.sid, &now),
-        user_repo::find(&replica, &claims.sub),
+        sessions::is_live(&primary, &claims.sub, &claims.sid, &now),
+        users::find(&replica, &claims.sub),
     );
     if !live? {
         return Err(auth::SESSION_ENDED);
@@ -34,7 +34,7 @@ pub async fn get(req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
         Some(user) => user,
         // A replica that has not seen the account yet (a login moments ago
         // without a bookmark): the primary has it.
-        None => user_repo::find(&primary, &claims.sub)
+        None => users::find(&primary, &claims.sub)
             .await?
             .ok_or(auth::SESSION_ENDED)?,
     };
@@ -67,7 +67,7 @@ pub async fn patch(req: Request, ctx: &RequestCtx) -> Result<Response, AppError>
     };
     // Written through a session on the primary, so its bookmark can go back.
     let db = ctx.db_session(Some("first-primary"))?;
-    let updated = user_repo::update(&db, &user.id, &changes, &precondition, &now)
+    let updated = users::update(&db, &user.id, &changes, &precondition, &now)
         .await?
         .ok_or(AppError::Conflict(
             "The username can be changed once every 30 days",

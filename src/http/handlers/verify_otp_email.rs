@@ -24,9 +24,9 @@ use crate::domain::requests::VerifyOtpRequest;
 use crate::domain::token::REFRESH_TTL_SECONDS;
 use crate::http::context::RequestCtx;
 use crate::http::respond;
-use crate::storage::login::{self, Attempt, Login, LoginOutcome, WrongAttempt};
-use crate::storage::session_repo::NewSession;
-use crate::storage::{otp_store, Db};
+use crate::storage::tables::sessions::NewSession;
+use crate::storage::units::login::{self, Attempt, Login, LoginOutcome, WrongAttempt};
+use crate::storage::Db;
 
 pub const IP_LIMITER: &str = "IP_VERIFY_LIMITER";
 
@@ -37,8 +37,7 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     let (kv, db) = (ctx.kv()?, ctx.db()?);
     // The flood check and the KV read side by side; D1 waits for the verdict,
     // so a flooding client never reaches it.
-    let (limited, seen) =
-        futures_util::join!(ctx.limit_ip(IP_LIMITER), otp_store::pending(&kv, &email));
+    let (limited, seen) = futures_util::join!(ctx.limit_ip(IP_LIMITER), kv.pending(&email));
     limited?;
     let seen = seen?;
 

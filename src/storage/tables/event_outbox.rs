@@ -3,12 +3,12 @@
 //! change, then drained to the EVENTS queue (`crate::webhooks::publish`).
 
 use serde::Deserialize;
-use worker::wasm_bindgen::JsValue;
-use worker::D1PreparedStatement;
 
-use super::{changes, int, text, Db};
 use crate::domain::error::AppError;
 use crate::domain::events::Event;
+use crate::storage::batch::Batch;
+use crate::storage::statement::{int, text, Param, Params, Statement, Written};
+use crate::storage::Db;
 
 /// An event in the outbox that the queue has not accepted yet.
 #[derive(Debug, Clone, Deserialize)]
@@ -27,53 +27,49 @@ impl From<&Event> for Unsent {
 }
 
 /// The INSERT of `event`, written only where `condition` holds in the batch's
-/// transaction. The event's columns are `?1`–`?5` (its user id is `?3`, which
-/// most conditions need); `condition`'s own values are bound from `?6` on.
-/// `RETURNING` tells the caller whether it was written.
-pub(super) fn insert_where(
-    db: &Db,
+/// transaction; `condition` gets the placeholder of the event's user id,
+/// which most conditions need. `RETURNING` tells whether it was written.
+pub(in crate::storage) fn insert_where(
     event: &Event,
-    condition: &str,
-    values: &[JsValue],
-) -> Result<D1PreparedStatement, AppError> {
-    let mut all = vec![
-        text(&event.id),
-        text(event.kind.as_str()),
-        text(&event.user_id),
-        text(&event.occurred_at),
-        text(&event.payload),
-    ];
-    all.extend_from_slice(values);
-    db.statement(
+    condition: impl FnOnce(&mut Params, Param) -> String,
+) -> Statement<Written> {
+    Statement::compose(|p| {
+        let [id, kind, user, at, payload] = p.bind_all([
+            text(&event.id),
+            text(event.kind.as_str()),
+            text(&event.user_id),
+            text(&event.occurred_at),
+            text(&event.payload),
+        ]);
         format!(
             "INSERT INTO event_outbox (id, type, user_id, created_at, payload)
-             SELECT ?1, ?2, ?3, ?4, ?5 WHERE {condition}
-             RETURNING id"
-        ),
-        &all,
-    )
+             SELECT {id}, {kind}, {user}, {at}, {payload} WHERE {}
+             RETURNING id",
+            condition(p, user)
+        )
+    })
 }
 
 /// Events written before `before` and still not on the queue (their
 /// publisher failed, or the worker stopped before it ran), oldest first.
 pub async fn unsent(db: &Db, before: &str, limit: u32) -> Result<Vec<Unsent>, AppError> {
-    let statement = db.statement(
+    let statement = Statement::new(
         "SELECT id, payload FROM event_outbox
          WHERE sent_at IS NULL AND created_at < ?1
          ORDER BY created_at LIMIT ?2",
-        &[text(before), int(i64::from(limit))],
-    )?;
+        vec![text(before), int(i64::from(limit))],
+    );
     db.rows(statement, "unsent events").await
 }
 
 /// Records that the queue accepted these events.
 pub async fn mark_sent(db: &Db, ids: &[&str], at: &str) -> Result<(), AppError> {
     let ids = serde_json::to_string(ids).map_err(AppError::internal)?;
-    let statement = db.statement(
+    let statement: Statement<Written> = Statement::new(
         "UPDATE event_outbox SET sent_at = ?1
          WHERE id IN (SELECT value FROM json_each(?2)) AND sent_at IS NULL",
-        &[text(at), text(&ids)],
-    )?;
+        vec![text(at), text(&ids)],
+    );
     db.run(statement, "events sent").await
 }
 
@@ -81,22 +77,22 @@ pub async fn mark_sent(db: &Db, ids: &[&str], at: &str) -> Result<(), AppError> 
 /// and still unsent as sent, in one statement however many there are (a
 /// request publishes nothing then). Returns how many.
 pub async fn mark_leftovers_sent(db: &Db, before: &str, at: &str) -> Result<usize, AppError> {
-    let statement = db.statement(
+    let mut batch = Batch::new();
+    let marked = batch.push::<Written>(Statement::new(
         "UPDATE event_outbox SET sent_at = ?1 WHERE sent_at IS NULL AND created_at < ?2",
-        &[text(at), text(before)],
-    )?;
-    let results = db
-        .batch(vec![statement], "events without receivers")
-        .await?;
-    changes(&results, 0)
+        vec![text(at), text(before)],
+    ));
+    db.batch(&batch, "events without receivers")
+        .await?
+        .changes(marked)
 }
 
 /// Drops events the queue accepted before `before`: the queue owns them now,
 /// and one of them carries an address.
 pub async fn purge_sent(db: &Db, before: &str) -> Result<(), AppError> {
-    let statement = db.statement(
+    let statement: Statement<Written> = Statement::new(
         "DELETE FROM event_outbox WHERE sent_at IS NOT NULL AND sent_at < ?1",
-        &[text(before)],
-    )?;
+        vec![text(before)],
+    );
     db.run(statement, "purge sent events").await
 }

@@ -4,6 +4,7 @@
 //! column cannot be added without deciding its fate on deletion.
 
 use crate::domain::user_change::UserField;
+use crate::storage::statement::Param;
 
 /// What a finalised deletion does to a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,14 +79,15 @@ pub fn column(field: UserField) -> &'static str {
         .unwrap_or("id")
 }
 
-/// The `SET` assignments that erase the personal columns; `?1` is the tombstone.
-pub fn erasure_sql() -> String {
+/// The `SET` assignments that erase the personal columns, the address to
+/// the `tombstone` bound at that placeholder.
+pub fn erasure_sql(tombstone: Param) -> String {
     USER_COLUMNS
         .iter()
         .filter_map(|(column, _, fate)| match fate {
             OnDeletion::EraseToNull => Some(format!("{column} = NULL")),
             OnDeletion::EraseToEmptyList => Some(format!("{column} = '[]'")),
-            OnDeletion::EraseToTombstone => Some(format!("{column} = ?1")),
+            OnDeletion::EraseToTombstone => Some(format!("{column} = {tombstone}")),
             OnDeletion::Keep => None,
         })
         .collect::<Vec<_>>()
@@ -95,41 +97,16 @@ pub fn erasure_sql() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::statement::text;
 
-    /// The columns the migrations give `users`, in order: `CREATE TABLE users`
-    /// and every later `ALTER TABLE users ADD COLUMN`.
+    /// The columns the migrations give `users`, in order, as SQLite reports
+    /// them once every migration has run.
     fn migrated_columns() -> Vec<String> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations");
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "sql"))
-            .collect();
-        files.sort();
-        let mut columns = Vec::new();
-        for file in files {
-            let sql = std::fs::read_to_string(file).unwrap();
-            if let Some(start) = sql.find("CREATE TABLE users (") {
-                let body = &sql[start..sql[start..].find("\n);").unwrap() + start];
-                for line in body.lines().skip(1) {
-                    let line = line.trim();
-                    let first = line.split_whitespace().next().unwrap_or("");
-                    let is_column = !first.is_empty()
-                        && !line.starts_with("--")
-                        && first.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-                        && !["check", "primary", "unique", "foreign"].contains(&first);
-                    if is_column {
-                        columns.push(first.to_string());
-                    }
-                }
-            }
-            for line in sql.lines() {
-                if let Some(rest) = line.trim().strip_prefix("ALTER TABLE users ADD COLUMN ") {
-                    columns.push(rest.split_whitespace().next().unwrap().to_string());
-                }
-            }
-        }
-        columns
+        crate::storage::testing::Sqlite::migrated()
+            .query("SELECT name FROM pragma_table_info('users') ORDER BY cid")
+            .into_iter()
+            .map(|row| row["name"].as_str().unwrap().to_string())
+            .collect()
     }
 
     #[test]
@@ -151,7 +128,7 @@ mod tests {
 
     #[test]
     fn erasure_covers_the_personal_columns_only() {
-        let sql = erasure_sql();
+        let sql = erasure_sql(crate::storage::statement::Params::default().bind(text("t")));
         assert!(sql.starts_with("email = ?1, name = NULL"));
         assert!(sql.contains("interests = '[]'"));
         assert!(sql.contains("last_login = NULL"));

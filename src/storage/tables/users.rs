@@ -1,50 +1,62 @@
-//! Users in D1.
+//! Users in D1 (`users`).
 
 use serde::Deserialize;
-use worker::wasm_bindgen::JsValue;
-use worker::D1PreparedStatement;
 
-use super::session_repo;
+use super::sessions;
 use super::user_columns::column;
-use super::{batch_rows, int, outbox, text, Db};
-use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
-use crate::domain::events::Event;
 use crate::domain::user::{DeletionStatus, User, DEFAULT_ROLES};
 use crate::domain::user_change::{Changes, FieldValue, Precondition};
+use crate::storage::statement::{int, text, Param, Params, Statement, Value};
+use crate::storage::Db;
 
 /// The SQL of a precondition, checked in the same statement as the write.
-fn precondition_sql(precondition: &Precondition) -> &'static str {
+fn precondition_sql(p: &mut Params, precondition: &Precondition) -> String {
     match precondition {
-        Precondition::RegistrationIncomplete => "is_registration_complete = 0",
-        Precondition::UsernameChangeAllowed { .. } => {
-            "(last_username_change_date IS NULL OR last_username_change_date <= ?)"
-        }
+        Precondition::RegistrationIncomplete => "is_registration_complete = 0".into(),
+        Precondition::UsernameChangeAllowed { cutoff } => format!(
+            "(last_username_change_date IS NULL OR last_username_change_date <= {})",
+            p.bind(text(cutoff))
+        ),
         Precondition::DeletionSchedulable => {
-            "(account_deletion_status IS NULL OR account_deletion_status = 'cancelled')"
+            "(account_deletion_status IS NULL OR account_deletion_status = 'cancelled')".into()
         }
-        Precondition::DeletionPending => "account_deletion_status = 'pending'",
-        Precondition::None => "1 = 1",
+        Precondition::DeletionPending => "account_deletion_status = 'pending'".into(),
+        Precondition::None => "1 = 1".into(),
     }
 }
 
-fn bind_value(value: &FieldValue) -> Result<JsValue, AppError> {
+/// The condition an update of user `user_id` applies under: not finalised,
+/// and `precondition`.
+pub(in crate::storage) fn guard_sql(
+    p: &mut Params,
+    user_id: &str,
+    precondition: &Precondition,
+) -> String {
+    let id = p.bind(text(user_id));
+    format!(
+        "id = {id} AND account_deletion_status IS NOT 'finalized' AND {}",
+        precondition_sql(p, precondition)
+    )
+}
+
+fn bind_value(value: &FieldValue) -> Result<Value, AppError> {
     Ok(match value {
         FieldValue::Text(s) => text(s),
         FieldValue::Bool(b) => int(i64::from(*b)),
         FieldValue::List(items) => text(&serde_json::to_string(items).map_err(AppError::internal)?),
-        FieldValue::Null => JsValue::NULL,
+        FieldValue::Null => Value::Null,
     })
 }
 
 /// The users of rows D1 returned, as the documented user.
-pub(super) fn users(rows: Vec<UserRow>) -> Result<Option<User>, AppError> {
+pub(in crate::storage) fn users(rows: Vec<UserRow>) -> Result<Option<User>, AppError> {
     rows.into_iter().next().map(User::try_from).transpose()
 }
 
 /// D1 reports constraint violations as text; a taken username is the caller's
 /// problem (409), anything else is ours.
-fn conflict_or_internal(err: AppError) -> AppError {
+pub(in crate::storage) fn conflict_or_internal(err: AppError) -> AppError {
     match err {
         AppError::Internal(cause) if cause.contains("UNIQUE constraint failed: users.username") => {
             AppError::Conflict("That username is already taken")
@@ -54,41 +66,43 @@ fn conflict_or_internal(err: AppError) -> AppError {
 }
 
 /// The login's user write: creates the user on first login or stamps
-/// `last_login` on a later one, but only if `consumer` is the request that used
-/// the code (so a losing concurrent request writes nothing), and never for a
-/// finalised deletion. `RETURNING` gives the row; none means a condition failed.
+/// `last_login` on a later one, only where `condition` holds (the login's:
+/// this request used the code, so a losing concurrent request writes
+/// nothing), and never for a finalised deletion. `RETURNING` gives the row;
+/// none means a condition failed. `condition` gets the address's placeholder.
 ///
 /// `tombstones` are what a finalised deletion may have left of this address
 /// (under the current key or an earlier one): while one exists, the address
 /// cannot make a new account either.
-pub(super) fn upsert_on_login(
-    db: &Db,
+pub(in crate::storage) fn upsert_on_login(
     new_id: &str,
-    email: &EmailAddress,
+    email: &str,
     tombstones: &[String],
-    consumer: &str,
     now: &str,
-) -> Result<D1PreparedStatement, AppError> {
+    condition: impl FnOnce(&mut Params, Param) -> String,
+) -> Result<Statement<UserRow>, AppError> {
     let roles = serde_json::to_string(DEFAULT_ROLES).map_err(AppError::internal)?;
     let tombstones = serde_json::to_string(tombstones).map_err(AppError::internal)?;
-    db.statement(
-        "INSERT INTO users (id, email, roles, last_login, created_at, updated_at)
-         SELECT ?1, ?2, ?3, ?4, ?4, ?4
-         WHERE EXISTS (SELECT 1 FROM otp_codes WHERE email = ?2 AND consumed_by = ?5)
-           AND NOT EXISTS (SELECT 1 FROM users WHERE email IN (SELECT value FROM json_each(?6)))
-         ON CONFLICT (email) DO UPDATE SET last_login = excluded.last_login,
-             updated_at = excluded.updated_at
-         WHERE users.account_deletion_status IS NOT 'finalized'
-         RETURNING *",
-        &[
+    Ok(Statement::compose(|p| {
+        let [id, email, roles, now, tombstones] = p.bind_all([
             text(new_id),
-            text(email.as_str()),
+            text(email),
             text(&roles),
             text(now),
-            text(consumer),
             text(&tombstones),
-        ],
-    )
+        ]);
+        format!(
+            "INSERT INTO users (id, email, roles, last_login, created_at, updated_at)
+             SELECT {id}, {email}, {roles}, {now}, {now}, {now}
+             WHERE {}
+               AND NOT EXISTS (SELECT 1 FROM users WHERE email IN (SELECT value FROM json_each({tombstones})))
+             ON CONFLICT (email) DO UPDATE SET last_login = excluded.last_login,
+                 updated_at = excluded.updated_at
+             WHERE users.account_deletion_status IS NOT 'finalized'
+             RETURNING *",
+            condition(p, email)
+        )
+    }))
 }
 
 /// The user behind an access token, if its session is still live.
@@ -98,83 +112,64 @@ pub async fn find_for_session(
     session_id: &str,
     now: &str,
 ) -> Result<Option<User>, AppError> {
-    let statement = db.statement(
+    let statement = Statement::compose(|p| {
+        let [user, session, now] = p.bind_all([text(user_id), text(session_id), text(now)]);
         format!(
-            "SELECT * FROM users WHERE id = ?1 AND {}",
-            session_repo::live_sql(2, 1, 3)
-        ),
-        &[text(user_id), text(session_id), text(now)],
-    )?;
+            "SELECT * FROM users WHERE id = {user} AND {}",
+            sessions::live_sql(session, user, now)
+        )
+    });
     users(db.rows(statement, "user by session").await?)
 }
 
 /// A user's profile by id (not finalised), from whichever replica `db` reads.
 pub async fn find(db: &Db, user_id: &str) -> Result<Option<User>, AppError> {
-    let statement = db.statement(
+    let statement = Statement::new(
         "SELECT * FROM users WHERE id = ?1 AND account_deletion_status IS NOT 'finalized'",
-        &[text(user_id)],
-    )?;
+        vec![text(user_id)],
+    );
     users(db.rows(statement, "user by id").await?)
 }
 
 /// For the refresh batch: the user of a session whose refresh token is now
 /// `jti`, or whose last rotation retired `previous_jti`.
-pub(super) fn select_by_session_jti(
-    db: &Db,
+pub(in crate::storage) fn select_by_session_jti(
     session_id: &str,
     jti: &str,
     previous_jti: &str,
-) -> Result<D1PreparedStatement, AppError> {
-    db.statement(
+) -> Statement<UserRow> {
+    Statement::new(
         "SELECT u.* FROM users u JOIN sessions s ON s.user_id = u.id
          WHERE s.id = ?1 AND (s.refresh_jti = ?2 OR s.previous_refresh_jti = ?3)
            AND u.account_deletion_status IS NOT 'finalized'",
-        &[text(session_id), text(jti), text(previous_jti)],
+        vec![text(session_id), text(jti), text(previous_jti)],
     )
 }
 
 /// The guarded UPDATE of `update`: `changes` (plus `updated_at`) where the
 /// user is not finalised and `precondition` holds.
-fn update_statement(
-    db: &Db,
+pub(in crate::storage) fn update_statement(
     user_id: &str,
     changes: &Changes,
     precondition: &Precondition,
     now: &str,
-) -> Result<D1PreparedStatement, AppError> {
-    let mut assignments: Vec<String> = changes
+) -> Result<Statement<UserRow>, AppError> {
+    let values = changes
         .iter()
-        .map(|(field, _)| format!("{} = ?", column(*field)))
-        .collect();
-    assignments.push("updated_at = ?".into());
-    let sql = format!(
-        "UPDATE users SET {} WHERE {} RETURNING *",
-        assignments.join(", "),
-        guard_sql(precondition)
-    );
-    let mut values: Vec<JsValue> = changes
-        .iter()
-        .map(|(_, v)| bind_value(v))
-        .collect::<Result<_, _>>()?;
-    values.push(text(now));
-    values.extend(guard_values(user_id, precondition));
-    db.statement(sql, &values)
-}
-
-/// The condition an update applies under, with its values (`guard_values`).
-fn guard_sql(precondition: &Precondition) -> String {
-    format!(
-        "id = ? AND account_deletion_status IS NOT 'finalized' AND {}",
-        precondition_sql(precondition)
-    )
-}
-
-fn guard_values(user_id: &str, precondition: &Precondition) -> Vec<JsValue> {
-    let mut values = vec![text(user_id)];
-    if let Precondition::UsernameChangeAllowed { cutoff } = precondition {
-        values.push(text(cutoff));
-    }
-    values
+        .map(|(field, v)| Ok((column(*field), bind_value(v)?)))
+        .collect::<Result<Vec<_>, AppError>>()?;
+    Ok(Statement::compose(|p| {
+        let mut assignments: Vec<String> = values
+            .into_iter()
+            .map(|(column, value)| format!("{column} = {}", p.bind(value)))
+            .collect();
+        assignments.push(format!("updated_at = {}", p.bind(text(now))));
+        format!(
+            "UPDATE users SET {} WHERE {} RETURNING *",
+            assignments.join(", "),
+            guard_sql(p, user_id, precondition)
+        )
+    }))
 }
 
 /// Writes `changes` (plus `updated_at`) if `precondition` holds; `None` if not.
@@ -185,42 +180,12 @@ pub async fn update(
     precondition: &Precondition,
     now: &str,
 ) -> Result<Option<User>, AppError> {
-    let statement = update_statement(db, user_id, changes, precondition, now)?;
+    let statement = update_statement(user_id, changes, precondition, now)?;
     let rows = db
         .rows(statement, "user update")
         .await
         .map_err(conflict_or_internal)?;
     users(rows)
-}
-
-/// `update`, and `event` in the outbox exactly when the update applies: one
-/// batch, the event's INSERT first under the update's own condition, so both
-/// read the same state in one transaction (and a failed update, such as a
-/// taken username, rolls the event back with it).
-pub async fn update_with_event(
-    db: &Db,
-    user_id: &str,
-    changes: &Changes,
-    precondition: &Precondition,
-    now: &str,
-    event: &Event,
-) -> Result<Option<User>, AppError> {
-    // The guard's `?`s follow the event's `?1`–`?5`, so SQLite numbers them from 6.
-    let condition = format!(
-        "EXISTS (SELECT 1 FROM users WHERE {})",
-        guard_sql(precondition)
-    );
-    let results = db
-        .batch(
-            vec![
-                outbox::insert_where(db, event, &condition, &guard_values(user_id, precondition))?,
-                update_statement(db, user_id, changes, precondition, now)?,
-            ],
-            "user update with event",
-        )
-        .await
-        .map_err(conflict_or_internal)?;
-    users(batch_rows::<UserRow>(&results, 1)?)
 }
 
 /// A `users` row as D1 returns it: booleans as 0/1, lists as JSON text.

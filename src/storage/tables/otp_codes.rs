@@ -1,0 +1,265 @@
+//! Codes in D1 (`otp_codes`), the authority: every code's hash, attempts and
+//! use. KV holds a copy of the usable ones (`storage::kv`).
+
+use serde::Deserialize;
+
+use super::rate_limits::{self, KeyedCounter, NotLocked};
+use crate::domain::email::EmailAddress;
+use crate::domain::error::AppError;
+use crate::domain::limits::{Counter, Keys};
+use crate::domain::otp::{LedgerSnapshot, OtpPolicy, PendingCode, LIVE_CODES};
+use crate::storage::statement::{int, opt_text, text, Param, Params, Statement, Written};
+
+/// The SQL condition "usable": unused, unexpired, attempts left.
+fn usable(p: &mut Params, policy: &OtpPolicy, now_ms: i64) -> String {
+    let [now, max] = p.bind_all([int(now_ms), int(i64::from(policy.max_attempts))]);
+    format!("consumed_by IS NULL AND expires_at > {now} AND attempts < {max}")
+}
+
+/// Stores a new code, in the batch that admits its send, right after the
+/// statement that takes the cooldown (`Batch::push_after`): only a send that
+/// took it (`changes() > 0`) inserts its code. It is stored `unsent`, which no
+/// verify accepts, until `activate` runs after the mail was delivered: a send
+/// whose mail fails leaves no usable code behind, even when taking it back
+/// fails too.
+pub(in crate::storage) fn insert_if_admitted(
+    email: &EmailAddress,
+    code: &PendingCode,
+    policy: &OtpPolicy,
+    now_ms: i64,
+) -> Statement<Written> {
+    Statement::new(
+        "INSERT INTO otp_codes (email, code_id, code_hash, attempts, issued_at, expires_at, consumed_by)
+         SELECT ?1, ?2, ?3, 0, ?4, ?5, 'unsent' WHERE changes() > 0",
+        vec![
+            text(email.as_str()),
+            text(&code.id),
+            text(&code.hash),
+            int(now_ms),
+            int(now_ms + i64::from(policy.ttl_seconds) * 1000),
+        ],
+    )
+}
+
+/// Makes a delivered code usable.
+pub(in crate::storage) fn activate(email: &EmailAddress, code_id: &str) -> Statement<Written> {
+    Statement::new(
+        "UPDATE otp_codes SET consumed_by = NULL
+         WHERE email = ?1 AND code_id = ?2 AND consumed_by = 'unsent'",
+        vec![text(email.as_str()), text(code_id)],
+    )
+}
+
+/// Retires all but the newest `LIVE_CODES` delivered codes of the address.
+pub(in crate::storage) fn retire_all_but_newest(email: &EmailAddress) -> Statement<Written> {
+    Statement::new(
+        "UPDATE otp_codes SET consumed_by = 'retired'
+         WHERE email = ?1 AND consumed_by IS NULL AND code_id NOT IN
+           (SELECT code_id FROM otp_codes WHERE email = ?1 AND consumed_by IS NOT 'unsent'
+            ORDER BY issued_at DESC LIMIT ?2)",
+        vec![text(email.as_str()), int(LIVE_CODES as i64)],
+    )
+}
+
+/// Rows of codes that expired before `before_ms`: of no further use.
+pub(in crate::storage) fn purge_expired(before_ms: i64) -> Statement<Written> {
+    Statement::new(
+        "DELETE FROM otp_codes WHERE expires_at < ?1",
+        vec![int(before_ms)],
+    )
+}
+
+/// Every code of an address (a finalised deletion), under `condition`.
+pub(in crate::storage) fn delete_all_where(
+    email: &str,
+    condition: impl FnOnce(&mut Params) -> String,
+) -> Statement<Written> {
+    Statement::compose(|p| {
+        let email = p.bind(text(email));
+        format!(
+            "DELETE FROM otp_codes WHERE email = {email} AND {}",
+            condition(p)
+        )
+    })
+}
+
+/// The newest usable code of the address, for a send to keep behind its new one.
+pub(in crate::storage) fn newest_usable(
+    email: &EmailAddress,
+    policy: &OtpPolicy,
+    now_ms: i64,
+) -> Statement<PendingCode> {
+    Statement::compose(|p| {
+        let email = p.bind(text(email.as_str()));
+        format!(
+            "SELECT code_id AS id, code_hash AS hash FROM otp_codes
+             WHERE email = {email} AND {} ORDER BY issued_at DESC LIMIT 1",
+            usable(p, policy, now_ms)
+        )
+    })
+}
+
+/// What an attempt does to the address's usable codes.
+pub(in crate::storage) enum AttemptOn<'a> {
+    /// The right code: use it, marking it with the request's `consumer`
+    /// token. Of concurrent requests exactly one wins; `RETURNING` gives a row
+    /// only to the winner.
+    Use { code_id: &'a str, consumer: &'a str },
+    /// A wrong code: count it against every usable code of the address, but
+    /// only if the codes the request saw (KV's newest, `seen_newest`) are
+    /// D1's, so a location with a missing or stale KV copy counts nothing
+    /// against anyone. Marks the rows it counted with the request's `token`
+    /// so the failure counters can weigh them.
+    CountWrong {
+        seen_newest: Option<&'a str>,
+        token: &'a str,
+    },
+}
+
+/// The attempts spent on a code an attempt changed.
+#[derive(Deserialize)]
+pub(in crate::storage) struct Attempts {
+    pub attempts: u32,
+}
+
+/// An attempt on codes: one atomic UPDATE, applied only to usable codes and
+/// only while the request is not locked out. `RETURNING` gives the attempts
+/// spent on each code it changed.
+pub(in crate::storage) fn attempt(
+    email: &EmailAddress,
+    on: AttemptOn<'_>,
+    policy: &OtpPolicy,
+    now_ms: i64,
+    lock: &NotLocked<'_>,
+) -> Statement<Attempts> {
+    Statement::compose(|p| {
+        let email_p = p.bind(text(email.as_str()));
+        let usable_now = usable(p, policy, now_ms);
+        let (marks, mark, which) = match on {
+            AttemptOn::Use { code_id, consumer } => {
+                let code = p.bind(text(code_id));
+                (
+                    "consumed_by",
+                    p.bind(text(consumer)),
+                    format!("code_id = {code}"),
+                )
+            }
+            AttemptOn::CountWrong { seen_newest, token } => {
+                let seen = p.bind(opt_text(seen_newest));
+                let newest = format!(
+                    "{seen} = (SELECT code_id FROM otp_codes WHERE email = {email_p} AND {}
+                               ORDER BY issued_at DESC LIMIT 1)",
+                    usable(p, policy, now_ms)
+                );
+                ("last_attempt_by", p.bind(text(token)), newest)
+            }
+        };
+        format!(
+            "UPDATE otp_codes SET attempts = attempts + 1, {marks} = {mark}
+             WHERE email = {email_p} AND {usable_now} AND {locked} AND {which}
+             RETURNING attempts",
+            locked = lock.sql(p)
+        )
+    })
+}
+
+/// The SQL condition "the request whose token is `consumer` used a code of
+/// `email`": the login's other writes take effect only for the request that
+/// won the code.
+pub(in crate::storage) fn used_by(email: Param, consumer: Param) -> String {
+    format!("EXISTS (SELECT 1 FROM otp_codes WHERE email = {email} AND consumed_by = {consumer})")
+}
+
+/// After a login: every other code of the address is retired, so one mail's
+/// worth of codes gives one login.
+pub(in crate::storage) fn retire_others(
+    email: &EmailAddress,
+    consumer: &str,
+) -> Statement<Written> {
+    Statement::compose(|p| {
+        let [email, consumer] = p.bind_all([text(email.as_str()), text(consumer)]);
+        format!(
+            "UPDATE otp_codes SET consumed_by = 'retired'
+             WHERE email = {email} AND consumed_by IS NULL AND {}",
+            used_by(email, consumer)
+        )
+    })
+}
+
+/// One row of `ledger`: a code or a counter.
+#[derive(Deserialize)]
+pub(in crate::storage) struct LedgerRow {
+    id: Option<String>,
+    hash: Option<String>,
+    attempts: Option<u32>,
+    key: Option<String>,
+    window_start: Option<i64>,
+    count: Option<i64>,
+    updated_at: Option<i64>,
+}
+
+/// The ledger after an attempt, in one statement (each statement a batch
+/// carries costs D1 work of its own): the address's unused, unexpired codes
+/// (newest first), then the request's counters (`snapshot` reads it).
+pub(in crate::storage) fn ledger(
+    email: &EmailAddress,
+    keys: &Keys,
+    now_ms: i64,
+) -> Statement<LedgerRow> {
+    Statement::compose(|p| {
+        let [email, now] = p.bind_all([text(email.as_str()), int(now_ms)]);
+        format!(
+            "SELECT 'code' AS kind, code_id AS id, code_hash AS hash, attempts,
+                    NULL AS key, NULL AS window_start, NULL AS count, NULL AS updated_at,
+                    issued_at AS ord
+               FROM otp_codes WHERE email = {email} AND consumed_by IS NULL AND expires_at > {now}
+             UNION ALL
+             SELECT 'counter', NULL, NULL, NULL, key, window_start, count, updated_at, 0
+               FROM rate_limits WHERE {}
+             ORDER BY kind, ord DESC",
+            rate_limits::any_key(p, keys)
+        )
+    })
+}
+
+/// The rows of a `ledger` statement.
+pub(in crate::storage) fn snapshot(
+    rows: Vec<LedgerRow>,
+    keys: &Keys,
+) -> Result<LedgerSnapshot, AppError> {
+    let mut unexpired = Vec::new();
+    let mut counters = Vec::new();
+    for row in rows {
+        match row {
+            LedgerRow {
+                id: Some(id),
+                hash: Some(hash),
+                attempts: Some(attempts),
+                ..
+            } => unexpired.push((PendingCode { id, hash }, attempts)),
+            LedgerRow {
+                key: Some(key),
+                window_start: Some(window_start),
+                count: Some(count),
+                updated_at: Some(updated_at),
+                ..
+            } => counters.push(KeyedCounter {
+                key,
+                counter: Counter {
+                    window_start,
+                    count,
+                    updated_at,
+                },
+            }),
+            _ => {
+                return Err(AppError::internal(
+                    "ledger row is neither a code nor a counter",
+                ))
+            }
+        }
+    }
+    Ok(LedgerSnapshot {
+        unexpired,
+        counters: rate_limits::by_purpose(&counters, keys),
+    })
+}

@@ -1,0 +1,267 @@
+//! Abuse counters in D1 (`rate_limits`), per address and client network and
+//! per address alone. Each check-and-count is a conditional write, so limits
+//! hold under concurrency and across locations.
+
+use serde::Deserialize;
+
+use crate::domain::email::EmailAddress;
+use crate::domain::limits::{
+    BudgetPolicy, Counter, Counters, EmailLimits, Keys, BUDGET_WINDOW_MS, WINDOW_MS,
+};
+use crate::storage::statement::{int, text, Params, Statement, Value, Written};
+
+/// The condition "this request is not locked out": its network's lock, and
+/// the address's spent budget where that locks (`BudgetPolicy::Lock`).
+pub(in crate::storage) struct NotLocked<'a> {
+    keys: &'a Keys,
+    limits: &'a EmailLimits,
+    budget: BudgetPolicy,
+    now_ms: i64,
+}
+
+impl<'a> NotLocked<'a> {
+    pub(in crate::storage) fn new(
+        keys: &'a Keys,
+        limits: &'a EmailLimits,
+        budget: BudgetPolicy,
+        now_ms: i64,
+    ) -> Self {
+        Self {
+            keys,
+            limits,
+            budget,
+            now_ms,
+        }
+    }
+
+    /// The SQL condition, its values bound into `p`.
+    pub(in crate::storage) fn sql(&self, p: &mut Params) -> String {
+        let budget_key = match self.budget {
+            BudgetPolicy::Lock => text(&self.keys.address_failures),
+            // A key no row has: a spent budget asks for a challenge, not a lock.
+            BudgetPolicy::Challenge => Value::Null,
+        };
+        let [key, threshold, since, budget_key, budget, budget_since] = p.bind_all([
+            text(&self.keys.failures),
+            int(i64::from(self.limits.failures_before_lockout)),
+            int(self.now_ms - self.limits.lockout_ms()),
+            budget_key,
+            int(i64::from(self.limits.daily_failure_budget)),
+            int(self.now_ms - BUDGET_WINDOW_MS),
+        ]);
+        format!(
+            "NOT EXISTS (SELECT 1 FROM rate_limits WHERE
+                (key = {key} AND count >= {threshold} AND updated_at > {since})
+             OR (key = {budget_key} AND count >= {budget} AND updated_at > {budget_since}))"
+        )
+    }
+}
+
+/// A failure counter and the rule it runs by.
+struct FailureCounter<'a> {
+    key: &'a str,
+    window_ms: i64,
+    threshold: u32,
+    lock_ms: i64,
+}
+
+/// Adds this request's counted wrong codes to one failure counter, weighted by
+/// how many usable codes the guess was checked against (each is a chance to be
+/// right). Nothing is counted when no code was (`otp_codes::attempt` marks the
+/// rows). A window restarts once it is over, unless its lock still holds.
+fn add_failures(
+    counter: FailureCounter<'_>,
+    email: &EmailAddress,
+    attempt: &str,
+    now_ms: i64,
+) -> Statement<Written> {
+    let FailureCounter {
+        key,
+        window_ms,
+        threshold,
+        lock_ms,
+    } = counter;
+    Statement::new(
+        "INSERT INTO rate_limits (key, window_start, count, updated_at)
+         SELECT ?1, ?2, w.n, ?2 FROM
+           (SELECT COUNT(*) AS n FROM otp_codes WHERE email = ?3 AND last_attempt_by = ?4) w
+         WHERE w.n > 0
+         ON CONFLICT (key) DO UPDATE SET
+             count = CASE WHEN window_start > ?2 - ?5 OR (count >= ?6 AND updated_at > ?2 - ?7)
+                          THEN count + excluded.count ELSE excluded.count END,
+             window_start = CASE WHEN window_start > ?2 - ?5 OR (count >= ?6 AND updated_at > ?2 - ?7)
+                          THEN window_start ELSE ?2 END,
+             updated_at = ?2",
+        vec![
+            text(key),
+            int(now_ms),
+            text(email.as_str()),
+            text(attempt),
+            int(window_ms),
+            int(i64::from(threshold)),
+            int(lock_ms),
+        ],
+    )
+}
+
+/// The two failure counters a wrong code adds to: its network's and the address's.
+pub(in crate::storage) fn record_failures(
+    keys: &Keys,
+    limits: &EmailLimits,
+    email: &EmailAddress,
+    attempt: &str,
+    now_ms: i64,
+) -> [Statement<Written>; 2] {
+    [
+        add_failures(
+            FailureCounter {
+                key: &keys.failures,
+                window_ms: WINDOW_MS,
+                threshold: limits.failures_before_lockout,
+                lock_ms: limits.lockout_ms(),
+            },
+            email,
+            attempt,
+            now_ms,
+        ),
+        add_failures(
+            FailureCounter {
+                key: &keys.address_failures,
+                window_ms: BUDGET_WINDOW_MS,
+                threshold: limits.daily_failure_budget,
+                lock_ms: BUDGET_WINDOW_MS,
+            },
+            email,
+            attempt,
+            now_ms,
+        ),
+    ]
+}
+
+/// A counter row with its key.
+#[derive(Deserialize)]
+pub(in crate::storage) struct KeyedCounter {
+    pub key: String,
+    #[serde(flatten)]
+    pub counter: Counter,
+}
+
+/// The SQL condition "`key` is one of the request's counter keys".
+pub(in crate::storage) fn any_key(p: &mut Params, keys: &Keys) -> String {
+    let [a, b, c, d, e] = p.bind_all([
+        text(&keys.cooldown),
+        text(&keys.sends),
+        text(&keys.failures),
+        text(&keys.address_sends),
+        text(&keys.address_failures),
+    ]);
+    format!("key IN ({a}, {b}, {c}, {d}, {e})")
+}
+
+/// Reads every counter of the keys (`by_purpose` sorts them).
+pub(in crate::storage) fn read(keys: &Keys) -> Statement<KeyedCounter> {
+    Statement::compose(|p| {
+        format!(
+            "SELECT key, window_start, count, updated_at FROM rate_limits WHERE {}",
+            any_key(p, keys)
+        )
+    })
+}
+
+/// Counter rows, by purpose.
+pub(in crate::storage) fn by_purpose(rows: &[KeyedCounter], keys: &Keys) -> Counters {
+    let find = |key: &str| rows.iter().find(|c| c.key == key).map(|c| c.counter);
+    Counters {
+        cooldown: find(&keys.cooldown),
+        sends: find(&keys.sends),
+        failures: find(&keys.failures),
+        address_sends: find(&keys.address_sends),
+        address_failures: find(&keys.address_failures),
+    }
+}
+
+/// A send's admission, the limits it must pass.
+pub(in crate::storage) struct SendGate<'a> {
+    pub keys: &'a Keys,
+    pub limits: &'a EmailLimits,
+    pub lock: &'a NotLocked<'a>,
+    /// The sender solved a challenge (a spent budget then does not refuse).
+    pub challenge_passed: bool,
+    pub now_ms: i64,
+}
+
+/// Takes the address's cooldown, only if every limit passes: the request's
+/// lock, the hourly caps of the network and of the address and, without a
+/// solved challenge, the address's daily failure budget. `RETURNING` gives a
+/// row only to the send it admits; its `changes()` are the admission for the
+/// statement pushed right after it.
+pub(in crate::storage) fn take_cooldown(g: &SendGate<'_>) -> Statement<Written> {
+    let (keys, limits) = (g.keys, g.limits);
+    Statement::compose(|p| {
+        let [cooldown, now, cooldown_ms, sends, sends_cap, address_sends, address_cap, window] = p
+            .bind_all([
+                text(&keys.cooldown),
+                int(g.now_ms),
+                int(limits.cooldown_ms()),
+                text(&keys.sends),
+                int(i64::from(limits.sends_per_hour)),
+                text(&keys.address_sends),
+                int(i64::from(limits.address_sends_per_hour)),
+                int(WINDOW_MS),
+            ]);
+        let [budget_key, budget, budget_window, challenged] = p.bind_all([
+            text(&keys.address_failures),
+            int(i64::from(limits.daily_failure_budget)),
+            int(BUDGET_WINDOW_MS),
+            int(i64::from(g.challenge_passed)),
+        ]);
+        format!(
+            "INSERT INTO rate_limits (key, window_start, count, updated_at)
+             SELECT {cooldown}, {now}, 1, {now} WHERE {lock}
+               AND NOT EXISTS (SELECT 1 FROM rate_limits WHERE key = {sends}
+                               AND window_start > {now} - {window} AND count >= {sends_cap})
+               AND NOT EXISTS (SELECT 1 FROM rate_limits WHERE key = {address_sends}
+                               AND window_start > {now} - {window} AND count >= {address_cap})
+               AND ({challenged} = 1 OR NOT EXISTS (SELECT 1 FROM rate_limits WHERE key = {budget_key}
+                               AND count >= {budget} AND updated_at > {now} - {budget_window}))
+             ON CONFLICT (key) DO UPDATE SET window_start = {now}, count = 1, updated_at = {now}
+             WHERE rate_limits.updated_at <= {now} - {cooldown_ms}
+             RETURNING count",
+            lock = g.lock.sql(p)
+        )
+    })
+}
+
+/// The hourly counters of the network and of the address, in one statement,
+/// counted only by the request that just took the cooldown (its row carries
+/// this request's time).
+pub(in crate::storage) fn count_sends(keys: &Keys, now_ms: i64) -> Statement<Written> {
+    Statement::new(
+        "INSERT INTO rate_limits (key, window_start, count, updated_at)
+         SELECT column1, ?2, 1, ?2 FROM (VALUES (?1), (?5))
+         WHERE (SELECT updated_at FROM rate_limits WHERE key = ?4) = ?2
+         ON CONFLICT (key) DO UPDATE SET
+             count = CASE WHEN window_start > ?2 - ?3 THEN count + 1 ELSE 1 END,
+             window_start = CASE WHEN window_start > ?2 - ?3 THEN window_start ELSE ?2 END,
+             updated_at = ?2",
+        vec![
+            text(&keys.sends),
+            int(now_ms),
+            int(WINDOW_MS),
+            text(&keys.cooldown),
+            text(&keys.address_sends),
+        ],
+    )
+}
+
+/// Gives back the cooldown of a send whose mail failed, so its owner can ask
+/// again at once for the code that never arrived. The send still counts
+/// against the hourly caps: a provider that times out may yet deliver, and
+/// one that refuses an address must not be called without bound. Only the
+/// row this send wrote (`updated_at` is its time) is removed.
+pub fn release_cooldown(keys: &Keys, now_ms: i64) -> Statement<Written> {
+    Statement::new(
+        "DELETE FROM rate_limits WHERE key = ?1 AND updated_at = ?2",
+        vec![text(&keys.cooldown), int(now_ms)],
+    )
+}

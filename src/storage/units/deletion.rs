@@ -1,0 +1,143 @@
+//! Finalising due deletions: one D1 batch per account, in which every write
+//! after the erasure is conditional on that erasure having happened in this
+//! batch. An account cancelled after the job selected it is left untouched:
+//! its sessions, its pending code and its audit trail stay as they were.
+
+use serde::Deserialize;
+
+use crate::domain::audit::AuditKind;
+use crate::domain::error::AppError;
+use crate::domain::events::Event;
+use crate::storage::batch::Batch;
+use crate::storage::statement::{int, text, Param, Params, Statement, Written};
+use crate::storage::tables::sessions::RevokeReason;
+use crate::storage::tables::user_columns::erasure_sql;
+use crate::storage::tables::{event_outbox, otp_codes};
+use crate::storage::{Db, Kv};
+
+/// An account whose deletion is due, with the tombstone its address becomes.
+pub struct DueAccount {
+    pub id: String,
+    pub email: String,
+    pub tombstone: String,
+}
+
+/// Accounts whose deletion is due, oldest first. `tombstone` is the keyed
+/// marker an address leaves (`CodeHasher::tombstone`).
+pub async fn due(
+    db: &Db,
+    now: &str,
+    limit: u32,
+    tombstone: impl Fn(&str) -> String,
+) -> Result<Vec<DueAccount>, AppError> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+        email: String,
+    }
+    let statement: Statement<Row> = Statement::new(
+        "SELECT id, email FROM users
+         WHERE account_deletion_status = 'pending' AND account_deletion_scheduled_for <= ?1
+         ORDER BY account_deletion_scheduled_for LIMIT ?2",
+        vec![text(now), int(i64::from(limit))],
+    );
+    let rows = db.rows(statement, "due deletions").await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| DueAccount {
+            tombstone: tombstone(&r.email),
+            id: r.id,
+            email: r.email,
+        })
+        .collect())
+}
+
+/// "Finalised by this batch": the erasure stamps `now`.
+fn finalized_now(p: &mut Params, user: Param, now: &str) -> String {
+    let now = p.bind(text(now));
+    format!(
+        "EXISTS (SELECT 1 FROM users WHERE id = {user}
+           AND account_deletion_status = 'finalized' AND account_deletion_finalized_at = {now})"
+    )
+}
+
+fn finalize_batch(
+    account: &DueAccount,
+    now: &str,
+    deleted: &Event,
+) -> (Batch, crate::storage::batch::Slot<Written>) {
+    let mut batch = Batch::new();
+    let erased = batch.push(Statement::<Written>::compose(|p| {
+        let [tombstone, at, id] =
+            p.bind_all([text(&account.tombstone), text(now), text(&account.id)]);
+        format!(
+            "UPDATE users SET {}, account_deletion_status = 'finalized',
+                 account_deletion_finalized_at = {at}, updated_at = {at}
+             WHERE id = {id} AND account_deletion_status = 'pending'
+               AND account_deletion_scheduled_for <= {at}
+             RETURNING id",
+            erasure_sql(tombstone)
+        )
+    }));
+    batch.push(Statement::<Written>::compose(|p| {
+        let [id, at, reason] = p.bind_all([
+            text(&account.id),
+            text(now),
+            text(RevokeReason::AccountDeleted.as_str()),
+        ]);
+        format!(
+            "UPDATE sessions SET revoked_at = {at}, revoked_reason = {reason}
+             WHERE user_id = {id} AND revoked_at IS NULL AND {}",
+            finalized_now(p, id, now)
+        )
+    }));
+    batch.push(otp_codes::delete_all_where(&account.email, |p| {
+        let id = p.bind(text(&account.id));
+        finalized_now(p, id, now)
+    }));
+    batch.push(Statement::<Written>::compose(|p| {
+        let [id, at, kind] = p.bind_all([
+            text(&account.id),
+            text(now),
+            text(AuditKind::DeletionFinalized.as_str()),
+        ]);
+        format!(
+            "INSERT INTO audit_events (at, event, user_id)
+             SELECT {at}, {kind}, {id} WHERE {}",
+            finalized_now(p, id, now)
+        )
+    }));
+    batch.push(event_outbox::insert_where(deleted, |p, user| {
+        finalized_now(p, user, now)
+    }));
+    (batch, erased)
+}
+
+/// Erases the personal data of an account that is still pending and due, and
+/// only then revokes its sessions, drops its pending code, records the audit
+/// event and writes `deleted` (`user.deleted`) to the outbox. Returns whether
+/// this call finalised it.
+pub async fn finalize(
+    db: &Db,
+    kv: &Kv,
+    account: &DueAccount,
+    now: &str,
+    deleted: &Event,
+) -> Result<bool, AppError> {
+    let (batch, erased) = finalize_batch(account, now, deleted);
+    let finalized = db
+        .batch(&batch, "finalize deletion")
+        .await?
+        .returned(erased)?;
+    if finalized {
+        // The KV copy would expire by itself; dropping it now is tidier.
+        kv.forget(&account.email).await?;
+    }
+    Ok(finalized)
+}
+
+/// Rows of codes that expired before `before_ms`.
+pub async fn purge_expired_codes(db: &Db, before_ms: i64) -> Result<(), AppError> {
+    db.run(otp_codes::purge_expired(before_ms), "otp_codes purge")
+        .await
+}

@@ -1,0 +1,481 @@
+//! The outcomes of typing a code, each one D1 batch (one transaction, one
+//! round trip) that also reads back the ledger, so a refusal is explained
+//! without another round trip.
+
+use crate::domain::audit::AuditEvent;
+use crate::domain::email::EmailAddress;
+use crate::domain::error::AppError;
+use crate::domain::events::Event;
+use crate::domain::ids::{random_hex, OsRandom};
+use crate::domain::limits::{BudgetPolicy, EmailLimits, Keys};
+use crate::domain::otp::{CodeRefusal, LedgerSnapshot, OtpPolicy, PendingCodes};
+use crate::domain::user::User;
+use crate::storage::batch::{Batch, Results, Slot, StatementResult};
+use crate::storage::statement::{text, Param, Params, Written};
+use crate::storage::tables::otp_codes::{self, AttemptOn, Attempts, LedgerRow};
+use crate::storage::tables::rate_limits::{self, NotLocked};
+use crate::storage::tables::sessions::{self, NewSession};
+use crate::storage::tables::users::{self, UserRow};
+use crate::storage::tables::{audit_events, event_outbox};
+use crate::storage::Db;
+
+/// An attempt on the codes an address has pending.
+#[derive(Clone, Copy)]
+pub struct Attempt<'a> {
+    pub email: &'a EmailAddress,
+    pub keys: &'a Keys,
+    pub policy: &'a OtpPolicy,
+    pub limits: &'a EmailLimits,
+    pub budget: BudgetPolicy,
+    pub now_ms: i64,
+}
+
+/// A right code, and what its login writes.
+pub struct Login<'a> {
+    pub attempt: Attempt<'a>,
+    /// The code that matched.
+    pub code_id: &'a str,
+    /// The id the user gets if this is their first login.
+    pub new_user_id: &'a str,
+    /// Every marker a finalised deletion may have left of the address.
+    pub tombstones: &'a [String],
+    pub session: NewSession<'a>,
+    pub audit: &'a AuditEvent,
+    /// `user.created` for `new_user_id`, written only if this login creates it.
+    pub created: &'a Event,
+    pub at: &'a str,
+}
+
+#[derive(Debug)]
+pub enum LoginOutcome {
+    /// The code was used by this request; the user (created or updated) and
+    /// the session are written. `created`: this login created the user, and
+    /// its `user.created` event is in the outbox.
+    LoggedIn { user: Box<User>, created: bool },
+    /// The code could not be used; nothing was written.
+    NotUsable(CodeRefusal),
+    /// The request's copy of the codes (KV) held a code D1 does not hold
+    /// usable (a mail that failed, a code a later send retired), while D1 has
+    /// others: nothing was written or counted; check the code against these.
+    Stale(PendingCodes),
+    /// The code was used, but the account was deleted and cannot sign in.
+    Deleted,
+}
+
+/// What a code that matched none the request knew of came to.
+#[derive(Debug)]
+pub enum WrongAttempt {
+    /// Counted, or refused without counting: the answer.
+    Refused(CodeRefusal),
+    /// The request's copy of the codes (KV where it runs) was missing or stale,
+    /// so nothing was counted against anyone; these are the usable codes
+    /// D1 holds, to check the code against instead.
+    Stale(PendingCodes),
+}
+
+impl Attempt<'_> {
+    fn not_locked(&self) -> NotLocked<'_> {
+        NotLocked::new(self.keys, self.limits, self.budget, self.now_ms)
+    }
+
+    fn ledger(&self) -> crate::storage::statement::Statement<LedgerRow> {
+        otp_codes::ledger(self.email, self.keys, self.now_ms)
+    }
+
+    fn snapshot<S: StatementResult>(
+        &self,
+        results: &Results<S>,
+        slot: Slot<LedgerRow>,
+    ) -> Result<LedgerSnapshot, AppError> {
+        otp_codes::snapshot(results.rows(slot)?, self.keys)
+    }
+
+    fn classify(&self, snapshot: &LedgerSnapshot) -> CodeRefusal {
+        CodeRefusal::classify(snapshot, self.policy, self.limits, self.budget, self.now_ms)
+    }
+}
+
+struct WrongSlots {
+    counted: Slot<Attempts>,
+    ledger: Slot<LedgerRow>,
+}
+
+fn wrong_attempt_batch(
+    attempt: &Attempt<'_>,
+    seen: &PendingCodes,
+    token: &str,
+) -> (Batch, WrongSlots) {
+    let lock = attempt.not_locked();
+    let mut batch = Batch::new();
+    let counted = batch.push(otp_codes::attempt(
+        attempt.email,
+        AttemptOn::CountWrong {
+            seen_newest: seen.newest_id(),
+            token,
+        },
+        attempt.policy,
+        attempt.now_ms,
+        &lock,
+    ));
+    // After the attempt, which marks the rows it counted with `token`.
+    for counter in rate_limits::record_failures(
+        attempt.keys,
+        attempt.limits,
+        attempt.email,
+        token,
+        attempt.now_ms,
+    ) {
+        batch.push(counter);
+    }
+    let ledger = batch.push(attempt.ledger());
+    (batch, WrongSlots { counted, ledger })
+}
+
+fn wrong_attempt_outcome<S: StatementResult>(
+    attempt: &Attempt<'_>,
+    seen: &PendingCodes,
+    results: &Results<S>,
+    slots: &WrongSlots,
+) -> Result<WrongAttempt, AppError> {
+    let counted = results
+        .rows(slots.counted)?
+        .into_iter()
+        .map(|a| a.attempts)
+        .max();
+    let snapshot = attempt.snapshot(results, slots.ledger)?;
+    let locked =
+        attempt
+            .limits
+            .verify_locked_until(&snapshot.counters, attempt.budget, attempt.now_ms);
+    let usable = snapshot.usable(attempt.policy);
+    Ok(match (locked, counted) {
+        (Some(until), _) => WrongAttempt::Refused(CodeRefusal::LockedOut { until }),
+        (None, Some(attempts)) => WrongAttempt::Refused(CodeRefusal::Wrong { attempts }),
+        // Usable codes, but not those the request saw: its copy was stale.
+        (None, None) if !usable.codes.is_empty() && usable.newest_id() != seen.newest_id() => {
+            WrongAttempt::Stale(usable)
+        }
+        (None, None) => WrongAttempt::Refused(attempt.classify(&snapshot)),
+    })
+}
+
+/// A code that matched none of `seen` (the codes KV held where the request
+/// ran). Counted against every usable code of the address, and against its
+/// network's and the address's failure counters, only if `seen` is current.
+pub async fn count_wrong_attempt(
+    db: &Db,
+    attempt: &Attempt<'_>,
+    seen: &PendingCodes,
+) -> Result<WrongAttempt, AppError> {
+    let token = random_hex(&mut OsRandom, 16);
+    let (batch, slots) = wrong_attempt_batch(attempt, seen, &token);
+    let results = db.batch(&batch, "wrong attempt batch").await?;
+    wrong_attempt_outcome(attempt, seen, &results, &slots)
+}
+
+struct LoginSlots {
+    used: Slot<Attempts>,
+    user: Slot<UserRow>,
+    ledger: Slot<LedgerRow>,
+    created: Slot<Written>,
+}
+
+/// The condition every write of a login shares: this request (`consumer`)
+/// used a code of the address.
+fn won(consumer: &str) -> impl Fn(&mut Params, Param) -> String + '_ {
+    move |p, email| otp_codes::used_by(email, p.bind(text(consumer)))
+}
+
+fn login_batch(login: &Login<'_>, consumer: &str) -> Result<(Batch, LoginSlots), AppError> {
+    let attempt = &login.attempt;
+    let email = attempt.email;
+    let lock = attempt.not_locked();
+    let mut batch = Batch::new();
+    let used = batch.push(otp_codes::attempt(
+        email,
+        AttemptOn::Use {
+            code_id: login.code_id,
+            consumer,
+        },
+        attempt.policy,
+        attempt.now_ms,
+        &lock,
+    ));
+    let user = batch.push(users::upsert_on_login(
+        login.new_user_id,
+        email.as_str(),
+        login.tombstones,
+        login.at,
+        won(consumer),
+    )?);
+    batch.push(sessions::open_on_login(
+        &login.session,
+        email.as_str(),
+        won(consumer),
+    ));
+    batch.push(audit_events::insert_login(
+        login.at,
+        login.audit,
+        email.as_str(),
+        won(consumer),
+    ));
+    batch.push(otp_codes::retire_others(email, consumer));
+    let ledger = batch.push(attempt.ledger());
+    // The new id exists only if the upsert above inserted it.
+    let created = batch.push(event_outbox::insert_where(login.created, |_, user| {
+        format!("EXISTS (SELECT 1 FROM users WHERE id = {user})")
+    }));
+    Ok((
+        batch,
+        LoginSlots {
+            used,
+            user,
+            ledger,
+            created,
+        },
+    ))
+}
+
+fn login_outcome<S: StatementResult>(
+    login: &Login<'_>,
+    results: &Results<S>,
+    slots: &LoginSlots,
+) -> Result<LoginOutcome, AppError> {
+    let attempt = &login.attempt;
+    if !results.returned(slots.used)? {
+        // Another request used the code first, it ran out of attempts or
+        // time, or this request is locked out.
+        let snapshot = attempt.snapshot(results, slots.ledger)?;
+        let refusal = attempt.classify(&snapshot);
+        let usable = snapshot.usable(attempt.policy);
+        if refusal == CodeRefusal::NotPending
+            && !usable.codes.is_empty()
+            && !usable.holds(login.code_id)
+        {
+            return Ok(LoginOutcome::Stale(usable));
+        }
+        return Ok(LoginOutcome::NotUsable(refusal));
+    }
+    let created = results.returned(slots.created)?;
+    Ok(match users::users(results.rows(slots.user)?)? {
+        Some(user) => LoginOutcome::LoggedIn {
+            user: Box::new(user),
+            created,
+        },
+        None => LoginOutcome::Deleted,
+    })
+}
+
+/// The right code. Uses it, upserts the user, opens the session, records the
+/// login, retires the address's other codes and, for a new user, writes
+/// `user.created`; all but the first only take effect for the request whose
+/// `consumer` token won the use, so concurrent verifies of one code produce
+/// exactly one login (and one event).
+pub async fn commit(db: &Db, login: &Login<'_>) -> Result<LoginOutcome, AppError> {
+    let consumer = random_hex(&mut OsRandom, 16);
+    let (batch, slots) = login_batch(login, &consumer)?;
+    let results = db.batch(&batch, "login batch").await?;
+    login_outcome(login, &results, &slots)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::audit::AuditKind;
+    use crate::domain::otp::PendingCode;
+    use crate::storage::testing::Sqlite;
+
+    const NOW: i64 = 1_800_000_000_000;
+    const AT: &str = "2027-01-15T08:00:00.000Z";
+
+    struct World {
+        email: EmailAddress,
+        keys: Keys,
+        policy: OtpPolicy,
+        limits: EmailLimits,
+    }
+
+    impl World {
+        fn new() -> Self {
+            Self {
+                email: EmailAddress::parse("owner@example.com").unwrap(),
+                keys: Keys::new("owner@example.com", "net-1"),
+                policy: OtpPolicy::default(),
+                limits: EmailLimits::default(),
+            }
+        }
+
+        fn attempt(&self) -> Attempt<'_> {
+            Attempt {
+                email: &self.email,
+                keys: &self.keys,
+                policy: &self.policy,
+                limits: &self.limits,
+                budget: BudgetPolicy::Lock,
+                now_ms: NOW,
+            }
+        }
+
+        /// A delivered, usable code.
+        fn pending(&self, db: &Sqlite, id: &str, issued_at: i64) -> PendingCode {
+            db.query(&format!(
+                "INSERT INTO otp_codes (email, code_id, code_hash, attempts, issued_at, expires_at)
+                 VALUES ('{}', '{id}', 'h-{id}', 0, {issued_at}, {})",
+                self.email.as_str(),
+                NOW + 600_000
+            ));
+            PendingCode {
+                id: id.into(),
+                hash: format!("h-{id}"),
+            }
+        }
+
+        /// The login of request `n` (its own new user id, session and token).
+        fn login<'a>(
+            &'a self,
+            n: usize,
+            code_id: &'a str,
+            audit: &'a AuditEvent,
+            created: &'a Event,
+        ) -> Login<'a> {
+            Login {
+                attempt: self.attempt(),
+                code_id,
+                new_user_id: ["usr_1", "usr_2"][n],
+                tombstones: &[],
+                session: NewSession {
+                    id: ["ses_1", "ses_2"][n],
+                    refresh_jti: ["jti_1", "jti_2"][n],
+                    created_at: AT,
+                    expires_at: "2027-02-15T08:00:00.000Z",
+                },
+                audit,
+                created,
+                at: AT,
+            }
+        }
+    }
+
+    /// `user.created` for request `n`'s new user id.
+    fn created_event(n: usize) -> Event {
+        let email = EmailAddress::parse("owner@example.com").unwrap();
+        Event::user_created(
+            &mut OsRandom,
+            ["usr_1", "usr_2"][n],
+            &email,
+            chrono::Utc::now(),
+        )
+    }
+
+    fn commit_on(db: &Sqlite, login: &Login<'_>, consumer: &str) -> LoginOutcome {
+        let (batch, slots) = login_batch(login, consumer).unwrap();
+        login_outcome(login, &db.run(&batch).unwrap(), &slots).unwrap()
+    }
+
+    #[test]
+    fn the_right_code_creates_the_user_with_session_audit_and_event_once() {
+        let db = Sqlite::migrated();
+        let world = World::new();
+        world.pending(&db, "c1", NOW - 1000);
+        world.pending(&db, "c0", NOW - 2000);
+        let (audit, created) = (AuditEvent::new(AuditKind::Login), created_event(0));
+        let login = world.login(0, "c1", &audit, &created);
+        match commit_on(&db, &login, "consumer-a") {
+            LoginOutcome::LoggedIn { user, created } => {
+                assert_eq!(user.email, "owner@example.com");
+                assert!(created);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            db.query("SELECT 1 FROM sessions WHERE user_id = 'usr_1'")
+                .len(),
+            1
+        );
+        assert_eq!(
+            db.query("SELECT 1 FROM audit_events WHERE user_id = 'usr_1'")
+                .len(),
+            1
+        );
+        assert_eq!(db.query("SELECT 1 FROM event_outbox").len(), 1);
+        // The other code is retired: one mail's worth of codes, one login.
+        let other = db.query("SELECT consumed_by FROM otp_codes WHERE code_id = 'c0'");
+        assert_eq!(other[0]["consumed_by"], "retired");
+
+        // The same code again (a concurrent verify that lost) writes nothing.
+        let second_event = created_event(1);
+        let again = world.login(1, "c1", &audit, &second_event);
+        assert!(matches!(
+            commit_on(&db, &again, "consumer-b"),
+            LoginOutcome::NotUsable(_)
+        ));
+        assert_eq!(db.query("SELECT 1 FROM sessions").len(), 1);
+        assert_eq!(db.query("SELECT 1 FROM audit_events").len(), 1);
+        assert_eq!(db.query("SELECT 1 FROM event_outbox").len(), 1);
+    }
+
+    #[test]
+    fn a_second_login_updates_the_user_and_writes_no_created_event() {
+        let db = Sqlite::migrated();
+        let world = World::new();
+        let (audit, created) = (AuditEvent::new(AuditKind::Login), created_event(0));
+        world.pending(&db, "c1", NOW - 1000);
+        commit_on(&db, &world.login(0, "c1", &audit, &created), "consumer-a");
+        world.pending(&db, "c2", NOW - 500);
+        let second_event = created_event(1);
+        let second = world.login(1, "c2", &audit, &second_event);
+        match commit_on(&db, &second, "consumer-b") {
+            LoginOutcome::LoggedIn { user, created } => {
+                assert_eq!(user.id, "usr_1");
+                assert!(!created);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(db.query("SELECT 1 FROM users").len(), 1);
+        assert_eq!(db.query("SELECT 1 FROM event_outbox").len(), 1);
+        assert_eq!(db.query("SELECT 1 FROM sessions").len(), 2);
+    }
+
+    #[test]
+    fn a_wrong_code_counts_against_every_usable_code_and_both_failure_counters() {
+        let db = Sqlite::migrated();
+        let world = World::new();
+        let newest = world.pending(&db, "c1", NOW - 1000);
+        let older = world.pending(&db, "c0", NOW - 2000);
+        let seen = PendingCodes::after_resend(newest, Some(older));
+        let attempt = world.attempt();
+        let (batch, slots) = wrong_attempt_batch(&attempt, &seen, "tok");
+        let outcome = wrong_attempt_outcome(&attempt, &seen, &db.run(&batch).unwrap(), &slots);
+        assert!(matches!(
+            outcome.unwrap(),
+            WrongAttempt::Refused(CodeRefusal::Wrong { attempts: 1 })
+        ));
+        let counters = db.query(&format!(
+            "SELECT count FROM rate_limits WHERE key IN ('{}', '{}')",
+            world.keys.failures, world.keys.address_failures
+        ));
+        // Weighted: the guess was checked against two codes.
+        assert_eq!(counters.len(), 2);
+        assert!(counters.iter().all(|c| c["count"] == 2));
+    }
+
+    #[test]
+    fn a_wrong_code_seen_against_a_stale_copy_counts_nothing() {
+        let db = Sqlite::migrated();
+        let world = World::new();
+        world.pending(&db, "c1", NOW - 1000);
+        let stale = PendingCodes::after_resend(
+            PendingCode {
+                id: "gone".into(),
+                hash: "h".into(),
+            },
+            None,
+        );
+        let attempt = world.attempt();
+        let (batch, slots) = wrong_attempt_batch(&attempt, &stale, "tok");
+        let outcome = wrong_attempt_outcome(&attempt, &stale, &db.run(&batch).unwrap(), &slots);
+        assert!(matches!(outcome.unwrap(), WrongAttempt::Stale(_)));
+        assert!(db.query("SELECT 1 FROM rate_limits").is_empty());
+        assert_eq!(db.query("SELECT attempts FROM otp_codes")[0]["attempts"], 0);
+    }
+}

@@ -1,0 +1,259 @@
+//! A send's units of work: its admission (limits checked and counted, its
+//! code stored), then either its activation once the mail was delivered, or
+//! its withdrawal when the mail failed.
+
+use crate::domain::audit::AuditEvent;
+use crate::domain::email::EmailAddress;
+use crate::domain::error::AppError;
+use crate::domain::limits::{BudgetPolicy, EmailLimits, Keys, Refusal};
+use crate::domain::otp::{OtpPolicy, PendingCode};
+use crate::storage::batch::{Batch, Results, Slot, StatementResult};
+use crate::storage::statement::Written;
+use crate::storage::tables::rate_limits::{self, KeyedCounter, NotLocked, SendGate};
+use crate::storage::tables::{audit_events, otp_codes};
+use crate::storage::{Db, Kv};
+
+/// What a send may do.
+#[derive(Debug)]
+pub enum Admission {
+    /// Counted; the address's newest usable code (if any) stays usable too.
+    Admitted {
+        previous: Option<PendingCode>,
+    },
+    Refused(Refusal),
+    /// The address's daily failure budget is spent: a solved challenge is needed.
+    ChallengeRequired,
+}
+
+/// A send about to be admitted.
+pub struct SendRequest<'a> {
+    pub email: &'a EmailAddress,
+    pub keys: &'a Keys,
+    pub limits: &'a EmailLimits,
+    pub otp: &'a OtpPolicy,
+    pub budget: BudgetPolicy,
+    /// The sender solved a challenge (checked before this call).
+    pub challenge_passed: bool,
+    /// The code this send mails, stored only if the send is admitted.
+    pub code: &'a PendingCode,
+    pub now_ms: i64,
+}
+
+struct AdmitSlots {
+    before: Slot<KeyedCounter>,
+    previous: Slot<PendingCode>,
+    cooldown: Slot<Written>,
+}
+
+fn admit_batch(r: &SendRequest<'_>) -> Result<(Batch, AdmitSlots), AppError> {
+    let lock = NotLocked::new(r.keys, r.limits, r.budget, r.now_ms);
+    let gate = SendGate {
+        keys: r.keys,
+        limits: r.limits,
+        lock: &lock,
+        challenge_passed: r.challenge_passed,
+        now_ms: r.now_ms,
+    };
+    let mut batch = Batch::new();
+    let before = batch.push(rate_limits::read(r.keys));
+    let previous = batch.push(otp_codes::newest_usable(r.email, r.otp, r.now_ms));
+    let cooldown = batch.push(rate_limits::take_cooldown(&gate));
+    batch.push_after(
+        cooldown,
+        otp_codes::insert_if_admitted(r.email, r.code, r.otp, r.now_ms),
+    )?;
+    batch.push(rate_limits::count_sends(r.keys, r.now_ms));
+    Ok((
+        batch,
+        AdmitSlots {
+            before,
+            previous,
+            cooldown,
+        },
+    ))
+}
+
+fn admission<S: StatementResult>(
+    r: &SendRequest<'_>,
+    results: &Results<S>,
+    slots: &AdmitSlots,
+) -> Result<Admission, AppError> {
+    if results.returned(slots.cooldown)? {
+        let previous = results.first(slots.previous)?;
+        return Ok(Admission::Admitted { previous });
+    }
+    let before = rate_limits::by_purpose(&results.rows(slots.before)?, r.keys);
+    if r.budget == BudgetPolicy::Challenge
+        && !r.challenge_passed
+        && r.limits
+            .budget_spent_until(before.address_failures.as_ref(), r.now_ms)
+            .is_some()
+    {
+        return Ok(Admission::ChallengeRequired);
+    }
+    let refusal = r
+        .limits
+        .send_refusal(&before, r.budget, r.now_ms)
+        // Refused by a concurrent send that the read did not see yet.
+        .unwrap_or(Refusal::Cooldown {
+            until: r.now_ms + r.limits.cooldown_ms(),
+        });
+    Ok(Admission::Refused(refusal))
+}
+
+/// Admits a send or says why not, in one round trip: the counters are read,
+/// then the cooldown taken, the new code stored and the send counted (per
+/// network and for the address), each write conditional on every limit, so
+/// two racing sends cannot both pass. The newest usable code is read first,
+/// to stay usable beside the new one; older ones are retired on activation.
+pub async fn admit(db: &Db, r: &SendRequest<'_>) -> Result<Admission, AppError> {
+    let (batch, slots) = admit_batch(r)?;
+    let results = db.batch(&batch, "limits batch").await?;
+    admission(r, &results, &slots)
+}
+
+fn activate_batch(email: &EmailAddress, code_id: &str, at: &str, sent: &AuditEvent) -> Batch {
+    let mut batch = Batch::new();
+    batch.push(otp_codes::activate(email, code_id));
+    batch.push(otp_codes::retire_all_but_newest(email));
+    // `code_sent` rides in the same batch: recorded exactly when a delivered
+    // code becomes usable, and no D1 call of its own after the response.
+    batch.push(audit_events::insert(at, sent));
+    batch
+}
+
+/// Makes a delivered code usable, retires all but the newest `LIVE_CODES`
+/// delivered codes of the address and records `sent` (`code_sent`), in one batch.
+pub async fn activate(
+    db: &Db,
+    email: &EmailAddress,
+    code_id: &str,
+    at: &str,
+    sent: &AuditEvent,
+) -> Result<(), AppError> {
+    db.batch(&activate_batch(email, code_id, at, sent), "activate code")
+        .await
+        .map(|_| ())
+}
+
+/// Takes back a send whose mail was not sent: its cooldown is given back, so
+/// its owner can ask again at once, and the KV copy of the address's codes is
+/// dropped beside it, so a verify there asks D1, where any earlier code that
+/// is still usable remains so. Its code stays `unsent`, usable by no one.
+pub async fn withdraw(
+    kv: &Kv,
+    db: &Db,
+    email: &EmailAddress,
+    keys: &Keys,
+    now_ms: i64,
+) -> Result<(), AppError> {
+    let mut batch = Batch::new();
+    batch.push(rate_limits::release_cooldown(keys, now_ms));
+    let (ledger, copy) =
+        futures_util::join!(db.batch(&batch, "withdraw send"), kv.forget(email.as_str()));
+    ledger?;
+    copy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::audit::AuditKind;
+    use crate::domain::limits::{EmailLimits, Keys};
+    use crate::storage::testing::Sqlite;
+
+    pub(crate) fn limits() -> EmailLimits {
+        EmailLimits::default()
+    }
+
+    fn keys() -> Keys {
+        Keys::new("a@example.com", "net-1")
+    }
+
+    fn code(id: &str) -> PendingCode {
+        PendingCode {
+            id: id.into(),
+            hash: format!("hash-{id}"),
+        }
+    }
+
+    fn send<'a>(
+        email: &'a EmailAddress,
+        keys: &'a Keys,
+        limits: &'a EmailLimits,
+        otp: &'a OtpPolicy,
+        code: &'a PendingCode,
+        now_ms: i64,
+    ) -> SendRequest<'a> {
+        SendRequest {
+            email,
+            keys,
+            limits,
+            otp,
+            budget: BudgetPolicy::Lock,
+            challenge_passed: false,
+            code,
+            now_ms,
+        }
+    }
+
+    fn admit_on(db: &Sqlite, r: &SendRequest<'_>) -> Admission {
+        let (batch, slots) = admit_batch(r).unwrap();
+        admission(r, &db.run(&batch).unwrap(), &slots).unwrap()
+    }
+
+    #[test]
+    fn a_send_is_admitted_once_per_cooldown_and_its_code_waits_for_the_mail() {
+        let db = Sqlite::migrated();
+        let email = EmailAddress::parse("a@example.com").unwrap();
+        let (keys, limits, otp) = (keys(), limits(), OtpPolicy::default());
+        let first = code("c1");
+        let now = 1_000_000;
+        let r = send(&email, &keys, &limits, &otp, &first, now);
+        assert!(matches!(
+            admit_on(&db, &r),
+            Admission::Admitted { previous: None }
+        ));
+        // Stored, but unsent: no verify accepts it yet.
+        let rows = db.query("SELECT consumed_by FROM otp_codes WHERE code_id = 'c1'");
+        assert_eq!(rows[0]["consumed_by"], "unsent");
+        // A second send within the cooldown is refused, and stores nothing.
+        let second = code("c2");
+        let r2 = send(&email, &keys, &limits, &otp, &second, now + 1_000);
+        assert!(matches!(
+            admit_on(&db, &r2),
+            Admission::Refused(Refusal::Cooldown { .. })
+        ));
+        assert!(db
+            .query("SELECT 1 FROM otp_codes WHERE code_id = 'c2'")
+            .is_empty());
+        // Both hourly counters counted the admitted send once.
+        let counts = db.query(&format!(
+            "SELECT count FROM rate_limits WHERE key IN ('{}', '{}')",
+            keys.sends, keys.address_sends
+        ));
+        assert_eq!(counts.len(), 2);
+        assert!(counts.iter().all(|c| c["count"] == 1));
+    }
+
+    #[test]
+    fn activation_makes_the_code_usable_and_a_later_send_keeps_it_behind_the_new_one() {
+        let db = Sqlite::migrated();
+        let email = EmailAddress::parse("a@example.com").unwrap();
+        let (keys, limits, otp) = (keys(), limits(), OtpPolicy::default());
+        let first = code("c1");
+        let now = 1_000_000;
+        admit_on(&db, &send(&email, &keys, &limits, &otp, &first, now));
+        let sent = AuditEvent::new(AuditKind::CodeSent);
+        db.run(&activate_batch(&email, "c1", "2026-01-01T00:00:00Z", &sent))
+            .unwrap();
+        let later = now + limits.cooldown_ms() + 1;
+        let second = code("c2");
+        match admit_on(&db, &send(&email, &keys, &limits, &otp, &second, later)) {
+            Admission::Admitted { previous } => assert_eq!(previous, Some(first)),
+            other => panic!("{other:?}"),
+        }
+        let audit = db.query("SELECT event FROM audit_events");
+        assert_eq!(audit.len(), 1);
+    }
+}
