@@ -16,7 +16,7 @@ const ROOT = new URL("../", import.meta.url).pathname;
 const PLACEHOLDER = /^REPLACE_WITH_/;
 
 /** The secrets the worker refuses to run without, given the environment's vars
- * (the same rules as src/config.rs). */
+ * (the same rules as src/config/). */
 export function requiredSecrets(vars) {
   const required = ["JWT_PRIVATE_KEY", "OTP_HASH_KEY"];
   if ((vars.EMAIL_PROVIDER ?? "log") === "resend") required.push("EMAIL_API_KEY");

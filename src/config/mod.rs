@@ -1,0 +1,166 @@
+//! Configuration: vars from `wrangler.toml` and secrets from `wrangler secret` /
+//! `.dev.vars`, parsed once per isolate into typed values. Pure: the edge passes
+//! a lookup function, tests pass a map.
+
+mod bounds;
+mod mail;
+mod settings;
+mod tokens;
+mod webhooks;
+
+#[cfg(test)]
+mod tests;
+
+use crate::domain::cors::CorsPolicy;
+use crate::domain::keys::PurposeKeys;
+use crate::domain::limits::{BudgetPolicy, EmailLimits};
+use crate::domain::otp::OtpPolicy;
+use crate::domain::refresh;
+use crate::domain::token::TokenKeys;
+use settings::Settings;
+
+pub use mail::{MailConfig, Turnstile, RESEND_API_URL, TURNSTILE_VERIFY_URL};
+pub use webhooks::Webhooks;
+
+pub const DEFAULT_DELETION_GRACE_DAYS: u32 = 30;
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 90;
+
+/// Where the worker runs. Read from `ENVIRONMENT`, which has no default: a
+/// deployment that forgot it must not fall back to the laxest setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Local,
+    Development,
+    Production,
+}
+
+impl Environment {
+    fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "local" => Some(Self::Local),
+            "development" => Some(Self::Development),
+            "production" => Some(Self::Production),
+            _ => None,
+        }
+    }
+}
+
+/// Which requests get the service's own log line (`REQUEST_LOG`). Workers
+/// Logs already records every invocation (method, URL, status, timing), so a
+/// deployment may keep its own line for what went wrong only; each line costs
+/// CPU in the isolate, and under `wrangler dev` far more (the console message
+/// travels through its inspector), about 1.3 ms of workerd CPU per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RequestLog {
+    /// A line for every request. Unset means this: a deployment that forgot
+    /// the setting loses no lines.
+    #[default]
+    All,
+    /// A line for every response with status 400 or more (refusals, failures).
+    Failures,
+}
+
+impl RequestLog {
+    fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "all" => Some(Self::All),
+            "failures" => Some(Self::Failures),
+            _ => None,
+        }
+    }
+
+    /// Whether a response with this status gets a line.
+    pub fn logs(self, status: u16) -> bool {
+        self == Self::All || status >= 400
+    }
+}
+
+pub struct Config {
+    pub environment: Environment,
+    pub otp: OtpPolicy,
+    /// Keys per purpose, derived from `OTP_HASH_KEY` (and earlier ones).
+    pub keys: PurposeKeys,
+    pub tokens: TokenKeys,
+    pub mail: MailConfig,
+    /// Days between a deletion request and its finalisation.
+    pub deletion_grace_days: u32,
+    /// How long after a rotation the retired refresh token still gets the
+    /// session's current one (`domain::refresh`); 0 turns it off.
+    pub refresh_grace_seconds: u32,
+    pub limits: EmailLimits,
+    /// Browser origins that may call the API.
+    pub cors: CorsPolicy,
+    pub turnstile: Option<Turnstile>,
+    /// Days an audit event is kept before the Cron Trigger purges it.
+    pub audit_retention_days: u32,
+    pub request_log: RequestLog,
+}
+
+impl Config {
+    /// What a spent daily failure budget does: ask for a challenge when there
+    /// is one to offer, lock the address otherwise.
+    pub fn budget_policy(&self) -> BudgetPolicy {
+        match self.turnstile {
+            Some(_) => BudgetPolicy::Challenge,
+            None => BudgetPolicy::Lock,
+        }
+    }
+
+    /// Reads every setting, reporting all problems at once (names only, never values).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {
+        // The order of the reads is the order of the problems `/health` lists.
+        let mut s = Settings::new(&get);
+        let environment = s.require_word(
+            "ENVIRONMENT",
+            "local, development or production",
+            Environment::parse,
+        );
+        let otp = bounds::otp_policy(&mut s);
+        let limits = bounds::email_limits(&mut s);
+        let deletion_grace_days = s.number(
+            "ACCOUNT_DELETION_GRACE_DAYS",
+            DEFAULT_DELETION_GRACE_DAYS,
+            1..=365,
+        );
+        let refresh_grace_seconds = s.number(
+            "REFRESH_REUSE_GRACE_SECONDS",
+            refresh::DEFAULT_GRACE_SECONDS,
+            0..=refresh::MAX_GRACE_SECONDS,
+        );
+        let audit_retention_days = s.number(
+            "AUDIT_RETENTION_DAYS",
+            DEFAULT_AUDIT_RETENTION_DAYS,
+            1..=3650,
+        );
+        let request_log = s
+            .word("REQUEST_LOG", "all or failures", RequestLog::parse)
+            .unwrap_or_default();
+        bounds::hold_production_to_bounds(&mut s, environment, &otp, &limits);
+        let keys = tokens::purpose_keys(&mut s);
+        let tokens = tokens::token_keys(&mut s, environment);
+        let mail = mail::mail(&mut s, environment);
+        let turnstile = mail::turnstile(&s);
+        let cors = s
+            .check(CorsPolicy::parse(&s.get_or("CORS_ALLOWED_ORIGINS", "")))
+            .unwrap_or(CorsPolicy::Closed);
+
+        let config = environment
+            .zip(tokens)
+            .zip(mail)
+            .map(|((environment, tokens), mail)| Self {
+                environment,
+                otp,
+                keys,
+                tokens,
+                mail,
+                deletion_grace_days,
+                refresh_grace_seconds,
+                limits,
+                cors,
+                turnstile,
+                audit_retention_days,
+                request_log,
+            });
+        s.finish(config)
+    }
+}
