@@ -121,9 +121,10 @@ fn the_documented_example_refuses_refresh_tokens() {
 #[test]
 fn the_integration_guide_shows_this_example() {
     const START: &str = "// --- docs/integrating.md example start\n";
+    const END: &str = "// --- docs/integrating.md example end";
     let source = include_str!("jwt_compact_verifier.rs");
     let start = source.find(START).unwrap() + START.len();
-    let end = source.find("// --- docs/integrating.md example end").unwrap();
+    let end = source.find(END).unwrap();
     let example = &source[start..end];
     assert!(
         include_str!("../docs/integrating.md").contains(example),
