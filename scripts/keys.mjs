@@ -1,5 +1,5 @@
 // `npm run keys [-- --env production]`: a fresh Ed25519 key pair for signing
-// tokens, and the steps of a key rotation (README, "Keys and rotation").
+// tokens, and the steps of a key rotation (docs/operations.md, "Key rotation").
 // Prints the private seed: run it on a trusted machine, paste the seed into
 // `wrangler secret put`, and keep it nowhere else.
 import { createHash, generateKeyPairSync } from "node:crypto";

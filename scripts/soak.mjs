@@ -96,7 +96,7 @@ for (const f of FAULTS) {
 // session (five a request on /health: its console line, four Network events of
 // a binding's subrequest) and reports each to wrangler's process over HTTP.
 // Under load that costs more than the worker: capacity 85 req/s with it, 211
-// without, and its latency drifts (README, "A ten-minute run"). So the soak runs wrangler dev without it, as wrangler
+// without, and its latency drifts (docs/reliability.md). So the soak runs wrangler dev without it, as wrangler
 // itself does in VS Code's JavaScript Debug Terminal (VSCODE_INSPECTOR_OPTIONS
 // set); SOAK_INSPECTOR=1 keeps it, to weigh our isolate's JS heap through it.
 const INSPECTOR = env.SOAK_INSPECTOR === "1" || env.SOAK_ISOLATES === "1";

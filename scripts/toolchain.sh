@@ -2,7 +2,7 @@
 # Sourced by the other scripts: installs, idempotently, what building and running
 # the worker needs. Each step is a no-op when its tool is already in place.
 #
-# The WASM toolchain comes from one of two paths (see README, "Toolchain"):
+# The WASM toolchain comes from one of two paths (see docs/operations.md, "Toolchain"):
 #   rustup  - `rustup target add wasm32-unknown-unknown` (a normal laptop)
 #   debian  - Debian's rustc-web + rust-web-src, std built from source (machines
 #             where rustup cannot download the wasm32 std)

@@ -1,11 +1,12 @@
-//! The README's Rust example of another service verifying our access tokens
-//! with `jwt-compact`, run against tokens and a JWK Set this crate produces.
-//! Keep the two in step: the code between the markers is the README's.
+//! The Rust example in `docs/integrating.md` of another service verifying our
+//! access tokens with `jwt-compact`, run against tokens and a JWK Set this
+//! crate produces. Keep the two in step: the code between the markers is the
+//! document's.
 
 use allmine_auth::domain::token::{Issuance, KeyMaterial, Subject, TokenKeys, TokenUse};
 use chrono::Utc;
 
-// --- README example start
+// --- docs/integrating.md example start
 use ed25519_compact::PublicKey;
 use jwt_compact::{alg::Ed25519, jwk::JsonWebKey, AlgorithmExt, TimeOptions, UntrustedToken};
 use serde::Deserialize;
@@ -64,7 +65,7 @@ fn verify_access_token(token: &str, keys: &JwkSet) -> Result<AccessClaims, Strin
     }
     Ok(claims.custom.clone())
 }
-// --- README example end
+// --- docs/integrating.md example end
 
 fn issuer() -> TokenKeys {
     TokenKeys::new(
@@ -98,7 +99,7 @@ fn served_key_set(keys: &TokenKeys) -> JwkSet {
 }
 
 #[test]
-fn the_readme_example_accepts_access_tokens() {
+fn the_documented_example_accepts_access_tokens() {
     let keys = issuer();
     let claims = verify_access_token(&signed(&keys, TokenUse::Access), &served_key_set(&keys))
         .expect("an access token verifies");
@@ -109,7 +110,7 @@ fn the_readme_example_accepts_access_tokens() {
 }
 
 #[test]
-fn the_readme_example_refuses_refresh_tokens() {
+fn the_documented_example_refuses_refresh_tokens() {
     let keys = issuer();
     assert_eq!(
         verify_access_token(&signed(&keys, TokenUse::Refresh), &served_key_set(&keys)).err(),
@@ -118,13 +119,15 @@ fn the_readme_example_refuses_refresh_tokens() {
 }
 
 #[test]
-fn the_readme_shows_this_example() {
+fn the_integration_guide_shows_this_example() {
+    const START: &str = "// --- docs/integrating.md example start\n";
+    const END: &str = "// --- docs/integrating.md example end";
     let source = include_str!("jwt_compact_verifier.rs");
-    let start = source.find("// --- README example start\n").unwrap() + 28;
-    let end = source.find("// --- README example end").unwrap();
+    let start = source.find(START).unwrap() + START.len();
+    let end = source.find(END).unwrap();
     let example = &source[start..end];
     assert!(
-        include_str!("../README.md").contains(example),
-        "README.md's jwt-compact example differs from tests/jwt_compact_verifier.rs"
+        include_str!("../docs/integrating.md").contains(example),
+        "docs/integrating.md's jwt-compact example differs from tests/jwt_compact_verifier.rs"
     );
 }

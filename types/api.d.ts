@@ -230,7 +230,7 @@ export interface webhooks {
         put?: never;
         /**
          * A first login created the account
-         * @description The only event with personal data: the address, so a CRM can link the account to a contact. Delivered at least once to every URL in `WEBHOOK_ENDPOINTS`, signed; see the README's "Events for downstream services".
+         * @description The only event with personal data: the address, so a CRM can link the account to a contact. Delivered at least once to every URL in `WEBHOOK_ENDPOINTS`, signed; see docs/integrating.md, "Events".
          */
         post: operations["userCreatedWebhook"];
         delete?: never;
@@ -250,7 +250,7 @@ export interface webhooks {
         put?: never;
         /**
          * The user completed registration
-         * @description Delivered at least once to every URL in `WEBHOOK_ENDPOINTS`, signed; see the README's "Events for downstream services".
+         * @description Delivered at least once to every URL in `WEBHOOK_ENDPOINTS`, signed; see docs/integrating.md, "Events".
          */
         post: operations["registrationCompletedWebhook"];
         delete?: never;
@@ -270,7 +270,7 @@ export interface webhooks {
         put?: never;
         /**
          * The user asked for deletion
-         * @description `scheduledFor` is when the Cron Trigger erases the account unless the user cancels before. Delivered at least once to every URL in `WEBHOOK_ENDPOINTS`, signed; see the README's "Events for downstream services".
+         * @description `scheduledFor` is when the Cron Trigger erases the account unless the user cancels before. Delivered at least once to every URL in `WEBHOOK_ENDPOINTS`, signed; see docs/integrating.md, "Events".
          */
         post: operations["deletionScheduledWebhook"];
         delete?: never;
@@ -290,7 +290,7 @@ export interface webhooks {
         put?: never;
         /**
          * The account's personal data was erased
-         * @description The id alone: erase what you hold for it. Delivered at least once to every URL in `WEBHOOK_ENDPOINTS`, signed; see the README's "Events for downstream services".
+         * @description The id alone: erase what you hold for it. Delivered at least once to every URL in `WEBHOOK_ENDPOINTS`, signed; see docs/integrating.md, "Events".
          */
         post: operations["userDeletedWebhook"];
         delete?: never;
@@ -310,7 +310,7 @@ export interface webhooks {
         put?: never;
         /**
          * The user signed out everywhere
-         * @description Every session of the user ended: drop cached sessions; their access tokens no longer work here. Delivered at least once to every URL in `WEBHOOK_ENDPOINTS`, signed; see the README's "Events for downstream services".
+         * @description Every session of the user ended: drop cached sessions; their access tokens no longer work here. Delivered at least once to every URL in `WEBHOOK_ENDPOINTS`, signed; see docs/integrating.md, "Events".
          */
         post: operations["sessionsRevokedAllWebhook"];
         delete?: never;

@@ -2,7 +2,7 @@
 # What each kind of storage work costs workerd's CPU under `wrangler dev`
 # (local simulators included): a bare worker loaded with wrk, path by path,
 # CPU per request read from /proc. Then the same worker with static assets,
-# under three `run_worker_first` settings. Figures: README, Performance.
+# under three `run_worker_first` settings. Figures: docs/performance.md.
 # Usage: bash bench/storage-costs/run.sh   (needs wrk and the repo's npm packages)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

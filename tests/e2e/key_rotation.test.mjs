@@ -1,4 +1,4 @@
-// A whole signing-key rotation, as the README and `npm run keys` describe it,
+// A whole signing-key rotation, as docs/operations.md and `npm run keys` describe it,
 // on one worker redeployed with new settings over the same KV and D1:
 //   0. key A signs;
 //   1. key B is published as the next key (A also listed as previous);

@@ -1,4 +1,4 @@
-// Keys per purpose (README "Keys derived from OTP_HASH_KEY"): rotating the
+// Keys per purpose (docs/security.md, "Keys"): rotating the
 // hash secret does not let a deleted address sign up again, as long as the
 // previous secret stays listed; nothing else keeps using it.
 import assert from "node:assert/strict";
@@ -42,7 +42,7 @@ test("after a rotation of OTP_HASH_KEY, deleted addresses stay deleted; counters
   assert.ok(fresh.length > 0);
 
   // Without the previous secret, the old marker would be lost: this is what
-  // the README's rotation step prevents.
+  // the rotation step in docs/operations.md prevents.
   await app.restart({ secrets: { ...TEST_SECRETS, OTP_HASH_KEY: newKey } });
   assertEnvelope(await app.login(deleted), 200);
 });
