@@ -67,23 +67,6 @@ impl AppError {
         Self::Internal(cause.to_string())
     }
 
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::Validation(_) | Self::WrongCode { .. } => 400,
-            Self::Unauthorized(_) => 401,
-            Self::ChallengeRequired => 403,
-            Self::RouteNotFound | Self::NoPendingCode => 404,
-            Self::MethodNotAllowed { .. } => 405,
-            Self::Conflict(_) => 409,
-            Self::PayloadTooLarge { .. } => 413,
-            Self::UnsupportedMediaType => 415,
-            Self::TooManyAttempts | Self::RateLimited { .. } => 429,
-            Self::Misconfigured(_) | Self::Internal(_) => 500,
-            Self::EmailRejected(_) => 502,
-            Self::Unavailable { .. } | Self::Unhealthy { .. } => 503,
-        }
-    }
-
     /// A short name of the variant, for the request log's `outcome`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -160,7 +143,7 @@ impl AppError {
 
 impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.status(), self.public_messages().join("; "))
+        write!(f, "{}: {}", self.kind(), self.public_messages().join("; "))
     }
 }
 
@@ -171,18 +154,12 @@ mod tests {
     #[test]
     fn internal_causes_are_never_shown_to_the_caller() {
         let err = AppError::internal("D1_ERROR: no such table: users");
-        assert_eq!(err.status(), 500);
         assert_eq!(err.public_messages(), vec!["Internal server error"]);
         assert!(err.log_cause().unwrap().contains("no such table"));
     }
 
     #[test]
-    fn caller_errors_map_to_documented_statuses() {
-        assert_eq!(AppError::validation("x").status(), 400);
-        assert_eq!(AppError::WrongCode { attempts_left: 2 }.status(), 400);
-        assert_eq!(AppError::NoPendingCode.status(), 404);
-        assert_eq!(AppError::Conflict("x").status(), 409);
-        assert_eq!(AppError::TooManyAttempts.status(), 429);
+    fn a_caller_error_has_no_cause_to_log() {
         assert_eq!(AppError::validation("x").log_cause(), None);
     }
 }

@@ -354,10 +354,10 @@ mod tests {
             answer(CodeRefusal::Wrong { attempts: 5 }),
             AppError::WrongCode { attempts_left: 0 }
         );
-        assert_eq!(
-            answer(CodeRefusal::LockedOut { until: 5_000 }).status(),
-            429
-        );
+        assert!(matches!(
+            answer(CodeRefusal::LockedOut { until: 5_000 }),
+            AppError::RateLimited { .. }
+        ));
     }
 
     #[test]

@@ -11,3 +11,5 @@ mod entry;
 pub mod handlers;
 pub mod respond;
 pub mod router;
+mod session_tokens;
+pub mod status;

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use worker::Response;
 
+use super::status;
 use crate::domain::envelope::Envelope;
 use crate::domain::error::AppError;
 use crate::platform::log;
@@ -30,7 +31,7 @@ pub fn log_error(err: &AppError) {
     if let Some(cause) = err.log_cause() {
         log::error(
             "error",
-            serde_json::json!({"status": err.status(), "cause": cause}),
+            serde_json::json!({"status": status::of(err), "cause": cause}),
         );
     }
 }
@@ -38,7 +39,7 @@ pub fn log_error(err: &AppError) {
 /// An error in the envelope. Causes are logged here and never sent.
 pub fn error(err: &AppError, now: DateTime<Utc>) -> worker::Result<Response> {
     log_error(err);
-    let status = err.status();
+    let status = status::of(err);
     let mut response = json(
         status,
         &Envelope::failure(status, err.public_messages(), now),

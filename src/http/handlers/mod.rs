@@ -12,7 +12,6 @@ mod logout;
 pub mod openapi;
 mod refresh_token;
 mod send_otp_email;
-mod session_tokens;
 mod users_me;
 mod verify_otp_email;
 

@@ -8,7 +8,6 @@
 use chrono::Duration;
 use worker::Response;
 
-use super::session_tokens;
 use crate::domain::audit::{AuditEvent, AuditKind};
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
@@ -17,6 +16,7 @@ use crate::domain::requests::RefreshTokenRequest;
 use crate::domain::token::{TokenUse, REFRESH_TTL_SECONDS};
 use crate::http::context::RequestCtx;
 use crate::http::respond;
+use crate::http::session_tokens;
 use crate::platform::log;
 use crate::storage::units::refresh::{self, RotateRequest, Rotation};
 

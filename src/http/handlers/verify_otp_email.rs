@@ -10,7 +10,6 @@
 use chrono::Duration;
 use worker::Response;
 
-use super::session_tokens;
 use crate::config::Config;
 use crate::domain::audit::{AuditEvent, AuditKind};
 use crate::domain::email::EmailAddress;
@@ -24,6 +23,7 @@ use crate::domain::requests::VerifyOtpRequest;
 use crate::domain::token::REFRESH_TTL_SECONDS;
 use crate::http::context::RequestCtx;
 use crate::http::respond;
+use crate::http::session_tokens;
 use crate::storage::tables::sessions::NewSession;
 use crate::storage::units::login::{self, Attempt, Login, LoginOutcome, WrongAttempt};
 use crate::storage::Db;

@@ -16,5 +16,6 @@ pub async fn probe(
         db?.rows(statement, "health probe").await.map(|_| ())
     };
     let (kv, d1) = futures_util::join!(kv_read, d1_read);
-    (kv.map_err(|e| e.to_string()), d1.map_err(|e| e.to_string()))
+    let cause = |e: AppError| e.log_cause().unwrap_or_else(|| e.to_string());
+    (kv.map_err(cause), d1.map_err(cause))
 }
