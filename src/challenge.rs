@@ -1,6 +1,7 @@
 //! Cloudflare Turnstile's siteverify API: `POST {verify_url}` with the secret
-//! and the token the widget gave the client; `{"success": true}` means solved.
-//! Asked only when an address's daily failure budget is spent.
+//! and the token the widget gave the client; `{"success": true}` means solved,
+//! if it was solved on one of our sites for the send action. Asked only when
+//! an address's daily failure budget is spent and the send brought a token.
 
 use std::time::Duration;
 
@@ -19,6 +20,28 @@ const TIMEOUT_MS: u64 = 5_000;
 #[derive(Deserialize)]
 struct Verdict {
     success: bool,
+    #[serde(default)]
+    hostname: Option<String>,
+    #[serde(default)]
+    action: Option<String>,
+}
+
+impl Verdict {
+    /// Solved, on a site and for the action this service expects.
+    fn accepted(&self, turnstile: &Turnstile) -> bool {
+        let site = turnstile.hostnames.is_empty()
+            || self.hostname.as_ref().is_some_and(|h| {
+                turnstile
+                    .hostnames
+                    .iter()
+                    .any(|ok| ok.eq_ignore_ascii_case(h))
+            });
+        let action = turnstile
+            .action
+            .as_ref()
+            .is_none_or(|want| self.action.as_ref() == Some(want));
+        self.success && site && action
+    }
 }
 
 /// Whether `token` is a solved challenge for this client.
@@ -63,5 +86,46 @@ pub async fn solved(
         .json()
         .await
         .map_err(|e| unavailable(e.to_string()))?;
-    Ok(verdict.success)
+    Ok(verdict.accepted(turnstile))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn turnstile(hostnames: &[&str], action: Option<&str>) -> Turnstile {
+        Turnstile {
+            secret: "s".into(),
+            verify_url: "http://localhost".into(),
+            hostnames: hostnames.iter().map(|h| h.to_string()).collect(),
+            action: action.map(str::to_string),
+        }
+    }
+
+    fn verdict(success: bool, hostname: Option<&str>, action: Option<&str>) -> Verdict {
+        Verdict {
+            success,
+            hostname: hostname.map(str::to_string),
+            action: action.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_solved_challenge_counts_only_on_our_sites_for_the_send_action() {
+        let ours = turnstile(&["allmine.app"], Some("send-otp-email"));
+        assert!(verdict(true, Some("allmine.app"), Some("send-otp-email")).accepted(&ours));
+        assert!(verdict(true, Some("ALLMINE.app"), Some("send-otp-email")).accepted(&ours));
+        assert!(!verdict(false, Some("allmine.app"), Some("send-otp-email")).accepted(&ours));
+        assert!(!verdict(true, Some("evil.example"), Some("send-otp-email")).accepted(&ours));
+        assert!(!verdict(true, None, Some("send-otp-email")).accepted(&ours));
+        assert!(!verdict(true, Some("allmine.app"), Some("signup")).accepted(&ours));
+        assert!(!verdict(true, Some("allmine.app"), None).accepted(&ours));
+    }
+
+    #[test]
+    fn unconfigured_site_and_action_are_not_checked() {
+        let any = turnstile(&[], None);
+        assert!(verdict(true, None, None).accepted(&any));
+        assert!(!verdict(false, None, None).accepted(&any));
+    }
 }

@@ -27,6 +27,11 @@ pub enum MailConfig {
 pub struct Turnstile {
     pub secret: String,
     pub verify_url: String,
+    /// `TURNSTILE_HOSTNAMES`: the sites whose widgets may solve it (any when empty).
+    pub hostnames: Vec<String>,
+    /// `TURNSTILE_ACTION`: the action the widget must be rendered with, so a
+    /// token solved for another purpose of the same site key does not count.
+    pub action: Option<String>,
 }
 
 pub(super) fn mail(s: &mut Settings, environment: Option<Environment>) -> Option<MailConfig> {
@@ -69,7 +74,12 @@ pub(super) fn turnstile(s: &Settings) -> Option<Turnstile> {
     let verify_url = s
         .filled("TURNSTILE_VERIFY_URL")
         .unwrap_or_else(|| TURNSTILE_VERIFY_URL.into());
-    Some(Turnstile { secret, verify_url })
+    Some(Turnstile {
+        secret,
+        verify_url,
+        hostnames: s.list("TURNSTILE_HOSTNAMES"),
+        action: s.filled("TURNSTILE_ACTION"),
+    })
 }
 
 #[cfg(test)]

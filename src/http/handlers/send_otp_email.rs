@@ -14,7 +14,7 @@ use crate::domain::requests::SendOtpRequest;
 use crate::http::context::RequestCtx;
 use crate::http::respond;
 use crate::mail;
-use crate::storage::units::send::{self, Admission, SendRequest};
+use crate::storage::units::send::{self, Admission, SendRequest, Withdrawal};
 
 pub const IP_LIMITER: &str = "IP_SEND_LIMITER";
 /// Mails per minute from one location, whatever the addresses: a cost guard.
@@ -43,52 +43,60 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         &config.keys.address_tag(email.as_str()),
         &config.keys.address_network_tag(email.as_str(), &network),
     );
-    // A token is only sent after a 403 asked for one, so it is checked only then.
-    let challenge_passed = match (&config.turnstile, &request.turnstile_token) {
-        (Some(turnstile), Some(token)) => {
-            challenge::solved(&ctx.trips, turnstile, token, ctx.client_ip()).await?
-        }
-        _ => false,
-    };
     // Drawn before admission: the admitting batch stores it (a refused send
     // wasted a few microseconds), so that nothing is written after the mail.
     let issued = otp::issue(email, &config.otp, &config.keys.codes, &mut OsRandom);
-    let admission = SendRequest {
+    let mut admission = SendRequest {
         email,
         keys: &keys,
         limits: &config.limits,
         otp: &config.otp,
         budget: config.budget_policy(),
-        challenge_passed,
+        challenge_passed: false,
         code: &issued.pending,
         now_ms,
     };
-    let (admitted, ceiling) =
-        futures_util::join!(send::admit(&db, &admission), ctx.limit_global(MAIL_CEILING),);
-    let previous = match admitted? {
+    let mut admitted = send::admit(&db, &admission).await?;
+    // A token is checked only when a challenge is required: a client that
+    // always attaches one is not refused while the challenge service is down.
+    if let (Admission::ChallengeRequired, Some(turnstile), Some(token)) =
+        (&admitted, &config.turnstile, &request.turnstile_token)
+    {
+        admission.challenge_passed =
+            challenge::solved(&ctx.trips, turnstile, token, ctx.client_ip()).await?;
+        if admission.challenge_passed {
+            admitted = send::admit(&db, &admission).await?;
+        }
+    }
+    let previous = match admitted {
         Admission::Admitted { previous } => previous,
         Admission::Refused(refusal) => return Err(refusal.into_error(now_ms)),
         Admission::ChallengeRequired => return Err(AppError::ChallengeRequired),
     };
+    // Only a send that will mail takes a unit of the location's ceiling, so
+    // refused sends cannot spend it; one the ceiling refuses is given back
+    // whole (its cooldown and its hourly counts: it mailed nothing).
+    if let Err(ceiling) = ctx.limit_global(MAIL_CEILING).await {
+        let unsent = send::withdraw(&kv, &db, email, &keys, now_ms, Withdrawal::NotSent).await;
+        if let Err(withdraw) = unsent {
+            respond::log_error(&withdraw);
+        }
+        return Err(ceiling);
+    }
 
     let message = otp_message::compose(&issued.code, config.otp.ttl_seconds, request.locale);
-    // The mail and this location's KV copy side by side. If delivery fails
-    // (or the mail ceiling refused it), the send is withdrawn before the
-    // answer: its code was never made usable, no copy of it is left in KV,
-    // and its cooldown is given back so that a retry is not refused for a
-    // code that never arrived.
+    // The mail and this location's KV copy side by side. If delivery fails,
+    // the send is withdrawn before the answer: its code was never made
+    // usable, no copy of it is left in KV, and its cooldown is given back so
+    // that a retry is not refused for a code that never arrived.
     let codes = PendingCodes::after_resend(issued.pending.clone(), previous);
-    let (sent, remembered) = match ceiling {
-        Ok(()) => {
-            futures_util::join!(
-                mail::send(&ctx.trips, &config.mail, email, &message),
-                kv.remember(email, &codes, &config.otp),
-            )
-        }
-        Err(err) => (Err(err), Ok(())),
-    };
+    let (sent, remembered) = futures_util::join!(
+        mail::send(&ctx.trips, &config.mail, email, &message),
+        kv.remember(email, &codes, &config.otp),
+    );
     if let Err(err) = sent {
-        if let Err(withdraw) = send::withdraw(&kv, &db, email, &keys, now_ms).await {
+        let failed = send::withdraw(&kv, &db, email, &keys, now_ms, Withdrawal::Failed).await;
+        if let Err(withdraw) = failed {
             // The limits then stay as taken (a retry waits out the cooldown);
             // the code nobody received was never made usable.
             respond::log_error(&withdraw);

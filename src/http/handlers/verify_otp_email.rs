@@ -77,6 +77,7 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         }
         match login::count_wrong_attempt(&db, &attempt, &known).await? {
             WrongAttempt::Refused(refusal) => return Err(verify.refused(refusal)),
+            WrongAttempt::LockedNow { until } => return Err(verify.locked_now(until)),
             WrongAttempt::Stale(current) => known = current,
         }
     }
@@ -100,22 +101,25 @@ struct Verify<'a> {
 }
 
 impl Verify<'_> {
-    /// The answer to a code that did not log in; wrong codes are audited.
+    /// The answer to a code that did not log in. A counted wrong code is
+    /// audited; a refusal during a lock is not (`locked_now` records the lock
+    /// once), so a stranger repeating refused verifies writes nothing.
     fn refused(&self, refusal: CodeRefusal) -> AppError {
-        let event = match refusal {
-            CodeRefusal::LockedOut { .. } => {
-                Some(AuditEvent::new(AuditKind::Lockout).detail("wrong codes"))
-            }
-            CodeRefusal::Wrong { .. } => {
-                Some(AuditEvent::new(AuditKind::VerifyFailed).detail("wrong code"))
-            }
-            CodeRefusal::NotPending | CodeRefusal::Exhausted => None,
-        };
-        if let Some(event) = event {
-            let email_hash = self.config.keys.audit_tag("email", self.email.as_str());
-            self.ctx.audit(event.email_hash(&email_hash));
+        if let CodeRefusal::Wrong { .. } = refusal {
+            self.audit(AuditEvent::new(AuditKind::VerifyFailed).detail("wrong code"));
         }
         refusal.into_error(&self.config.otp, self.ctx.now_ms())
+    }
+
+    /// The wrong code that locked the request out: recorded once, as the lock.
+    fn locked_now(&self, until: i64) -> AppError {
+        self.audit(AuditEvent::new(AuditKind::Lockout).detail("wrong codes"));
+        CodeRefusal::LockedOut { until }.into_error(&self.config.otp, self.ctx.now_ms())
+    }
+
+    fn audit(&self, event: AuditEvent) {
+        let email_hash = self.config.keys.audit_tag("email", self.email.as_str());
+        self.ctx.audit(event.email_hash(&email_hash));
     }
 
     /// The right code: use it and sign in. The used code stays in KV until it

@@ -254,12 +254,22 @@ pub(in crate::storage) fn count_sends(keys: &Keys, now_ms: i64) -> Statement<Wri
     )
 }
 
+/// Takes back the hourly counts of a send that mailed nothing, only where
+/// this send was the last to count (its time is `updated_at`).
+pub(in crate::storage) fn uncount_sends(keys: &Keys, now_ms: i64) -> Statement<Written> {
+    Statement::new(
+        "UPDATE rate_limits SET count = count - 1
+         WHERE key IN (?1, ?2) AND updated_at = ?3 AND count > 0",
+        vec![text(&keys.sends), text(&keys.address_sends), int(now_ms)],
+    )
+}
+
 /// Gives back the cooldown of a send whose mail failed, so its owner can ask
 /// again at once for the code that never arrived. The send still counts
 /// against the hourly caps: a provider that times out may yet deliver, and
 /// one that refuses an address must not be called without bound. Only the
 /// row this send wrote (`updated_at` is its time) is removed.
-pub fn release_cooldown(keys: &Keys, now_ms: i64) -> Statement<Written> {
+pub(in crate::storage) fn release_cooldown(keys: &Keys, now_ms: i64) -> Statement<Written> {
     Statement::new(
         "DELETE FROM rate_limits WHERE key = ?1 AND updated_at = ?2",
         vec![text(&keys.cooldown), int(now_ms)],

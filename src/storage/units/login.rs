@@ -67,6 +67,9 @@ pub enum LoginOutcome {
 pub enum WrongAttempt {
     /// Counted, or refused without counting: the answer.
     Refused(CodeRefusal),
+    /// Counted, and this attempt is the one that locked the request out:
+    /// the one refusal of a lock worth recording.
+    LockedNow { until: i64 },
     /// The request's copy of the codes (KV where it runs) was missing or stale,
     /// so nothing was counted against anyone; these are the usable codes
     /// D1 holds, to check the code against instead.
@@ -149,7 +152,8 @@ fn wrong_attempt_outcome<S: StatementResult>(
             .verify_locked_until(&snapshot.counters, attempt.budget, attempt.now_ms);
     let usable = snapshot.usable(attempt.policy);
     Ok(match (locked, counted) {
-        (Some(until), _) => WrongAttempt::Refused(CodeRefusal::LockedOut { until }),
+        (Some(until), Some(_)) => WrongAttempt::LockedNow { until },
+        (Some(until), None) => WrongAttempt::Refused(CodeRefusal::LockedOut { until }),
         (None, Some(attempts)) => WrongAttempt::Refused(CodeRefusal::Wrong { attempts }),
         // Usable codes, but not those the request saw: its copy was stale.
         (None, None) if !usable.codes.is_empty() && usable.newest_id() != seen.newest_id() => {
@@ -457,6 +461,31 @@ mod tests {
         // Weighted: the guess was checked against two codes.
         assert_eq!(counters.len(), 2);
         assert!(counters.iter().all(|c| c["count"] == 2));
+    }
+
+    #[test]
+    fn only_the_attempt_that_locks_is_told_so_and_later_ones_count_nothing() {
+        let db = Sqlite::migrated();
+        let world = World::new();
+        let attempt = world.attempt();
+        let mut outcomes = Vec::new();
+        // Fresh codes keep the guesses counted until the network's lock.
+        for i in 0..world.limits.failures_before_lockout + 2 {
+            let code = world.pending(&db, &format!("c{i}"), NOW - 1000 + i64::from(i));
+            let seen = PendingCodes::after_resend(code, None);
+            let (batch, slots) = wrong_attempt_batch(&attempt, &seen, &format!("tok{i}"));
+            let results = db.run(&batch).unwrap();
+            outcomes.push(wrong_attempt_outcome(&attempt, &seen, &results, &slots).unwrap());
+        }
+        let locked_now = outcomes
+            .iter()
+            .filter(|o| matches!(o, WrongAttempt::LockedNow { .. }))
+            .count();
+        assert_eq!(locked_now, 1, "{outcomes:?}");
+        assert!(matches!(
+            outcomes.last().unwrap(),
+            WrongAttempt::Refused(CodeRefusal::LockedOut { .. })
+        ));
     }
 
     #[test]

@@ -136,19 +136,40 @@ pub async fn activate(
         .map(|_| ())
 }
 
-/// Takes back a send whose mail was not sent: its cooldown is given back, so
-/// its owner can ask again at once, and the KV copy of the address's codes is
-/// dropped beside it, so a verify there asks D1, where any earlier code that
-/// is still usable remains so. Its code stays `unsent`, usable by no one.
+/// Why an admitted send is taken back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawal {
+    /// The mail was tried and failed: the send still counts against the
+    /// hourly caps (a provider that times out may yet deliver, and one that
+    /// refuses an address must not be called without bound).
+    Failed,
+    /// No mail was tried (the location's ceiling refused it): nothing counts.
+    NotSent,
+}
+
+fn withdraw_batch(keys: &Keys, now_ms: i64, why: Withdrawal) -> Batch {
+    let mut batch = Batch::new();
+    batch.push(rate_limits::release_cooldown(keys, now_ms));
+    if why == Withdrawal::NotSent {
+        batch.push(rate_limits::uncount_sends(keys, now_ms));
+    }
+    batch
+}
+
+/// Takes back an admitted send that mailed nothing: its cooldown is given
+/// back, so its owner can ask again at once, and the KV copy of the
+/// address's codes is dropped beside it, so a verify there asks D1, where any
+/// earlier code that is still usable remains so. Its code stays `unsent`,
+/// usable by no one.
 pub async fn withdraw(
     kv: &Kv,
     db: &Db,
     email: &EmailAddress,
     keys: &Keys,
     now_ms: i64,
+    why: Withdrawal,
 ) -> Result<(), AppError> {
-    let mut batch = Batch::new();
-    batch.push(rate_limits::release_cooldown(keys, now_ms));
+    let batch = withdraw_batch(keys, now_ms, why);
     let (ledger, copy) =
         futures_util::join!(db.batch(&batch, "withdraw send"), kv.forget(email.as_str()));
     ledger?;
@@ -255,5 +276,38 @@ mod tests {
         }
         let audit = db.query("SELECT event FROM audit_events");
         assert_eq!(audit.len(), 1);
+    }
+
+    #[test]
+    fn a_send_that_mailed_nothing_is_given_back_whole_and_a_failed_one_keeps_its_counts() {
+        let email = EmailAddress::parse("a@example.com").unwrap();
+        let (keys, limits, otp) = (keys(), limits(), OtpPolicy::default());
+        let counts = |db: &Sqlite| {
+            db.query(&format!(
+                "SELECT key, count FROM rate_limits WHERE key IN ('{}', '{}', '{}') ORDER BY key",
+                keys.cooldown, keys.sends, keys.address_sends
+            ))
+        };
+        for (why, kept) in [(Withdrawal::NotSent, 0), (Withdrawal::Failed, 1)] {
+            let db = Sqlite::migrated();
+            let c = code("c1");
+            admit_on(&db, &send(&email, &keys, &limits, &otp, &c, 1_000_000));
+            db.run(&withdraw_batch(&keys, 1_000_000, why)).unwrap();
+            let rows = counts(&db);
+            // The cooldown is always given back; the hourly counts only when nothing was mailed.
+            assert!(
+                rows.iter().all(|r| r["key"] != keys.cooldown.as_str()),
+                "{why:?}"
+            );
+            assert_eq!(rows.len(), 2, "{why:?}");
+            assert!(rows.iter().all(|r| r["count"] == kept), "{why:?}");
+            // At once, the owner may ask again.
+            let again = code("c2");
+            let r = send(&email, &keys, &limits, &otp, &again, 1_000_001);
+            assert!(
+                matches!(admit_on(&db, &r), Admission::Admitted { .. }),
+                "{why:?}"
+            );
+        }
     }
 }
