@@ -77,6 +77,19 @@ pub fn client_network(ip: &str) -> String {
     }
 }
 
+/// The IPv6 /48 a client network belongs to (a site's allocation, which
+/// holds 65,536 /64s): floods are limited per /48 too, so rotating through
+/// its /64s does not buy unlimited fresh networks. `None` for IPv4.
+pub fn client_block(ip: &str) -> Option<String> {
+    match ip.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            Some(format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2]))
+        }
+        _ => None,
+    }
+}
+
 /// The counter keys of one address and one client network. `address` and
 /// `network` are keyed hashes, so the table holds neither.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -393,6 +406,25 @@ mod tests {
         );
         assert_eq!(client_network("::ffff:198.51.100.7"), "198.51.100.7");
         assert_eq!(client_network("not an ip"), "unknown");
+    }
+
+    #[test]
+    fn an_ipv6_network_belongs_to_its_slash_48_and_ipv4_to_none() {
+        assert_eq!(
+            client_block("2001:db8:1:2:aaaa::1"),
+            Some("2001:db8:1::/48".into())
+        );
+        assert_eq!(
+            client_block("2001:db8:1:ffff::1"),
+            client_block("2001:db8:1:2::1")
+        );
+        assert_ne!(
+            client_block("2001:db8:1:2::1"),
+            client_block("2001:db8:2:2::1")
+        );
+        assert_eq!(client_block("198.51.100.7"), None);
+        assert_eq!(client_block("::ffff:198.51.100.7"), None);
+        assert_eq!(client_block("not an ip"), None);
     }
 
     #[test]

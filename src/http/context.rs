@@ -12,7 +12,7 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
 use crate::domain::events::Event;
-use crate::domain::limits::{client_network, Refusal};
+use crate::domain::limits::{client_block, client_network, Refusal};
 use crate::platform::trips::{Kind, Trips};
 use crate::platform::{bindings, log, Context};
 use crate::storage::tables::audit_events;
@@ -68,11 +68,20 @@ impl RequestCtx {
     }
 
     /// Flood protection per client network (the IPv4 address, or the IPv6 /64)
-    /// through a Workers rate-limiting binding (`[[ratelimits]]` in
-    /// wrangler.toml, which also sets limit and period).
-    pub async fn limit_ip(&self, binding: &str) -> Result<(), AppError> {
-        let network = client_network(self.client_ip());
-        if self.rate_limited(binding, network).await? {
+    /// and, for IPv6, per /48 in aggregate (`block`), through Workers
+    /// rate-limiting bindings (`[[ratelimits]]` in wrangler.toml, which also
+    /// set limits and periods). Both are asked side by side.
+    pub async fn limit_ip(&self, network: &str, block: &str) -> Result<(), AppError> {
+        let ip = self.client_ip();
+        let per_block = async {
+            match client_block(ip) {
+                Some(prefix) => self.rate_limited(block, prefix).await,
+                None => Ok(false),
+            }
+        };
+        let (network, block) =
+            futures_util::join!(self.rate_limited(network, client_network(ip)), per_block);
+        if network? || block? {
             // The binding's period is 60 s in wrangler.toml; a window ends within it.
             return Err(Refusal::IpFlood {
                 retry_after_seconds: 60,

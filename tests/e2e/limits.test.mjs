@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { freshEmail, fromNetwork, spawnApp } from "./support/app.mjs";
-import { SOLVED_TOKEN, startTurnstileStub, TURNSTILE_SECRET } from "./support/turnstile_stub.mjs";
+import { SOLVED_TOKEN, startTurnstileStub, TURNSTILE_ACTION, TURNSTILE_HOSTNAME, TURNSTILE_SECRET } from "./support/turnstile_stub.mjs";
 import { assertEnvelope } from "./support/envelope.mjs";
 
 const DEFAULT_LIMITS = { OTP_RESEND_COOLDOWN_SECONDS: "30", OTP_SENDS_PER_HOUR: "5" };
@@ -183,7 +183,13 @@ describe("with Turnstile configured", () => {
   before(async () => {
     turnstile = await startTurnstileStub();
     guarded = await spawnApp({
-      vars: { ...DEFAULT_LIMITS, TURNSTILE_SECRET_KEY: TURNSTILE_SECRET, TURNSTILE_VERIFY_URL: turnstile.url },
+      vars: {
+        ...DEFAULT_LIMITS,
+        TURNSTILE_SECRET_KEY: TURNSTILE_SECRET,
+        TURNSTILE_VERIFY_URL: turnstile.url,
+        TURNSTILE_HOSTNAMES: TURNSTILE_HOSTNAME,
+        TURNSTILE_ACTION: TURNSTILE_ACTION,
+      },
     });
   });
   after(async () => {
@@ -208,10 +214,35 @@ describe("with Turnstile configured", () => {
     assertEnvelope(await guarded.verifyOtp(email, guarded.mail.codeFor(email), OWNER), 200);
   });
 
-  test("below the budget nobody is asked, and no token is checked", async () => {
+  test("below the budget nobody is asked, and no token is checked, even one the client attached", async () => {
     const calls = turnstile.calls.length;
     assertEnvelope(await guarded.sendOtp(freshEmail(), {}, OWNER), 200);
+    assertEnvelope(await guarded.sendOtp(freshEmail(), { turnstileToken: "anything" }, OWNER), 200);
     assert.equal(turnstile.calls.length, calls);
+  });
+
+  test("a challenge solved on another site, or for another action, does not count", async () => {
+    for (const vars of [{ TURNSTILE_HOSTNAMES: "allmine.app" }, { TURNSTILE_ACTION: "signup" }]) {
+      const strict = await spawnApp({
+        vars: {
+          ...DEFAULT_LIMITS,
+          TURNSTILE_SECRET_KEY: TURNSTILE_SECRET,
+          TURNSTILE_VERIFY_URL: turnstile.url,
+          TURNSTILE_HOSTNAMES: TURNSTILE_HOSTNAME,
+          TURNSTILE_ACTION: TURNSTILE_ACTION,
+          ...vars,
+        },
+      });
+      try {
+        const email = freshEmail();
+        await spendBudget(strict, email, "198.18.5");
+        const mails = strict.mail.sent.length;
+        assertEnvelope(await strict.sendOtp(email, { turnstileToken: SOLVED_TOKEN }, OWNER), 403);
+        assert.equal(strict.mail.sent.length, mails);
+      } finally {
+        await strict.dispose();
+      }
+    }
   });
 });
 
@@ -221,6 +252,8 @@ describe("the cost guard", () => {
       ratelimits: {
         IP_SEND_LIMITER: { simple: { limit: 1000, period: 60 } },
         IP_VERIFY_LIMITER: { simple: { limit: 1000, period: 60 } },
+        BLOCK_SEND_LIMITER: { simple: { limit: 1000, period: 60 } },
+        BLOCK_VERIFY_LIMITER: { simple: { limit: 1000, period: 60 } },
         MAIL_CEILING: { simple: { limit: 3, period: 60 } },
       },
     });
@@ -231,6 +264,78 @@ describe("the cost guard", () => {
       assert.equal(capped.mail.sent.length, 3);
     } finally {
       await capped.dispose();
+    }
+  });
+});
+
+describe("the cost guard is spent only by mails that go out", () => {
+  test("a flood at one address spends no more than the mails it gets; a send the ceiling refuses is given back whole", async () => {
+    const capped = await spawnApp({
+      ratelimits: {
+        IP_SEND_LIMITER: { simple: { limit: 1000, period: 60 } },
+        IP_VERIFY_LIMITER: { simple: { limit: 1000, period: 60 } },
+        BLOCK_SEND_LIMITER: { simple: { limit: 1000, period: 60 } },
+        BLOCK_VERIFY_LIMITER: { simple: { limit: 1000, period: 60 } },
+        MAIL_CEILING: { simple: { limit: 12, period: 60 } },
+      },
+    });
+    try {
+      // Ten networks, three sends each, at one address: one mail per network
+      // (the rest refused by each network's cooldown before the ceiling).
+      const victim = freshEmail("flooded");
+      const flood = [];
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 10; i++) {
+          flood.push((await capped.post("/api/v1/auth/send-otp-email", { email: victim }, fromNetwork(`198.51.100.${i + 1}`))).status);
+        }
+      }
+      assert.equal(flood.filter((s) => s === 200).length, 10, String(flood));
+      assert.ok(flood.every((s) => s === 200 || s === 429), String(flood));
+      // The refusals spent nothing: two other users get their codes this minute.
+      assertEnvelope(await capped.sendOtp(freshEmail()), 200);
+      assertEnvelope(await capped.sendOtp(freshEmail()), 200);
+      assert.equal(capped.mail.sent.length, 12);
+      // Now the ceiling refuses, and gives the send back: no cooldown and no
+      // hourly count left behind for a mail that never went.
+      assert.equal((await capped.sendOtp(freshEmail("late"))).status, 429);
+      const count = async (like) =>
+        (await capped.db.prepare("SELECT COUNT(*) AS n FROM rate_limits WHERE key LIKE ? AND count > 0").bind(like).first()).n;
+      assert.equal(await count("send-cooldown:%"), 12);
+      assert.equal(await count("sends:%"), 12);
+      assert.equal(await count("address-sends:%"), 3);
+    } finally {
+      await capped.dispose();
+    }
+  });
+});
+
+describe("per IPv6 /48", () => {
+  test("rotating through the /64s of one /48 meets the /48's limit; another /48 passes", async () => {
+    const blocky = await spawnApp({
+      ratelimits: {
+        IP_SEND_LIMITER: { simple: { limit: 1000, period: 60 } },
+        IP_VERIFY_LIMITER: { simple: { limit: 1000, period: 60 } },
+        BLOCK_SEND_LIMITER: { simple: { limit: 5, period: 60 } },
+        BLOCK_VERIFY_LIMITER: { simple: { limit: 5, period: 60 } },
+        MAIL_CEILING: { simple: { limit: 1000, period: 60 } },
+      },
+    });
+    try {
+      for (const [path, body] of [
+        ["/api/v1/auth/send-otp-email", () => ({ email: freshEmail() })],
+        ["/api/v1/auth/verify-otp-email", () => ({ email: freshEmail(), code: "123456" })],
+      ]) {
+        const statuses = [];
+        for (let i = 0; i < 6; i++) {
+          statuses.push((await blocky.post(path, body(), fromNetwork(`2001:db8:99:${(i + 1).toString(16)}::1`))).status);
+        }
+        assert.notEqual(statuses[0], 429, path);
+        assertLimited(await blocky.post(path, body(), fromNetwork("2001:db8:99:ff::1")), 60);
+        assert.notEqual((await blocky.post(path, body(), fromNetwork("2001:db8:98:1::1"))).status, 429, path);
+        assert.equal(statuses[5], 429, `${path}: ${statuses}`);
+      }
+    } finally {
+      await blocky.dispose();
     }
   });
 });

@@ -17,6 +17,8 @@ use crate::mail;
 use crate::storage::units::send::{self, Admission, SendRequest, Withdrawal};
 
 pub const IP_LIMITER: &str = "IP_SEND_LIMITER";
+/// Sends per minute from one IPv6 /48, whichever of its /64s.
+pub const BLOCK_LIMITER: &str = "BLOCK_SEND_LIMITER";
 /// Mails per minute from one location, whatever the addresses: a cost guard.
 pub const MAIL_CEILING: &str = "MAIL_CEILING";
 
@@ -31,7 +33,7 @@ struct CodeSent {
 
 /// Answers the same whether or not an account exists, so it reveals nothing.
 pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
-    ctx.limit_ip(IP_LIMITER).await?;
+    ctx.limit_ip(IP_LIMITER, BLOCK_LIMITER).await?;
     let request = SendOtpRequest::parse(ctx.body.json()?)?;
     let config = ctx.config()?;
     let (kv, db) = (ctx.kv()?, ctx.db()?);

@@ -29,6 +29,8 @@ use crate::storage::units::login::{self, Attempt, Login, LoginOutcome, WrongAtte
 use crate::storage::Db;
 
 pub const IP_LIMITER: &str = "IP_VERIFY_LIMITER";
+/// Verifies per minute from one IPv6 /48, whichever of its /64s.
+pub const BLOCK_LIMITER: &str = "BLOCK_VERIFY_LIMITER";
 
 pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     let config = ctx.config()?;
@@ -37,7 +39,8 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     let (kv, db) = (ctx.kv()?, ctx.db()?);
     // The flood check and the KV read side by side; D1 waits for the verdict,
     // so a flooding client never reaches it.
-    let (limited, seen) = futures_util::join!(ctx.limit_ip(IP_LIMITER), kv.pending(&email));
+    let (limited, seen) =
+        futures_util::join!(ctx.limit_ip(IP_LIMITER, BLOCK_LIMITER), kv.pending(&email));
     limited?;
     let seen = seen?;
 

@@ -5,6 +5,9 @@ import http from "node:http";
 
 export const TURNSTILE_SECRET = "0x4AAAAAAAtest-secret";
 export const SOLVED_TOKEN = "solved-token";
+// Where and for what the stand-in's widget was solved (siteverify's `hostname` and `action`).
+export const TURNSTILE_HOSTNAME = "allmine.test";
+export const TURNSTILE_ACTION = "send-otp-email";
 
 export async function startTurnstileStub() {
   const calls = [];
@@ -20,7 +23,7 @@ export async function startTurnstileStub() {
       if (!body.response) errors.push("missing-input-response");
       else if (body.response !== SOLVED_TOKEN) errors.push("invalid-input-response");
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ success: errors.length === 0, "error-codes": errors, hostname: "allmine.test" }));
+      res.end(JSON.stringify({ success: errors.length === 0, "error-codes": errors, hostname: TURNSTILE_HOSTNAME, action: TURNSTILE_ACTION }));
     });
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
