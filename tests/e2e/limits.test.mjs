@@ -271,6 +271,7 @@ describe("the cost guard", () => {
 describe("the cost guard is spent only by mails that go out", () => {
   test("a flood at one address spends no more than the mails it gets; a send the ceiling refuses is given back whole", async () => {
     const capped = await spawnApp({
+      vars: DEFAULT_LIMITS,
       ratelimits: {
         IP_SEND_LIMITER: { simple: { limit: 1000, period: 60 } },
         IP_VERIFY_LIMITER: { simple: { limit: 1000, period: 60 } },
