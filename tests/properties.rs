@@ -149,6 +149,7 @@ proptest! {
             resend_cooldown_seconds: cooldown,
             sends_per_hour,
             address_sends_per_hour: sends_per_hour,
+            address_sends_per_day: sends_per_hour,
             failures_before_lockout: failures,
             lockout_seconds: lockout,
             daily_failure_budget: budget,
@@ -171,6 +172,7 @@ proptest! {
             sends: c,
             failures: c,
             address_sends: c,
+            address_daily_sends: c,
             address_failures: c,
         };
         let still_read = limits.send_refusal(&every, BudgetPolicy::Lock, now_ms).is_some();

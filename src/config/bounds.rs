@@ -38,6 +38,11 @@ pub(super) fn email_limits(s: &mut Settings) -> EmailLimits {
             defaults.address_sends_per_hour,
             1..=100_000,
         ),
+        address_sends_per_day: s.number(
+            "OTP_ADDRESS_SENDS_PER_DAY",
+            defaults.address_sends_per_day,
+            1..=100_000,
+        ),
         daily_failure_budget: s.number(
             "LOGIN_DAILY_FAILURE_BUDGET",
             defaults.daily_failure_budget,
@@ -87,7 +92,7 @@ fn parse_switch(raw: &str) -> Option<bool> {
 /// Each entry: the setting, its value, the bound, and whether the bound is a
 /// minimum (`true`) or a maximum.
 fn weak_settings(otp: &OtpPolicy, limits: &EmailLimits) -> Vec<String> {
-    let rules: [(&str, u32, u32, bool); 6] = [
+    let rules: [(&str, u32, u32, bool); 7] = [
         ("OTP_LENGTH", otp.length.into(), 6, true),
         ("OTP_MAX_ATTEMPTS", otp.max_attempts, 10, false),
         (
@@ -97,6 +102,12 @@ fn weak_settings(otp: &OtpPolicy, limits: &EmailLimits) -> Vec<String> {
             true,
         ),
         ("OTP_SENDS_PER_HOUR", limits.sends_per_hour, 20, false),
+        (
+            "OTP_ADDRESS_SENDS_PER_DAY",
+            limits.address_sends_per_day,
+            50,
+            false,
+        ),
         (
             "LOGIN_FAILURES_BEFORE_LOCKOUT",
             limits.failures_before_lockout,
@@ -134,6 +145,7 @@ mod tests {
             ("OTP_MAX_ATTEMPTS", "10", "11", "at most 10"),
             ("OTP_RESEND_COOLDOWN_SECONDS", "30", "29", "at least 30"),
             ("OTP_SENDS_PER_HOUR", "20", "21", "at most 20"),
+            ("OTP_ADDRESS_SENDS_PER_DAY", "50", "51", "at most 50"),
             ("LOGIN_FAILURES_BEFORE_LOCKOUT", "20", "21", "at most 20"),
             ("LOGIN_LOCKOUT_SECONDS", "300", "299", "at least 300"),
         ];

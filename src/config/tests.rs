@@ -84,6 +84,10 @@ fn wrangler_toml_sets_the_defaults_in_code() {
             limits.address_sends_per_hour.to_string(),
         ),
         (
+            "OTP_ADDRESS_SENDS_PER_DAY",
+            limits.address_sends_per_day.to_string(),
+        ),
+        (
             "LOGIN_DAILY_FAILURE_BUDGET",
             limits.daily_failure_budget.to_string(),
         ),

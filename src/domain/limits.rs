@@ -30,6 +30,9 @@ pub struct EmailLimits {
     pub sends_per_hour: u32,
     /// Sends to one address from all networks together per hour.
     pub address_sends_per_hour: u32,
+    /// Sends to one address from all networks together per day; beyond it a
+    /// send needs a solved challenge, or waits when there is none to offer.
+    pub address_sends_per_day: u32,
     /// Wrong codes from one network within an hour that lock that network out
     /// of the address.
     pub failures_before_lockout: u32,
@@ -46,6 +49,7 @@ impl Default for EmailLimits {
             resend_cooldown_seconds: 30,
             sends_per_hour: 5,
             address_sends_per_hour: 15,
+            address_sends_per_day: 30,
             failures_before_lockout: 10,
             lockout_seconds: 900,
             daily_failure_budget: 15,
@@ -98,6 +102,7 @@ pub struct Keys {
     pub sends: String,
     pub failures: String,
     pub address_sends: String,
+    pub address_daily_sends: String,
     pub address_failures: String,
 }
 
@@ -108,6 +113,7 @@ impl Keys {
             sends: format!("sends:{address_network}"),
             failures: format!("failures:{address_network}"),
             address_sends: format!("address-sends:{address}"),
+            address_daily_sends: format!("address-day-sends:{address}"),
             address_failures: format!("address-failures:{address}"),
         }
     }
@@ -128,6 +134,7 @@ pub struct Counters {
     pub sends: Option<Counter>,
     pub failures: Option<Counter>,
     pub address_sends: Option<Counter>,
+    pub address_daily_sends: Option<Counter>,
     pub address_failures: Option<Counter>,
 }
 
@@ -169,6 +176,26 @@ impl EmailLimits {
         let c = failures?;
         let until = c.updated_at + BUDGET_WINDOW_MS;
         (c.count >= i64::from(self.daily_failure_budget) && until > now_ms).then_some(until)
+    }
+
+    /// If the address's daily send cap is reached now, until when.
+    pub fn daily_capped_until(&self, sends: Option<&Counter>, now_ms: i64) -> Option<i64> {
+        let c = sends?;
+        let until = c.window_start + BUDGET_WINDOW_MS;
+        (until > now_ms && c.count >= i64::from(self.address_sends_per_day)).then_some(until)
+    }
+
+    /// Whether a send needs a solved challenge before anything else is asked:
+    /// the address's budget is spent or its daily sends are used up, and
+    /// there is a challenge to offer (under `Lock` they refuse instead).
+    pub fn challenge_needed(&self, counters: &Counters, policy: BudgetPolicy, now_ms: i64) -> bool {
+        policy == BudgetPolicy::Challenge
+            && (self
+                .budget_spent_until(counters.address_failures.as_ref(), now_ms)
+                .is_some()
+                || self
+                    .daily_capped_until(counters.address_daily_sends.as_ref(), now_ms)
+                    .is_some())
     }
 
     /// Whether attempts on codes are refused now, and until when.
@@ -213,6 +240,13 @@ impl EmailLimits {
         };
         capped(counters.sends, self.sends_per_hour)
             .or_else(|| capped(counters.address_sends, self.address_sends_per_hour))
+            .or_else(|| match policy {
+                // With a challenge to offer, the caller asks for it instead.
+                BudgetPolicy::Challenge => None,
+                BudgetPolicy::Lock => self
+                    .daily_capped_until(counters.address_daily_sends.as_ref(), now_ms)
+                    .map(|until| Refusal::DailyCap { until }),
+            })
     }
 }
 
@@ -221,6 +255,7 @@ impl EmailLimits {
 pub enum Refusal {
     Cooldown { until: i64 },
     HourlyCap { until: i64 },
+    DailyCap { until: i64 },
     LockedOut { until: i64 },
     IpFlood { retry_after_seconds: u32 },
     MailCeiling { retry_after_seconds: u32 },
@@ -231,6 +266,9 @@ impl Refusal {
         match self {
             Self::Cooldown { .. } => "A code was sent moments ago; wait before asking for another",
             Self::HourlyCap { .. } => "Too many codes were sent to this address; try again later",
+            Self::DailyCap { .. } => {
+                "Too many codes were sent to this address today; try again tomorrow"
+            }
             Self::LockedOut { .. } => {
                 "Too many wrong codes for this address; it is locked for a while"
             }
@@ -251,9 +289,10 @@ impl Refusal {
 
     pub fn retry_after(&self, now_ms: i64) -> u32 {
         match *self {
-            Self::Cooldown { until } | Self::HourlyCap { until } | Self::LockedOut { until } => {
-                retry_after(until, now_ms)
-            }
+            Self::Cooldown { until }
+            | Self::HourlyCap { until }
+            | Self::DailyCap { until }
+            | Self::LockedOut { until } => retry_after(until, now_ms),
             Self::IpFlood {
                 retry_after_seconds,
             }

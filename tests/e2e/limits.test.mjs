@@ -268,6 +268,36 @@ describe("the cost guard", () => {
   });
 });
 
+describe("the daily cap per address", () => {
+  test("past it, a send waits for tomorrow without Turnstile, and needs a solved challenge with it", async () => {
+    const turnstile = await startTurnstileStub();
+    const vars = { ...DEFAULT_LIMITS, OTP_RESEND_COOLDOWN_SECONDS: "0", OTP_SENDS_PER_HOUR: "100", OTP_ADDRESS_SENDS_PER_DAY: "3" };
+    const plain = await spawnApp({ vars });
+    const guarded = await spawnApp({
+      vars: { ...vars, TURNSTILE_SECRET_KEY: TURNSTILE_SECRET, TURNSTILE_VERIFY_URL: turnstile.url },
+    });
+    try {
+      for (const app of [plain, guarded]) {
+        const email = freshEmail("capped");
+        for (let i = 0; i < 3; i++) assertEnvelope(await app.sendOtp(email, {}, fromNetwork(`198.18.9.${i + 1}`)), 200);
+        const next = await app.sendOtp(email, {}, OWNER);
+        if (app === plain) {
+          const retry = assertLimited(next, 86400);
+          assert.ok(retry > 86000, `until the day's window ends, Retry-After ${retry}`);
+        } else {
+          assertEnvelope(next, 403);
+          assertEnvelope(await app.sendOtp(email, { turnstileToken: SOLVED_TOKEN }, OWNER), 200);
+          assertEnvelope(await app.verifyOtp(email, app.mail.codeFor(email), OWNER), 200);
+        }
+      }
+    } finally {
+      await plain.dispose();
+      await guarded.dispose();
+      await turnstile.close();
+    }
+  });
+});
+
 describe("the cost guard is spent only by mails that go out", () => {
   test("a flood at one address spends no more than the mails it gets; a send the ceiling refuses is given back whole", async () => {
     const capped = await spawnApp({

@@ -148,14 +148,15 @@ pub(in crate::storage) struct KeyedCounter {
 
 /// The SQL condition "`key` is one of the request's counter keys".
 pub(in crate::storage) fn any_key(p: &mut Params, keys: &Keys) -> String {
-    let [a, b, c, d, e] = p.bind_all([
+    let [a, b, c, d, e, f] = p.bind_all([
         text(&keys.cooldown),
         text(&keys.sends),
         text(&keys.failures),
         text(&keys.address_sends),
+        text(&keys.address_daily_sends),
         text(&keys.address_failures),
     ]);
-    format!("key IN ({a}, {b}, {c}, {d}, {e})")
+    format!("key IN ({a}, {b}, {c}, {d}, {e}, {f})")
 }
 
 /// Reads every counter of the keys (`by_purpose` sorts them).
@@ -176,6 +177,7 @@ pub(in crate::storage) fn by_purpose(rows: &[KeyedCounter], keys: &Keys) -> Coun
         sends: find(&keys.sends),
         failures: find(&keys.failures),
         address_sends: find(&keys.address_sends),
+        address_daily_sends: find(&keys.address_daily_sends),
         address_failures: find(&keys.address_failures),
     }
 }
@@ -209,11 +211,13 @@ pub(in crate::storage) fn take_cooldown(g: &SendGate<'_>) -> Statement<Written> 
                 int(i64::from(limits.address_sends_per_hour)),
                 int(WINDOW_MS),
             ]);
-        let [budget_key, budget, budget_window, challenged] = p.bind_all([
+        let [budget_key, budget, day, challenged, daily_sends, daily_cap] = p.bind_all([
             text(&keys.address_failures),
             int(i64::from(limits.daily_failure_budget)),
             int(BUDGET_WINDOW_MS),
             int(i64::from(g.challenge_passed)),
+            text(&keys.address_daily_sends),
+            int(i64::from(limits.address_sends_per_day)),
         ]);
         format!(
             "INSERT INTO rate_limits (key, window_start, count, updated_at)
@@ -223,7 +227,9 @@ pub(in crate::storage) fn take_cooldown(g: &SendGate<'_>) -> Statement<Written> 
                AND NOT EXISTS (SELECT 1 FROM rate_limits WHERE key = {address_sends}
                                AND window_start > {now} - {window} AND count >= {address_cap})
                AND ({challenged} = 1 OR NOT EXISTS (SELECT 1 FROM rate_limits WHERE key = {budget_key}
-                               AND count >= {budget} AND updated_at > {now} - {budget_window}))
+                               AND count >= {budget} AND updated_at > {now} - {day}))
+               AND ({challenged} = 1 OR NOT EXISTS (SELECT 1 FROM rate_limits WHERE key = {daily_sends}
+                               AND window_start > {now} - {day} AND count >= {daily_cap}))
              ON CONFLICT (key) DO UPDATE SET window_start = {now}, count = 1, updated_at = {now}
              WHERE rate_limits.updated_at <= {now} - {cooldown_ms}
              RETURNING count",
@@ -254,13 +260,38 @@ pub(in crate::storage) fn count_sends(keys: &Keys, now_ms: i64) -> Statement<Wri
     )
 }
 
-/// Takes back the hourly counts of a send that mailed nothing, only where
-/// this send was the last to count (its time is `updated_at`).
+/// The address's daily count, counted only by the request that just took
+/// the cooldown, like `count_sends`; its window is a day.
+pub(in crate::storage) fn count_daily_send(keys: &Keys, now_ms: i64) -> Statement<Written> {
+    Statement::new(
+        "INSERT INTO rate_limits (key, window_start, count, updated_at)
+         SELECT ?1, ?2, 1, ?2
+         WHERE (SELECT updated_at FROM rate_limits WHERE key = ?4) = ?2
+         ON CONFLICT (key) DO UPDATE SET
+             count = CASE WHEN window_start > ?2 - ?3 THEN count + 1 ELSE 1 END,
+             window_start = CASE WHEN window_start > ?2 - ?3 THEN window_start ELSE ?2 END,
+             updated_at = ?2",
+        vec![
+            text(&keys.address_daily_sends),
+            int(now_ms),
+            int(BUDGET_WINDOW_MS),
+            text(&keys.cooldown),
+        ],
+    )
+}
+
+/// Takes back the hourly and daily counts of a send that mailed nothing, only
+/// where this send was the last to count (its time is `updated_at`).
 pub(in crate::storage) fn uncount_sends(keys: &Keys, now_ms: i64) -> Statement<Written> {
     Statement::new(
         "UPDATE rate_limits SET count = count - 1
-         WHERE key IN (?1, ?2) AND updated_at = ?3 AND count > 0",
-        vec![text(&keys.sends), text(&keys.address_sends), int(now_ms)],
+         WHERE key IN (?1, ?2, ?3) AND updated_at = ?4 AND count > 0",
+        vec![
+            text(&keys.sends),
+            text(&keys.address_sends),
+            text(&keys.address_daily_sends),
+            int(now_ms),
+        ],
     )
 }
 

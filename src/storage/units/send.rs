@@ -21,7 +21,8 @@ pub enum Admission {
         previous: Option<PendingCode>,
     },
     Refused(Refusal),
-    /// The address's daily failure budget is spent: a solved challenge is needed.
+    /// The address's daily failure budget is spent, or its daily sends are
+    /// used up: a solved challenge is needed.
     ChallengeRequired,
 }
 
@@ -63,6 +64,7 @@ fn admit_batch(r: &SendRequest<'_>) -> Result<(Batch, AdmitSlots), AppError> {
         otp_codes::insert_if_admitted(r.email, r.code, r.otp, r.now_ms),
     )?;
     batch.push(rate_limits::count_sends(r.keys, r.now_ms));
+    batch.push(rate_limits::count_daily_send(r.keys, r.now_ms));
     Ok((
         batch,
         AdmitSlots {
@@ -83,12 +85,7 @@ fn admission<S: StatementResult>(
         return Ok(Admission::Admitted { previous });
     }
     let before = rate_limits::by_purpose(&results.rows(slots.before)?, r.keys);
-    if r.budget == BudgetPolicy::Challenge
-        && !r.challenge_passed
-        && r.limits
-            .budget_spent_until(before.address_failures.as_ref(), r.now_ms)
-            .is_some()
-    {
+    if !r.challenge_passed && r.limits.challenge_needed(&before, r.budget, r.now_ms) {
         return Ok(Admission::ChallengeRequired);
     }
     let refusal = r
@@ -276,6 +273,60 @@ mod tests {
         }
         let audit = db.query("SELECT event FROM audit_events");
         assert_eq!(audit.len(), 1);
+    }
+
+    #[test]
+    fn past_the_daily_cap_a_send_needs_a_challenge_or_waits_for_tomorrow() {
+        let email = EmailAddress::parse("a@example.com").unwrap();
+        let (keys, otp) = (keys(), OtpPolicy::default());
+        let limits = EmailLimits {
+            resend_cooldown_seconds: 0,
+            address_sends_per_day: 2,
+            ..limits()
+        };
+        let db = Sqlite::migrated();
+        let codes: Vec<PendingCode> = (0..4).map(|i| code(&format!("c{i}"))).collect();
+        let at = |i: i64| 1_000_000 + i * 60_000;
+        for i in 0..2 {
+            let r = send(&email, &keys, &limits, &otp, &codes[i], at(i as i64));
+            assert!(
+                matches!(admit_on(&db, &r), Admission::Admitted { .. }),
+                "send {i}"
+            );
+        }
+        // Without a challenge to offer: refused until the day is over.
+        let third = send(&email, &keys, &limits, &otp, &codes[2], at(2));
+        assert!(matches!(
+            admit_on(&db, &third),
+            Admission::Refused(Refusal::DailyCap { .. })
+        ));
+        // With one: asked for it, and a solved one gets the code.
+        let mut challenged = SendRequest {
+            budget: BudgetPolicy::Challenge,
+            ..send(&email, &keys, &limits, &otp, &codes[2], at(2))
+        };
+        assert!(matches!(
+            admit_on(&db, &challenged),
+            Admission::ChallengeRequired
+        ));
+        challenged.challenge_passed = true;
+        assert!(matches!(
+            admit_on(&db, &challenged),
+            Admission::Admitted { .. }
+        ));
+        // A day after the window began, the cap is lifted.
+        let tomorrow = send(
+            &email,
+            &keys,
+            &limits,
+            &otp,
+            &codes[3],
+            at(0) + 86_400_000 + 1,
+        );
+        assert!(matches!(
+            admit_on(&db, &tomorrow),
+            Admission::Admitted { .. }
+        ));
     }
 
     #[test]
