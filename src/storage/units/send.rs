@@ -287,8 +287,8 @@ mod tests {
         let db = Sqlite::migrated();
         let codes: Vec<PendingCode> = (0..4).map(|i| code(&format!("c{i}"))).collect();
         let at = |i: i64| 1_000_000 + i * 60_000;
-        for i in 0..2 {
-            let r = send(&email, &keys, &limits, &otp, &codes[i], at(i as i64));
+        for (i, code) in codes.iter().take(2).enumerate() {
+            let r = send(&email, &keys, &limits, &otp, code, at(i as i64));
             assert!(
                 matches!(admit_on(&db, &r), Admission::Admitted { .. }),
                 "send {i}"
