@@ -51,10 +51,15 @@ impl Environment {
 /// anyone break storage or age limits at will. So it runs only locally, and
 /// everywhere else its configuration is refused like any wrong setting: every
 /// API request answers the 500 envelope and `/health` names the cause.
-/// `scripts/deploy.sh` refuses such a bundle before this could matter.
+/// `scripts/deploy.sh` refuses such a bundle before this could matter. An
+/// unset or unknown `ENVIRONMENT` is refused already (`from_lookup`), in
+/// every build: only a deployed one's is this problem.
 pub fn test_build_problem(_environment: Option<&str>) -> Option<String> {
     #[cfg(feature = "fault-injection")]
-    if _environment.and_then(Environment::parse) != Some(Environment::Local) {
+    if matches!(
+        _environment.and_then(Environment::parse),
+        Some(Environment::Development | Environment::Production)
+    ) {
         return Some(
             "ENVIRONMENT must be local in a test build (built with fault-injection); deploy a release build"
                 .into(),

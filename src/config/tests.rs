@@ -266,7 +266,7 @@ fn a_test_build_refuses_every_environment_but_local() {
             }
         }
     }
-    // Added to the other problems, first; no ENVIRONMENT at all is not local.
+    // Added to the other problems, first.
     let mut vars = deployed("production");
     vars.insert("OTP_LENGTH", "3".into());
     let problems = for_build(&vars).err().unwrap();
@@ -276,8 +276,17 @@ fn a_test_build_refuses_every_environment_but_local() {
         "{problems:?}"
     );
     assert_eq!(problems[0] == refusal, test_build);
+    // No ENVIRONMENT, or an unknown one, is refused in every build already,
+    // by that name alone.
     let mut unset = base();
     unset.remove("ENVIRONMENT");
-    let problems = for_build(&unset).err().unwrap();
-    assert_eq!(problems.contains(&refusal.to_string()), test_build);
+    assert_eq!(
+        for_build(&unset).err().unwrap(),
+        vec!["ENVIRONMENT is not set"]
+    );
+    unset.insert("ENVIRONMENT", "staging".into());
+    assert_eq!(
+        for_build(&unset).err().unwrap(),
+        vec!["ENVIRONMENT must be local, development or production"]
+    );
 }
