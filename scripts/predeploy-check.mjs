@@ -16,12 +16,16 @@ const ROOT = new URL("../", import.meta.url).pathname;
 const PLACEHOLDER = /^REPLACE_WITH_/;
 
 /** The secrets the worker refuses to run without, given the environment's vars
- * (the same rules as src/config/). */
-export function requiredSecrets(vars) {
+ * and the secrets set (the same rules as src/config/). */
+export function requiredSecrets(vars, secretNames = []) {
   const required = ["JWT_PRIVATE_KEY", "OTP_HASH_KEY"];
   if ((vars.EMAIL_PROVIDER ?? "log") === "resend") required.push("EMAIL_API_KEY");
   // Events cannot be signed without it (they wait in the queue until it is set).
-  if ((vars.WEBHOOK_ENDPOINTS ?? "").trim() !== "") required.push("WEBHOOK_SECRET");
+  // With WEBHOOK_SECRETS set, receivers may all have their own: whether every
+  // one does is in the values, which only the worker reads (/health says).
+  if ((vars.WEBHOOK_ENDPOINTS ?? "").trim() !== "" && !secretNames.includes("WEBHOOK_SECRETS")) {
+    required.push("WEBHOOK_SECRET");
+  }
   return required;
 }
 
@@ -47,14 +51,15 @@ export function parseSecretList(text) {
 export function problems(config, secretNames, env) {
   const found = [];
   const vars = config.vars ?? {};
-  const missing = requiredSecrets(vars).filter((name) => !secretNames.includes(name));
+  const missing = requiredSecrets(vars, secretNames).filter((name) => !secretNames.includes(name));
   if (missing.length > 0) {
     found.push(
       `missing secrets: ${missing.join(", ")} ` +
         `(set each with: npx wrangler secret put NAME --env ${env})`,
     );
   }
-  for (const name of requiredSecrets(vars)) {
+  // WEBHOOK_SECRETS holds secrets whenever it is set.
+  for (const name of new Set([...requiredSecrets(vars), "WEBHOOK_SECRETS"])) {
     if (name in vars) found.push(`${name} is a plain var in wrangler.toml; it must be a secret only`);
   }
   const ids = [
@@ -96,7 +101,7 @@ function main() {
     for (const problem of found) console.error(`  - ${problem}`);
     process.exit(1);
   }
-  console.log(`pre-deploy check for ${options.env}: secrets ${requiredSecrets(config.vars).join(", ")} set; binding ids filled in`);
+  console.log(`pre-deploy check for ${options.env}: secrets ${requiredSecrets(config.vars, secretNames).join(", ")} set; binding ids filled in`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main();

@@ -10,6 +10,8 @@ ensure_chromium
 log "unit tests (native cargo test)"
 cargo test --locked --quiet
 cargo test --locked --quiet --features fault-injection --lib platform
+# The test build refuses to run outside ENVIRONMENT=local (config::test_build_problem).
+cargo test --locked --quiet --features fault-injection --lib config::
 
 # build.sh picks the WASM toolchain in its own process, leaving this shell's
 # cargo untouched for the native tests above. The tests run the test build,

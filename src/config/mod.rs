@@ -45,6 +45,29 @@ impl Environment {
     }
 }
 
+/// Why this build must not run with this `ENVIRONMENT`, if it must not. A
+/// test build (`--features fault-injection`) has `/__faults` and takes its
+/// clock from the client (`X-Test-Now-Ms`): deployed by mistake, it would let
+/// anyone break storage or age limits at will. So it runs only locally, and
+/// everywhere else its configuration is refused like any wrong setting: every
+/// API request answers the 500 envelope and `/health` names the cause.
+/// `scripts/deploy.sh` refuses such a bundle before this could matter. An
+/// unset or unknown `ENVIRONMENT` is refused already (`from_lookup`), in
+/// every build: only a deployed one's is this problem.
+pub fn test_build_problem(_environment: Option<&str>) -> Option<String> {
+    #[cfg(feature = "fault-injection")]
+    if matches!(
+        _environment.and_then(Environment::parse),
+        Some(Environment::Development | Environment::Production)
+    ) {
+        return Some(
+            "ENVIRONMENT must be local in a test build (built with fault-injection); deploy a release build"
+                .into(),
+        );
+    }
+    None
+}
+
 /// Which requests get the service's own log line (`REQUEST_LOG`). Workers
 /// Logs already records every invocation (method, URL, status, timing), so a
 /// deployment may keep its own line for what went wrong only; each line costs
@@ -103,6 +126,21 @@ impl Config {
         match self.turnstile {
             Some(_) => BudgetPolicy::Challenge,
             None => BudgetPolicy::Lock,
+        }
+    }
+
+    /// The configuration this build runs with: `from_lookup`'s, refused
+    /// whole in a test build outside `ENVIRONMENT=local` (`test_build_problem`).
+    pub fn for_this_build(get: impl Fn(&str) -> Option<String>) -> Result<Self, Vec<String>> {
+        let config = Self::from_lookup(&get);
+        match (test_build_problem(get("ENVIRONMENT").as_deref()), config) {
+            (None, config) => config,
+            (Some(problem), Ok(_)) => Err(vec![problem]),
+            // First: with it fixed (a release build deployed) the others may change.
+            (Some(problem), Err(mut problems)) => {
+                problems.insert(0, problem);
+                Err(problems)
+            }
         }
     }
 

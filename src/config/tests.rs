@@ -247,3 +247,50 @@ fn cors_origins_are_read_and_checked() {
         "{problems:?}"
     );
 }
+
+/// A test build runs locally only; a release build anywhere. `from_lookup`
+/// itself is the same in both builds, so the other tests hold in both.
+#[test]
+fn a_test_build_refuses_every_environment_but_local() {
+    let test_build = cfg!(feature = "fault-injection");
+    let for_build = |vars: &HashMap<&str, String>| Config::for_this_build(|n| vars.get(n).cloned());
+    assert!(for_build(&base()).is_ok());
+    let refusal = "ENVIRONMENT must be local in a test build (built with fault-injection); deploy a release build";
+    for environment in ["development", "production"] {
+        let vars = deployed(environment);
+        assert!(load(&vars).is_ok(), "{environment} is valid by itself");
+        match for_build(&vars) {
+            Ok(_) => assert!(!test_build, "a test build ran in {environment}"),
+            Err(problems) => {
+                assert!(
+                    test_build,
+                    "a release build refused {environment}: {problems:?}"
+                );
+                assert_eq!(problems, vec![refusal]);
+            }
+        }
+    }
+    // Added to the other problems, first.
+    let mut vars = deployed("production");
+    vars.insert("OTP_LENGTH", "3".into());
+    let problems = for_build(&vars).err().unwrap();
+    assert_eq!(
+        problems.len(),
+        if test_build { 2 } else { 1 },
+        "{problems:?}"
+    );
+    assert_eq!(problems[0] == refusal, test_build);
+    // No ENVIRONMENT, or an unknown one, is refused in every build already,
+    // by that name alone.
+    let mut unset = base();
+    unset.remove("ENVIRONMENT");
+    assert_eq!(
+        for_build(&unset).err().unwrap(),
+        vec!["ENVIRONMENT is not set"]
+    );
+    unset.insert("ENVIRONMENT", "staging".into());
+    assert_eq!(
+        for_build(&unset).err().unwrap(),
+        vec!["ENVIRONMENT must be local, development or production"]
+    );
+}

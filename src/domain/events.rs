@@ -196,15 +196,22 @@ const SECRET_BYTES: std::ops::RangeInclusive<usize> = 24..=64;
 pub const SECRET_PREFIX: &str = "whsec_";
 
 impl WebhookSecret {
+    /// `WEBHOOK_SECRET`, the secret receivers share.
     pub fn parse(raw: &str) -> Result<Self, String> {
+        Self::parse_named(raw, "WEBHOOK_SECRET")
+    }
+
+    /// A secret read from the setting `name` (which the refusal names: never
+    /// the value).
+    pub fn parse_named(raw: &str, name: &str) -> Result<Self, String> {
         let encoded = raw.trim().strip_prefix(SECRET_PREFIX).ok_or_else(|| {
-            format!("WEBHOOK_SECRET must start with {SECRET_PREFIX} (Standard Webhooks format)")
+            format!("{name} must start with {SECRET_PREFIX} (Standard Webhooks format)")
         })?;
         let key = Base64::decode_vec(encoded)
-            .map_err(|_| "WEBHOOK_SECRET is not base64 after whsec_".to_string())?;
+            .map_err(|_| format!("{name} is not base64 after whsec_"))?;
         if !SECRET_BYTES.contains(&key.len()) {
             return Err(format!(
-                "WEBHOOK_SECRET must encode {} to {} bytes",
+                "{name} must encode {} to {} bytes",
                 SECRET_BYTES.start(),
                 SECRET_BYTES.end()
             ));

@@ -24,7 +24,7 @@ pub fn load_config(env: &Env) -> Result<Rc<Config>, Vec<String>> {
     if let Some(config) = CONFIG.with(|c| c.borrow().clone()) {
         return Ok(config);
     }
-    let loaded = Rc::new(Config::from_lookup(lookup(env))?);
+    let loaded = Rc::new(Config::for_this_build(lookup(env))?);
     CONFIG.with(|c| *c.borrow_mut() = Some(loaded.clone()));
     Ok(loaded)
 }
@@ -50,7 +50,7 @@ pub fn webhooks(env: &Env) -> Result<Webhooks, AppError> {
 /// requests publish none (the Cron Trigger marks them sent). A webhook setting
 /// that does not parse is not "none": its events wait until it is fixed.
 pub fn no_webhook_receivers(env: &Env) -> bool {
-    webhooks(env).is_ok_and(|webhooks| webhooks.endpoints.is_empty())
+    webhooks(env).is_ok_and(|webhooks| webhooks.receivers.is_empty())
 }
 
 /// The queue that carries events to the webhook consumer.

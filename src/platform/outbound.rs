@@ -5,10 +5,12 @@
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
-use worker::{Delay, Fetch, Headers, Method, Request, RequestInit, Response};
+use worker::{Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
 
 /// POSTs `body` as JSON with `headers`. `Err` says why no answer came: the
 /// request could not be made or sent, or nothing arrived within `timeout`.
+/// A redirect is not followed but returned as the answer (a 3xx): following
+/// it would send the body, and its signature, to a host nobody configured.
 pub async fn post_json(
     url: &str,
     headers: &[(&str, &str)],
@@ -23,7 +25,8 @@ pub async fn post_json(
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(all)
-        .with_body(Some(body.into()));
+        .with_body(Some(body.into()))
+        .with_redirect(RequestRedirect::Manual);
     let request = Request::new_with_init(url, &init).map_err(|e| format!("request: {e}"))?;
     let fetch = Fetch::Request(request);
     let call = Box::pin(fetch.send());

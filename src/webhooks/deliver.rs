@@ -1,14 +1,17 @@
 //! The EVENTS queue's consumer: each message is one event for one receiver,
 //! POSTed as a Standard Webhook (`webhook-id`, `webhook-timestamp`,
-//! `webhook-signature`). A 2xx acknowledges it; anything else, or no answer,
-//! hands it back to the queue, which retries it after `retry_delay` and, past
-//! `max_retries`, moves it to the dead-letter queue (wrangler.toml).
+//! `webhook-signature`), signed with that receiver's secret. A 2xx
+//! acknowledges it; anything else (a redirect included: it is never followed),
+//! or no answer, hands it back to the queue, which retries it after
+//! `retry_delay` and, past `max_retries`, moves it to the dead-letter queue
+//! (wrangler.toml). A message for a receiver no longer configured is dropped.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use worker::{Env, MessageBatch, MessageExt, RawMessage};
 
+use crate::config::Webhooks;
 use crate::domain::events::{Delivery, DeliveryOutcome, WebhookSecret};
 use crate::platform::{bindings, log, outbound};
 
@@ -20,14 +23,14 @@ const TIMEOUT: Duration = Duration::from_secs(15);
 /// bounded by `TIMEOUT`), each acknowledged or retried on its own. The
 /// messages are text: a `Delivery` as JSON (`publish`).
 pub async fn deliver(batch: MessageBatch<String>, env: &Env, now: DateTime<Utc>) {
-    let secret = match bindings::webhooks(env).map(|w| w.secret) {
-        Ok(Some(secret)) => secret,
-        // Without the secret nothing can be signed; the queue keeps the
-        // messages (retries, then the dead-letter queue) until it is set.
-        Ok(None) | Err(_) => {
+    let webhooks = match bindings::webhooks(env) {
+        Ok(webhooks) => webhooks,
+        // Without a valid configuration nothing can be signed; the queue keeps
+        // the messages (retries, then the dead-letter queue) until it is fixed.
+        Err(err) => {
             log::error(
                 "webhook_unconfigured",
-                serde_json::json!({"cause": "WEBHOOK_SECRET is missing or invalid", "messages": batch.raw_iter().len()}),
+                serde_json::json!({"cause": err.log_cause().unwrap_or_else(|| err.to_string()), "messages": batch.raw_iter().len()}),
             );
             batch.retry_all();
             return;
@@ -39,7 +42,19 @@ pub async fn deliver(batch: MessageBatch<String>, env: &Env, now: DateTime<Utc>)
             .as_string()
             .and_then(|json| serde_json::from_str::<Delivery>(&json).ok());
         match delivery {
-            Some(delivery) => deliver_one(&message, &delivery, &secret, now).await,
+            Some(delivery) => match receiver_secret(&webhooks, &delivery) {
+                Some(secret) => deliver_one(&message, &delivery, secret, now).await,
+                // The message names its endpoint, but only the configuration
+                // says who may receive events: a receiver taken out of
+                // WEBHOOK_ENDPOINTS gets no retry and no dead-letter replay of
+                // what was queued for it. Acknowledged (returning normally),
+                // so the queue lets it go.
+                None => log::info(
+                    "webhook_receiver_removed",
+                    serde_json::json!({"id": delivery.id, "receiver": host(&delivery.endpoint),
+                        "cause": "the endpoint is no longer in WEBHOOK_ENDPOINTS; message dropped"}),
+                ),
+            },
             // Not one of ours; returning normally acknowledges it.
             None => log::error(
                 "webhook_malformed_message",
@@ -47,6 +62,11 @@ pub async fn deliver(batch: MessageBatch<String>, env: &Env, now: DateTime<Utc>)
             ),
         }
     }
+}
+
+/// The secret that signs for the delivery's receiver, if it is still configured.
+fn receiver_secret<'a>(webhooks: &'a Webhooks, delivery: &Delivery) -> Option<&'a WebhookSecret> {
+    webhooks.receiver(&delivery.endpoint).map(|r| &r.secret)
 }
 
 async fn deliver_one(
@@ -71,7 +91,15 @@ async fn deliver_one(
     // The receiver by host only: a URL may carry a token in its query.
     let receiver = host(&delivery.endpoint);
     let status = answer.as_ref().ok().map(|r| r.status_code());
-    let cause = answer.as_ref().err();
+    let cause = match &answer {
+        Err(cause) => Some(cause.as_str()),
+        // Following it would re-post the signed body (an address, perhaps)
+        // wherever the Location says, and take that host's 2xx as delivery.
+        Ok(_) if status.is_some_and(|s| (300..400).contains(&s)) => {
+            Some("a redirect, which is not followed")
+        }
+        Ok(_) => None,
+    };
     match outcome {
         DeliveryOutcome::Delivered => message.ack(),
         DeliveryOutcome::Gone => {

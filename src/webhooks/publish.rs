@@ -28,9 +28,9 @@ pub async fn publish(env: &Env, db: &Db, events: &[Unsent], at: &str) -> Result<
     let deliveries: Vec<Delivery> = events
         .iter()
         .flat_map(|event| {
-            webhooks.endpoints.iter().map(|endpoint| Delivery {
+            webhooks.endpoints().map(|endpoint| Delivery {
                 id: event.id.clone(),
-                endpoint: endpoint.clone(),
+                endpoint: endpoint.to_owned(),
                 payload: event.payload.clone(),
             })
         })

@@ -3,7 +3,8 @@
 // wrangler.toml: it passes a ready environment and names whatever is missing.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { test } from "node:test";
 import { unstable_readConfig } from "wrangler";
 import { problems, requiredSecrets } from "../../scripts/predeploy-check.mjs";
@@ -57,6 +58,14 @@ test("WEBHOOK_SECRET is required only where events go to webhook endpoints", () 
     problems({ vars: { ...vars, WEBHOOK_ENDPOINTS: "https://crm.example/in" } }, ALL_THREE, "x"),
     ["missing secrets: WEBHOOK_SECRET (set each with: npx wrangler secret put NAME --env x)"],
   );
+  // Receivers with their own secrets (WEBHOOK_SECRETS) may need no shared one.
+  const own = { ...vars, WEBHOOK_ENDPOINTS: "https://crm.example/in" };
+  assert.deepEqual(problems({ vars: own }, [...ALL_THREE, "WEBHOOK_SECRETS"], "x"), []);
+  // ...which is a secret, never a var.
+  assert.deepEqual(
+    problems({ vars: { ...own, WEBHOOK_SECRETS: "https://crm.example/in whsec_x" } }, [...ALL_THREE, "WEBHOOK_SECRET"], "x"),
+    ["WEBHOOK_SECRETS is a plain var in wrangler.toml; it must be a secret only"],
+  );
 });
 
 test("placeholder binding ids are named", () => {
@@ -91,4 +100,67 @@ test("the project's own environments need the three secrets, and no secret is a 
     assert.ok(found.every((p) => /placeholder/.test(p)), found.join("\n"));
     assert.match(problems(config, [], env).join("\n"), /missing secrets: JWT_PRIVATE_KEY, OTP_HASH_KEY, EMAIL_API_KEY/);
   }
+});
+
+// scripts/deploy.sh itself, run from a copy of the scripts beside a fake
+// `wrangler` (in the copy's node_modules/.bin, which the script puts first on
+// PATH) that records its calls and never reaches Cloudflare. Its dry run
+// writes a bundle containing FAKE_BUNDLE; `secret list` fails, so a bundle
+// that passes stops at the first remote call, recorded.
+const FAKE_WRANGLER = `#!/bin/sh
+echo "$*" >> "$FAKE_WRANGLER_LOG"
+if [ "$1 $2" = "deploy --dry-run" ]; then
+  while [ $# -gt 0 ]; do [ "$1" = "--outdir" ] && out="$2"; shift; done
+  printf '%s' "$FAKE_BUNDLE" > "$out/index_bg.wasm"
+  exit 0
+fi
+exit 1
+`;
+
+function deploy(env, bundle) {
+  const dir = mkdtempSync(`${tmpdir()}/deploy-sh-`);
+  try {
+    mkdirSync(`${dir}/scripts`);
+    mkdirSync(`${dir}/node_modules/.bin`, { recursive: true });
+    for (const f of ["deploy.sh", "toolchain.sh"]) copyFileSync(`${ROOT}scripts/${f}`, `${dir}/scripts/${f}`);
+    // The lock first, then the stamp: npm packages count as installed.
+    writeFileSync(`${dir}/package-lock.json`, "{}");
+    writeFileSync(`${dir}/node_modules/.package-lock.json`, "{}");
+    writeFileSync(`${dir}/node_modules/.bin/wrangler`, FAKE_WRANGLER);
+    chmodSync(`${dir}/node_modules/.bin/wrangler`, 0o755);
+    const log = `${dir}/calls.log`;
+    writeFileSync(log, "");
+    const { WORKER_FEATURES: _, ...inherited } = process.env;
+    const run = spawnSync("bash", [`${dir}/scripts/deploy.sh`, "--env", "production"], {
+      encoding: "utf8",
+      env: { ...inherited, ...env, FAKE_WRANGLER_LOG: log, FAKE_BUNDLE: bundle },
+    });
+    const calls = readFileSync(log, "utf8").split("\n").filter(Boolean);
+    return { status: run.status, err: run.stderr, calls };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("deploy.sh refuses a shell that builds the test worker, before calling wrangler at all", () => {
+  const { status, err, calls } = deploy({ WORKER_FEATURES: "fault-injection" }, "release wasm");
+  assert.notEqual(status, 0);
+  assert.match(err, /WORKER_FEATURES=fault-injection builds a test worker/);
+  assert.deepEqual(calls, []);
+});
+
+test("deploy.sh refuses a bundle with the fault routes before anything remote", () => {
+  const { status, err, calls } = deploy({}, "wasm with the route /__faults/panic");
+  assert.notEqual(status, 0);
+  assert.match(err, /is a test build \(it has the \/__faults routes\); nothing was deployed/);
+  assert.equal(calls.length, 1, `no secret list, no migration, no deploy: ${calls}`);
+  assert.match(calls[0], /^deploy --dry-run --env production --outdir /);
+});
+
+test("deploy.sh passes a release bundle on to the remote steps", () => {
+  // The control: the same fake with a clean bundle reaches \`secret list\`.
+  const { status, calls } = deploy({ WORKER_FEATURES: "" }, "release wasm");
+  assert.notEqual(status, 0, "the fake's secret list fails");
+  assert.match(calls[0], /^deploy --dry-run --env production --outdir /);
+  assert.deepEqual(calls.slice(1), ["secret list --env production --format json"]);
 });

@@ -4,6 +4,11 @@ import { after, before, describe, test } from "node:test";
 import { spawnApp, TEST_SECRETS } from "./support/app.mjs";
 import { assertEnvelope } from "./support/envelope.mjs";
 
+// What /health says of the test build (the one these tests run) outside
+// ENVIRONMENT=local (src/config/mod.rs, test_build_problem).
+const TEST_BUILD_REFUSED =
+  "Configuration: ENVIRONMENT must be local in a test build (built with fault-injection); deploy a release build";
+
 let app;
 before(async () => (app = await spawnApp()));
 after(() => app?.dispose());
@@ -163,6 +168,7 @@ describe("misconfiguration", () => {
       const weak = (setting, rule) =>
         `Configuration: ${setting} must be ${rule} in production (or set ALLOW_WEAK_SETTINGS=true)`;
       assert.deepEqual(health.body.errors, [
+        TEST_BUILD_REFUSED,
         weak("OTP_LENGTH", "at least 6"),
         weak("OTP_RESEND_COOLDOWN_SECONDS", "at least 30"),
         weak("OTP_SENDS_PER_HOUR", "at most 20"),
@@ -176,12 +182,33 @@ describe("misconfiguration", () => {
     });
   });
 
-  test("ALLOW_WEAK_SETTINGS=true lets production run with weak settings", async () => {
+  // The tests run the test build, which runs only with ENVIRONMENT=local: in
+  // production the one problem left once ALLOW_WEAK_SETTINGS=true lets the
+  // weak settings through is the build itself (a release build then runs:
+  // the unit tests of src/config/ say so).
+  test("ALLOW_WEAK_SETTINGS=true lets production's weak settings through; a test build still refuses it", async () => {
     const vars = { ENVIRONMENT: "production", JWT_ISSUER: "https://auth.test", OTP_LENGTH: "4", ALLOW_WEAK_SETTINGS: "true" };
     await withApp({ vars }, async (app) => {
-      assertEnvelope(await app.get("/health"), 200);
-      const { codeLength } = assertEnvelope(await app.sendOtp("someone@example.com"), 200);
-      assert.equal(codeLength, 4);
+      const health = await app.get("/health");
+      assertEnvelope(health, 503);
+      assert.deepEqual(health.body.errors, [TEST_BUILD_REFUSED]);
+      const res = await app.sendOtp("someone@example.com");
+      assertEnvelope(res, 500);
+      assert.deepEqual(res.body.errors, ["Internal server error"]);
+      assert.equal(app.mail.sent.length, 0);
+    });
+  });
+
+  test("a test build deployed anywhere but local serves neither /__faults nor a client's clock", async () => {
+    await withApp({ vars: { ENVIRONMENT: "development", JWT_ISSUER: "https://auth.test" } }, async (app) => {
+      const health = await app.get("/health");
+      assertEnvelope(health, 503);
+      assert.deepEqual(health.body.errors, [TEST_BUILD_REFUSED]);
+      const faults = await app.post("/__faults", { d1: 1 });
+      assertEnvelope(faults, 500);
+      assert.deepEqual(faults.body.errors, ["Internal server error"]);
+      const aged = await app.sendOtp("someone@example.com", {}, { "x-test-now-ms": "0" });
+      assertEnvelope(aged, 500);
     });
   });
 });

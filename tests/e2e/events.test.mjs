@@ -219,3 +219,73 @@ describe("events for downstream services", () => {
     assert.deepEqual(await outboxOf(id), []);
   });
 });
+
+// Several receivers, each with its own secret (WEBHOOK_SECRETS), beside the
+// shared WEBHOOK_SECRET, and a host no one configured (`elsewhere`): where a
+// redirect points, and where a receiver taken out of WEBHOOK_ENDPOINTS listens.
+describe("receivers: their own secrets, no redirects, only those configured", () => {
+  const A_SECRET = newWebhookSecret();
+  const B_SECRET = newWebhookSecret();
+  let app2, a, b, elsewhere;
+  before(async () => {
+    [a, b, elsewhere] = await Promise.all([startWebhookReceiver(), startWebhookReceiver(), startWebhookReceiver()]);
+    app2 = await spawnApp({
+      vars: { WEBHOOK_ENDPOINTS: `${a.url},${b.url}` },
+      secrets: { ...TEST_SECRETS, WEBHOOK_SECRET, WEBHOOK_SECRETS: `${a.url} ${A_SECRET}, ${b.url} ${B_SECRET}` },
+    });
+  });
+  after(async () => {
+    await app2?.dispose();
+    await Promise.all([a, b, elsewhere].map((r) => r?.close()));
+  });
+
+  test("each receiver's deliveries verify with its own secret only", async () => {
+    const s = await app2.session();
+    const id = userId(s);
+    const [toA] = await a.waitFor(() => a.accepted(id).length && a.accepted(id), "a's delivery");
+    const [toB] = await b.waitFor(() => b.accepted(id).length && b.accepted(id), "b's delivery");
+    assert.equal(verifyWebhook(A_SECRET, toA.headers, toA.body).data.userId, id);
+    assert.equal(verifyWebhook(B_SECRET, toB.headers, toB.body).data.userId, id);
+    // Neither can sign as the other, and the shared secret signs for neither.
+    for (const secret of [B_SECRET, WEBHOOK_SECRET]) {
+      assert.throws(() => verifyWebhook(secret, toA.headers, toA.body), /no valid webhook signature/);
+    }
+    for (const secret of [A_SECRET, WEBHOOK_SECRET]) {
+      assert.throws(() => verifyWebhook(secret, toB.headers, toB.body), /no valid webhook signature/);
+    }
+  });
+
+  test("a redirect is not followed: its target never gets the body, and the event is retried", async () => {
+    const email = `redirected-${Date.now()}@example.com`;
+    a.redirectNext(email, elsewhere.url);
+    const s = await app2.session(email);
+    const tries = () => a.attempts.filter((t) => t.body.includes(email));
+    await a.waitFor(() => a.accepted(email).length, "the retry after the 307");
+    // The 307 acknowledged nothing: the queue tried again, and a took it.
+    assert.deepEqual(tries().map((t) => t.status), [307, 200]);
+    assert.equal(tries()[0].headers["webhook-id"], tries()[1].headers["webhook-id"]);
+    await b.waitFor(() => b.accepted(email).length, "b's delivery");
+    await sleep(1500);
+    assert.deepEqual(elsewhere.attempts, [], "the redirect's target received nothing");
+    assert.equal(a.accepted(userId(s)).length, 1);
+  });
+
+  test("a queued message for a receiver no longer configured is dropped, not delivered or retried", async () => {
+    // Messages as the publisher queued them while `elsewhere` was configured
+    // (or replayed from the dead-letter queue after its removal), beside one
+    // for a configured receiver, which shows the batch was consumed.
+    const queue = await app2.mf.getQueueProducer("EVENTS");
+    const payload = (marker) =>
+      JSON.stringify({ id: `evt_${marker}`, type: "user.deleted", timestamp: new Date().toISOString(), data: { userId: marker } });
+    const removed = `removed${Date.now()}`;
+    const kept = `kept${Date.now()}`;
+    await queue.send(JSON.stringify({ id: `evt_${removed}`, endpoint: elsewhere.url, payload: payload(removed) }), { contentType: "text" });
+    await queue.send(JSON.stringify({ id: `evt_${kept}`, endpoint: a.url, payload: payload(kept) }), { contentType: "text" });
+    await a.waitFor(() => a.accepted(kept).length, "the configured receiver's delivery");
+    // Long enough for max_retries (5) at retry_delay (1 s) had it been retried.
+    await sleep(3000);
+    assert.deepEqual(elsewhere.attempts, [], "no delivery, no retry");
+    assert.ok(app2.logs.join("").includes("webhook_receiver_removed"), "the drop is logged");
+    assert.equal(a.accepted(kept).length, 1);
+  });
+});

@@ -22,6 +22,16 @@ use super::router::Route;
 use crate::domain::error::AppError;
 
 pub async fn dispatch(route: Route, req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
+    // The fault routes need no setting, so they would answer even where the
+    // configuration is refused; a test build refuses it outside
+    // ENVIRONMENT=local (config::test_build_problem), and so do they.
+    #[cfg(feature = "fault-injection")]
+    if matches!(
+        route,
+        Route::FaultPanic | Route::FaultRates | Route::FaultFinalizeDeletion | Route::FaultMemory
+    ) {
+        ctx.config()?;
+    }
     match route {
         Route::Health => health::handle(ctx).await,
         Route::Jwks => jwks::handle(ctx),

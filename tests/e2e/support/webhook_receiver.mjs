@@ -39,7 +39,7 @@ export function verifyWebhook(secret, headers, body, { toleranceSeconds = 300 } 
 
 export async function startWebhookReceiver() {
   const attempts = [];
-  // Attempts to fail: [predicate(body), remaining count, status].
+  // Attempts to fail: [predicate(body), remaining count, status, extra headers].
   const failures = [];
   const server = createServer((req, res) => {
     const chunks = [];
@@ -50,7 +50,7 @@ export async function startWebhookReceiver() {
       if (failure) failure[1]--;
       const status = failure ? failure[2] : 200;
       attempts.push({ method: req.method, path: req.url, headers: req.headers, body, status });
-      res.writeHead(status, { "content-type": "text/plain" });
+      res.writeHead(status, { "content-type": "text/plain", ...failure?.[3] });
       res.end(status === 200 ? "ok" : "receiver down");
     });
   });
@@ -64,6 +64,10 @@ export async function startWebhookReceiver() {
     /** Answers `status` (500) to the next `times` attempts whose raw body contains `text`. */
     failNext(text, times = 1, status = 500) {
       failures.push([(body) => body.includes(text), times, status]);
+    },
+    /** Answers a redirect (307) to `location` to the next `times` attempts whose raw body contains `text`. */
+    redirectNext(text, location, times = 1, status = 307) {
+      failures.push([(body) => body.includes(text), times, status, { location }]);
     },
     /** The attempts answered 200 whose body mentions `text` (a user id, an address). */
     accepted(text) {
