@@ -703,6 +703,11 @@ export interface components {
                 userId: string;
             };
         };
+        /**
+         * @description The stable code of an error answer, sent in the `Error-Code` response header beside the envelope (whose five keys never change). Branch on it, not on the English sentence in `errors`: one code per kind of error, and a failure of the service's own is always `internal`. New codes may be added; treat an unknown one by its status.
+         * @enum {string}
+         */
+        ErrorCode: "validation" | "wrong_code" | "unauthorized" | "challenge_required" | "route_not_found" | "no_pending_code" | "method_not_allowed" | "username_taken" | "username_change_too_soon" | "registration_complete" | "account_deleted" | "deletion_scheduled" | "no_deletion_scheduled" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "resend_cooldown" | "hourly_cap" | "daily_cap" | "locked_out" | "too_many_requests" | "mail_ceiling" | "internal" | "email_rejected" | "unavailable" | "unhealthy";
     };
     responses: never;
     parameters: {
@@ -719,6 +724,8 @@ export interface components {
     headers: {
         /** @description The D1 session's bookmark after this request; send it back as `X-D1-Bookmark` on the next read to see this write. */
         D1Bookmark: string;
+        /** @description The error's stable code (`ErrorCode`). */
+        ErrorCode: components["schemas"]["ErrorCode"];
     };
     pathItems: never;
 }
@@ -755,11 +762,13 @@ export type RegistrationCompletedEvent = components['schemas']['RegistrationComp
 export type DeletionScheduledEvent = components['schemas']['DeletionScheduledEvent'];
 export type UserDeletedEvent = components['schemas']['UserDeletedEvent'];
 export type SessionsRevokedAllEvent = components['schemas']['SessionsRevokedAllEvent'];
+export type ErrorCode = components['schemas']['ErrorCode'];
 export type ParameterD1Bookmark = components['parameters']['D1Bookmark'];
 export type ParameterWebhookId = components['parameters']['WebhookId'];
 export type ParameterWebhookTimestamp = components['parameters']['WebhookTimestamp'];
 export type ParameterWebhookSignature = components['parameters']['WebhookSignature'];
 export type HeaderD1Bookmark = components['headers']['D1Bookmark'];
+export type HeaderErrorCode = components['headers']['ErrorCode'];
 export type $defs = Record<string, never>;
 export interface operations {
     sendOtpEmail: {
@@ -806,6 +815,7 @@ export interface operations {
             /** @description Malformed body or fields; every problem is listed */
             400: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -826,6 +836,7 @@ export interface operations {
             /** @description The address is under sustained guessing: solve a Turnstile challenge and send its token as `turnstileToken`. The message is stable; apps may match it to show the widget. */
             403: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -846,6 +857,7 @@ export interface operations {
             /** @description Wrong method for this path (see `Allow`) */
             405: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -866,6 +878,7 @@ export interface operations {
             /** @description Body over 16 KiB */
             413: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -886,6 +899,7 @@ export interface operations {
             /** @description Body is not JSON */
             415: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -908,6 +922,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -928,6 +943,7 @@ export interface operations {
             /** @description Unexpected failure; the cause is logged, never sent */
             500: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -948,6 +964,7 @@ export interface operations {
             /** @description The email provider refused the message */
             502: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -968,6 +985,7 @@ export interface operations {
             /** @description A dependency could not be reached */
             503: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1079,6 +1097,7 @@ export interface operations {
             /** @description Malformed body or fields, or a wrong code */
             400: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1099,6 +1118,7 @@ export interface operations {
             /** @description No code pending for the address */
             404: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1119,6 +1139,7 @@ export interface operations {
             /** @description Wrong method for this path (see `Allow`) */
             405: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1139,6 +1160,7 @@ export interface operations {
             /** @description The account cannot sign in in its current state */
             409: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1159,6 +1181,7 @@ export interface operations {
             /** @description Body over 16 KiB */
             413: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1179,6 +1202,7 @@ export interface operations {
             /** @description Body is not JSON */
             415: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1201,6 +1225,7 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait */
                     "Retry-After"?: number;
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1221,6 +1246,7 @@ export interface operations {
             /** @description Unexpected failure; the cause is logged, never sent */
             500: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1331,6 +1357,7 @@ export interface operations {
             /** @description Malformed body or fields; every problem is listed */
             400: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1352,6 +1379,7 @@ export interface operations {
             401: {
                 headers: {
                     "WWW-Authenticate"?: "Bearer";
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1372,6 +1400,7 @@ export interface operations {
             /** @description Wrong method for this path (see `Allow`) */
             405: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1392,6 +1421,7 @@ export interface operations {
             /** @description Body over 16 KiB */
             413: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1412,6 +1442,7 @@ export interface operations {
             /** @description Body is not JSON */
             415: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1432,6 +1463,7 @@ export interface operations {
             /** @description Unexpected failure; the cause is logged, never sent */
             500: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1492,6 +1524,7 @@ export interface operations {
             /** @description Malformed body or fields; every problem is listed */
             400: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1513,6 +1546,7 @@ export interface operations {
             401: {
                 headers: {
                     "WWW-Authenticate"?: "Bearer";
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1533,6 +1567,7 @@ export interface operations {
             /** @description Wrong method for this path (see `Allow`) */
             405: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1553,6 +1588,7 @@ export interface operations {
             /** @description Body over 16 KiB */
             413: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1573,6 +1609,7 @@ export interface operations {
             /** @description Body is not JSON */
             415: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1593,6 +1630,7 @@ export interface operations {
             /** @description Unexpected failure; the cause is logged, never sent */
             500: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1710,6 +1748,7 @@ export interface operations {
             /** @description Malformed body or fields; every problem is listed */
             400: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1731,6 +1770,7 @@ export interface operations {
             401: {
                 headers: {
                     "WWW-Authenticate"?: "Bearer";
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1751,6 +1791,7 @@ export interface operations {
             /** @description Wrong method for this path (see `Allow`) */
             405: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1771,6 +1812,7 @@ export interface operations {
             /** @description Username taken, or registration already complete */
             409: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1791,6 +1833,7 @@ export interface operations {
             /** @description Body over 16 KiB */
             413: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1811,6 +1854,7 @@ export interface operations {
             /** @description Body is not JSON */
             415: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1831,6 +1875,7 @@ export interface operations {
             /** @description Unexpected failure; the cause is logged, never sent */
             500: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1930,6 +1975,7 @@ export interface operations {
             401: {
                 headers: {
                     "WWW-Authenticate"?: "Bearer";
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1950,6 +1996,7 @@ export interface operations {
             /** @description Wrong method for this path (see `Allow`) */
             405: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1970,6 +2017,7 @@ export interface operations {
             /** @description Unexpected failure; the cause is logged, never sent */
             500: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2075,6 +2123,7 @@ export interface operations {
             /** @description Malformed body or fields; every problem is listed */
             400: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2096,6 +2145,7 @@ export interface operations {
             401: {
                 headers: {
                     "WWW-Authenticate"?: "Bearer";
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2116,6 +2166,7 @@ export interface operations {
             /** @description Wrong method for this path (see `Allow`) */
             405: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2136,6 +2187,7 @@ export interface operations {
             /** @description Username changed too recently or taken */
             409: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2156,6 +2208,7 @@ export interface operations {
             /** @description Body over 16 KiB */
             413: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2176,6 +2229,7 @@ export interface operations {
             /** @description Body is not JSON */
             415: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2196,6 +2250,7 @@ export interface operations {
             /** @description Unexpected failure; the cause is logged, never sent */
             500: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2291,6 +2346,7 @@ export interface operations {
             401: {
                 headers: {
                     "WWW-Authenticate"?: "Bearer";
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2311,6 +2367,7 @@ export interface operations {
             /** @description Wrong method for this path (see `Allow`) */
             405: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2331,6 +2388,7 @@ export interface operations {
             /** @description Already scheduled */
             409: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2351,6 +2409,7 @@ export interface operations {
             /** @description Unexpected failure; the cause is logged, never sent */
             500: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2446,6 +2505,7 @@ export interface operations {
             401: {
                 headers: {
                     "WWW-Authenticate"?: "Bearer";
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2466,6 +2526,7 @@ export interface operations {
             /** @description Wrong method for this path (see `Allow`) */
             405: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2486,6 +2547,7 @@ export interface operations {
             /** @description Nothing to cancel */
             409: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2506,6 +2568,7 @@ export interface operations {
             /** @description Unexpected failure; the cause is logged, never sent */
             500: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2562,6 +2625,7 @@ export interface operations {
             /** @description Wrong method for this path (see `Allow`) */
             405: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2582,6 +2646,7 @@ export interface operations {
             /** @description Unexpected failure; the cause is logged, never sent */
             500: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2643,6 +2708,7 @@ export interface operations {
             /** @description Wrong method for this path (see `Allow`) */
             405: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2663,6 +2729,7 @@ export interface operations {
             /** @description Unexpected failure; the cause is logged, never sent */
             500: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2707,6 +2774,7 @@ export interface operations {
             /** @description Wrong method for this path (see `Allow`) */
             405: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2760,6 +2828,7 @@ export interface operations {
             /** @description Wrong method for this path (see `Allow`) */
             405: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2780,6 +2849,7 @@ export interface operations {
             /** @description The configuration is invalid (each problem named by its setting, never a value) or a dependency could not be reached */
             503: {
                 headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
                     [name: string]: unknown;
                 };
                 content: {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::audit::AuditKind;
 use super::envelope::timestamp;
+use super::error::AppError;
 use super::user_change::{Changes, FieldValue, Precondition, UserField};
 
 /// Where an account stands in the deletion lifecycle.
@@ -40,7 +41,8 @@ impl DeletionStatus {
 pub struct Transition {
     pub changes: Changes,
     pub precondition: Precondition,
-    pub conflict: &'static str,
+    /// The 409 when the precondition does not hold.
+    pub conflict: AppError,
     pub event: AuditKind,
 }
 
@@ -66,7 +68,10 @@ pub fn schedule(now: DateTime<Utc>, grace_days: u32) -> Transition {
             (UserField::AccountDeletionCancelledAt, FieldValue::Null),
         ],
         precondition: Precondition::DeletionSchedulable,
-        conflict: "A deletion is already scheduled",
+        conflict: AppError::Conflict {
+            code: "deletion_scheduled",
+            message: "A deletion is already scheduled",
+        },
         event: AuditKind::DeletionScheduled,
     }
 }
@@ -83,7 +88,10 @@ pub fn cancel(now: DateTime<Utc>) -> Transition {
             ),
         ],
         precondition: Precondition::DeletionPending,
-        conflict: "No deletion is scheduled",
+        conflict: AppError::Conflict {
+            code: "no_deletion_scheduled",
+            message: "No deletion is scheduled",
+        },
         event: AuditKind::DeletionCancelled,
     }
 }

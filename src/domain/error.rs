@@ -29,16 +29,22 @@ pub enum AppError {
     NoPendingCode,
     /// 405: the path exists, the method does not.
     MethodNotAllowed { allow: Vec<&'static str> },
-    /// 409: the resource exists or cannot change in its current state.
-    Conflict(&'static str),
+    /// 409: the resource exists or cannot change in its current state;
+    /// `code` says which state.
+    Conflict {
+        code: &'static str,
+        message: &'static str,
+    },
     /// 413: the body is larger than the service accepts.
     PayloadTooLarge { limit: usize },
     /// 415: the body is not JSON.
     UnsupportedMediaType,
     /// 429: every attempt on the pending code is spent.
     TooManyAttempts,
-    /// 429: a rate limit; come back after `retry_after` seconds.
+    /// 429: a rate limit; come back after `retry_after` seconds. `code` says
+    /// which limit (`Refusal::code`).
     RateLimited {
+        code: &'static str,
         message: &'static str,
         retry_after: u32,
     },
@@ -77,7 +83,7 @@ impl AppError {
             Self::RouteNotFound => "route_not_found",
             Self::NoPendingCode => "no_pending_code",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
-            Self::Conflict(_) => "conflict",
+            Self::Conflict { .. } => "conflict",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyAttempts => "too_many_attempts",
@@ -87,6 +93,18 @@ impl AppError {
             Self::EmailRejected(_) => "email_rejected",
             Self::Unavailable { .. } => "unavailable",
             Self::Unhealthy { .. } => "unhealthy",
+        }
+    }
+
+    /// The stable code a client branches on (the `Error-Code` header,
+    /// enumerated in `api/openapi.json` as `ErrorCode`): one per kind of
+    /// error, never the sentence. A failure of ours is `internal` whatever
+    /// its kind, so the code reveals nothing of the deployment.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::RateLimited { code, .. } | Self::Conflict { code, .. } => code,
+            Self::Misconfigured(_) => "internal",
+            other => other.kind(),
         }
     }
 
@@ -112,7 +130,7 @@ impl AppError {
             Self::MethodNotAllowed { allow } => {
                 vec![format!("Method not allowed; use {}", allow.join(", "))]
             }
-            Self::Conflict(why) => vec![(*why).into()],
+            Self::Conflict { message, .. } => vec![(*message).into()],
             Self::PayloadTooLarge { limit } => {
                 vec![format!("Request body must be at most {limit} bytes")]
             }
@@ -161,5 +179,64 @@ mod tests {
     #[test]
     fn a_caller_error_has_no_cause_to_log() {
         assert_eq!(AppError::validation("x").log_cause(), None);
+    }
+
+    /// Every code an answer can carry is in the contract's `ErrorCode`
+    /// enumeration (the e2e suite checks each answer it sees against it too).
+    #[test]
+    fn every_code_is_in_the_documented_enumeration() {
+        use crate::domain::limits::Refusal;
+        let document: serde_json::Value =
+            serde_json::from_str(include_str!("../../api/openapi.json")).unwrap();
+        let documented: Vec<&str> = document["components"]["schemas"]["ErrorCode"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let refusals = [
+            Refusal::Cooldown { until: 0 },
+            Refusal::HourlyCap { until: 0 },
+            Refusal::DailyCap { until: 0 },
+            Refusal::LockedOut { until: 0 },
+            Refusal::IpFlood {
+                retry_after_seconds: 1,
+            },
+            Refusal::MailCeiling {
+                retry_after_seconds: 1,
+            },
+        ];
+        let mut errors = vec![
+            AppError::validation("x"),
+            AppError::WrongCode { attempts_left: 1 },
+            AppError::Unauthorized("x"),
+            AppError::ChallengeRequired,
+            AppError::RouteNotFound,
+            AppError::NoPendingCode,
+            AppError::MethodNotAllowed { allow: vec![] },
+            AppError::PayloadTooLarge { limit: 1 },
+            AppError::UnsupportedMediaType,
+            AppError::TooManyAttempts,
+            AppError::Misconfigured("x".into()),
+            AppError::internal("x"),
+            AppError::EmailRejected("x".into()),
+            AppError::Unavailable {
+                what: "x",
+                cause: "x".into(),
+            },
+            AppError::Unhealthy {
+                problems: vec![],
+                cause: "x".into(),
+            },
+        ];
+        errors.extend(refusals.map(|r| r.into_error(0)));
+        for err in &errors {
+            assert!(
+                documented.contains(&err.code()),
+                "{} is not documented",
+                err.code()
+            );
+        }
+        assert_eq!(AppError::Misconfigured("x".into()).code(), "internal");
     }
 }

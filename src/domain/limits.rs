@@ -262,6 +262,18 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The stable code of the refusal (`AppError::code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Cooldown { .. } => "resend_cooldown",
+            Self::HourlyCap { .. } => "hourly_cap",
+            Self::DailyCap { .. } => "daily_cap",
+            Self::LockedOut { .. } => "locked_out",
+            Self::IpFlood { .. } => "too_many_requests",
+            Self::MailCeiling { .. } => "mail_ceiling",
+        }
+    }
+
     pub fn message(&self) -> &'static str {
         match self {
             Self::Cooldown { .. } => "A code was sent moments ago; wait before asking for another",
@@ -282,6 +294,7 @@ impl Refusal {
     /// The 429 this refusal answers, with its `Retry-After`.
     pub fn into_error(self, now_ms: i64) -> AppError {
         AppError::RateLimited {
+            code: self.code(),
             message: self.message(),
             retry_after: self.retry_after(now_ms),
         }

@@ -12,7 +12,8 @@ use crate::platform::bindings::config;
 /// What a page may send: JSON bodies and Bearer tokens.
 const ALLOW_HEADERS: &str = "Authorization, Content-Type, X-D1-Bookmark";
 /// What a page may read besides the body.
-const EXPOSE_HEADERS: &str = "Allow, Retry-After, WWW-Authenticate, X-Request-Id, X-D1-Bookmark";
+const EXPOSE_HEADERS: &str =
+    "Allow, Error-Code, Retry-After, WWW-Authenticate, X-Request-Id, X-D1-Bookmark";
 /// How long a browser may reuse a preflight answer.
 const MAX_AGE_SECONDS: &str = "86400";
 

@@ -36,6 +36,10 @@ pub fn log_error(err: &AppError) {
     }
 }
 
+/// The header that carries an error's stable code: the envelope's five keys
+/// stay exactly as the API document defines them.
+pub const ERROR_CODE_HEADER: &str = "Error-Code";
+
 /// An error in the envelope. Causes are logged here and never sent.
 pub fn error(err: &AppError, now: DateTime<Utc>) -> worker::Result<Response> {
     log_error(err);
@@ -45,6 +49,7 @@ pub fn error(err: &AppError, now: DateTime<Utc>) -> worker::Result<Response> {
         &Envelope::failure(status, err.public_messages(), now),
     )?;
     let headers = response.headers_mut();
+    headers.set(ERROR_CODE_HEADER, err.code())?;
     match err {
         AppError::MethodNotAllowed { allow } => headers.set("Allow", &allow.join(", "))?,
         AppError::Unauthorized(_) => headers.set("WWW-Authenticate", "Bearer")?,

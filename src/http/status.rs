@@ -11,7 +11,7 @@ pub fn of(err: &AppError) -> u16 {
         AppError::ChallengeRequired => 403,
         AppError::RouteNotFound | AppError::NoPendingCode => 404,
         AppError::MethodNotAllowed { .. } => 405,
-        AppError::Conflict(_) => 409,
+        AppError::Conflict { .. } => 409,
         AppError::PayloadTooLarge { .. } => 413,
         AppError::UnsupportedMediaType => 415,
         AppError::TooManyAttempts | AppError::RateLimited { .. } => 429,
@@ -30,7 +30,13 @@ mod tests {
         assert_eq!(of(&AppError::validation("x")), 400);
         assert_eq!(of(&AppError::WrongCode { attempts_left: 2 }), 400);
         assert_eq!(of(&AppError::NoPendingCode), 404);
-        assert_eq!(of(&AppError::Conflict("x")), 409);
+        assert_eq!(
+            of(&AppError::Conflict {
+                code: "x",
+                message: "x"
+            }),
+            409
+        );
         assert_eq!(of(&AppError::TooManyAttempts), 429);
         assert_eq!(of(&AppError::internal("cause")), 500);
     }

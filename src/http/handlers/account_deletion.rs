@@ -64,7 +64,7 @@ async fn apply(
         }
         None => users::update(&db, user_id, &step.changes, &step.precondition, &now).await?,
     }
-    .ok_or(AppError::Conflict(step.conflict))?;
+    .ok_or(step.conflict)?;
     ctx.audit(AuditEvent::new(step.event).user(user_id));
     Ok(updated)
 }

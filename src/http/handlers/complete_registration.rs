@@ -13,7 +13,10 @@ use crate::http::context::RequestCtx;
 use crate::http::{auth, respond};
 use crate::storage::units::user_update;
 
-const ALREADY_COMPLETE: AppError = AppError::Conflict("Registration is already complete");
+const ALREADY_COMPLETE: AppError = AppError::Conflict {
+    code: "registration_complete",
+    message: "Registration is already complete",
+};
 
 pub async fn handle(req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
     let user = auth::current_user(&req, ctx).await?;

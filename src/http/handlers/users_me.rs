@@ -69,9 +69,10 @@ pub async fn patch(req: Request, ctx: &RequestCtx) -> Result<Response, AppError>
     let db = ctx.db_session(Some("first-primary"))?;
     let updated = users::update(&db, &user.id, &changes, &precondition, &now)
         .await?
-        .ok_or(AppError::Conflict(
-            "The username can be changed once every 30 days",
-        ))?;
+        .ok_or(AppError::Conflict {
+            code: "username_change_too_soon",
+            message: "The username can be changed once every 30 days",
+        })?;
     let mut response = respond::ok(200, updated, ctx.now)?;
     bookmark::attach(&mut response, db.bookmark())?;
     Ok(response)

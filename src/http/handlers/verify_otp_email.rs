@@ -167,9 +167,10 @@ impl Verify<'_> {
             LoginOutcome::NotUsable(refusal) => return Err(self.refused(refusal)),
             LoginOutcome::Stale(current) => return Ok(Signed::Stale(current)),
             LoginOutcome::Deleted => {
-                return Err(AppError::Conflict(
-                    "This account was deleted and can no longer sign in",
-                ))
+                return Err(AppError::Conflict {
+                    code: "account_deleted",
+                    message: "This account was deleted and can no longer sign in",
+                })
             }
         };
         let data = session_tokens::issue(config, user, &session_id, refresh_jti, ctx.now)?;

@@ -59,7 +59,10 @@ pub(in crate::storage) fn users(rows: Vec<UserRow>) -> Result<Option<User>, AppE
 pub(in crate::storage) fn conflict_or_internal(err: AppError) -> AppError {
     match err {
         AppError::Internal(cause) if cause.contains("UNIQUE constraint failed: users.username") => {
-            AppError::Conflict("That username is already taken")
+            AppError::Conflict {
+                code: "username_taken",
+                message: "That username is already taken",
+            }
         }
         other => other,
     }
