@@ -25,7 +25,9 @@
 // WORKER_FEATURES=fault-injection (a test build: the wasm memory figure),
 // SOAK_REPORT (write the figures as JSON to this file), SOAK_KEEP_STATE (keep
 // the local state of a failed run), SOAK_SELFTEST_LOSE_WRITE (restart mode:
-// lose a committed write on purpose, to see the restart checks fail).
+// lose a committed write on purpose, to see the restart checks fail),
+// SOAK_SELFTEST_FORGET_EARLIER (mail faults: the failed resend provoked after
+// the faults is checked against a wrong earlier code, to see that check fail).
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -422,7 +424,7 @@ try {
     // drained: its earlier code must log in. Only a wrong answer fails the
     // check; a case left unknown (lost by wrangler dev's proxy) is reported.
     const duringFaults = { ...world.counts };
-    if (mailFault) await world.provokeFailedResend(mailFault.allowed);
+    if (mailFault) await world.provokeFailedResend(mailFault.allowed, { forgetEarlier: env.SOAK_SELFTEST_FORGET_EARLIER === "1" });
     const c = world.counts;
     if (mailFault) check("mail faults answered 502/503, in the envelope", c.failedSends + c.failedResends > 0,
       `${duringFaults.failedSends} failed sends, ${duringFaults.failedResends} failed resends under the faults, ` +

@@ -454,11 +454,14 @@ export class World {
    * After the faults, with the traffic drained and storage sound: one failed
    * resend provoked on purpose (the mail stand-in fails every call meanwhile),
    * so that the failed-resend check has a case no storage fault can leave
-   * unknown. `allowed`: the honest statuses of the mail fault.
+   * unknown. `allowed`: the honest statuses of the mail fault. `forgetEarlier`
+   * (a self-test of the check): the client holds a wrong code as the earlier
+   * one, as if the service had dropped it when the resend failed.
    */
-  async provokeFailedResend(allowed) {
+  async provokeFailedResend(allowed, { forgetEarlier = false } = {}) {
     const [probe] = await this.prepareResendProbes(1);
     if (!probe) return;
+    if (forgetEarlier) probe.code = this.wrongCode(probe.code);
     this.mail.failWith(500);
     this.setAllowed(allowed);
     try {
