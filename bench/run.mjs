@@ -20,14 +20,16 @@ import { tmpdir, loadavg } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Log, LogLevel, Miniflare } from "miniflare";
-import { builtWorkerOptions } from "../tests/e2e/support/worker_options.mjs";
+import { builtWorkerOptions } from "../harness/worker_options.mjs";
 import { startMailStub } from "./mail_stub.mjs";
 import { attribute, connectInspector, profiled, summarise } from "./profile.mjs";
-import { prepareReference } from "./reference.mjs";
+import { prepareReference } from "../harness/reference.mjs";
 import { countTrips } from "./trips.mjs";
-import { spawnApp } from "../tests/e2e/support/app.mjs";
+import { spawnApp } from "../harness/app.mjs";
+import { groupProcesses, waitForHealth } from "../harness/devserver.mjs";
+import { freePort } from "../harness/ports.mjs";
+import { ROOT } from "../harness/worker_options.mjs";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -37,7 +39,6 @@ const THREADS = 2;
 const CLK_TCK = 100; // /proc/<pid>/stat counts CPU in clock ticks (USER_HZ)
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: ROOT, encoding: "utf8", ...opts });
 const log = (message) => process.stderr.write(`[bench] ${message}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -179,15 +180,6 @@ process.on("exit", () => {
   }
 });
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(130));
-/** A port nothing listens on now (the OS picks it). */
-async function freePort() {
-  const { createServer } = await import("node:net");
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 function serve(name, cmd, args, cwd, env = {}) {
   const logFile = join(scratch, `${name}.log`);
   const child = spawn(cmd, args, {
@@ -253,33 +245,14 @@ reference.base = `http://127.0.0.1:${reference.port}`;
 const sides = [ours, reference];
 
 for (const side of sides) {
-  const deadline = Date.now() + 600_000;
-  for (;;) {
-    if (Date.now() > deadline) throw new Error(`${side.name} did not start: ${readFileSync(side.logFile, "utf8").slice(-4000)}`);
-    if (side.child.exitCode !== null) throw new Error(`${side.name} exited: ${readFileSync(side.logFile, "utf8").slice(-4000)}`);
-    try {
-      if ((await fetch(`${side.base}/health`)).status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    await sleep(300);
-  }
+  const tail = () => readFileSync(side.logFile, "utf8").slice(-4000);
+  const exited = () => side.child.exitCode !== null && new Error(`${side.name} exited: ${tail()}`);
+  if (!(await waitForHealth(side.base, Date.now() + 600_000, exited))) throw new Error(`${side.name} did not start: ${tail()}`);
   log(`${side.name} is up at ${side.base}`);
 }
 
 function workerdPids(pgid) {
-  const pids = [];
-  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      if (Number(fields[2]) === pgid && comm.startsWith("workerd")) pids.push(pid);
-    } catch {
-      // exited
-    }
-  }
-  return pids;
+  return groupProcesses(pgid).filter((p) => p.comm.startsWith("workerd")).map((p) => p.pid);
 }
 function cpuTicks(pids) {
   let ticks = 0;

@@ -23,7 +23,7 @@ if ! schemathesis --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
 fi
 
 state="$(mktemp -d)"
-port=$((20000 + RANDOM % 10000))
+port="$(node harness/ports.mjs)"
 base="http://127.0.0.1:$port"
 cleanup() {
   kill -- -"$dev_pid" 2>/dev/null || true

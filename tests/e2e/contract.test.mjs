@@ -7,8 +7,8 @@ import { promisify } from "node:util";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import openapiTS, { astToString } from "openapi-typescript";
-import { freshEmail, spawnApp } from "./support/app.mjs";
-import { assertEnvelope } from "./support/envelope.mjs";
+import { freshEmail, spawnApp } from "../../harness/app.mjs";
+import { assertEnvelope } from "../../harness/envelope.mjs";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const spec = JSON.parse(readFileSync(`${ROOT}api/openapi.json`, "utf8"));

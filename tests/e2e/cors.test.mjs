@@ -2,8 +2,8 @@
 // headers that let an allowed page read any answer, and nothing for the rest.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { freshEmail, spawnApp } from "./support/app.mjs";
-import { assertEnvelope } from "./support/envelope.mjs";
+import { freshEmail, spawnApp } from "../../harness/app.mjs";
+import { assertEnvelope } from "../../harness/envelope.mjs";
 
 const APP_ORIGIN = "https://app.allmine.example";
 const VERIFY = "/api/v1/auth/verify-otp-email";

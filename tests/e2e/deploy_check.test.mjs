@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { test } from "node:test";
 import { unstable_readConfig } from "wrangler";
 import { problems, requiredSecrets } from "../../scripts/predeploy-check.mjs";
-import { ROOT } from "./support/worker_options.mjs";
+import { ROOT } from "../../harness/worker_options.mjs";
 
 const FIXTURES = `${ROOT}tests/e2e/fixtures/deploy/`;
 const ALL_THREE = ["JWT_PRIVATE_KEY", "OTP_HASH_KEY", "EMAIL_API_KEY"];

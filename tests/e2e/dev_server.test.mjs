@@ -7,29 +7,19 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { isDevProxyLoss } from "../../scripts/soak/devserver.mjs";
-import { freshEmail } from "./support/app.mjs";
-import { assertEnvelope } from "./support/envelope.mjs";
-import { startResendStub } from "./support/resend_stub.mjs";
+import { isDevProxyLoss, waitForHealth } from "../../harness/devserver.mjs";
+import { freshEmail } from "../../harness/app.mjs";
+import { assertEnvelope } from "../../harness/envelope.mjs";
+import { freePort } from "../../harness/ports.mjs";
+import { startResendStub } from "../../harness/resend_stub.mjs";
+import { ROOT } from "../../harness/worker_options.mjs";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 let mail, base;
 const started = [];
 
-async function waitForHealth(url, deadline) {
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(`${url}/health`);
-      if (res.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error("wrangler dev did not become healthy in time");
+async function healthy(url, deadline) {
+  if (!(await waitForHealth(url, deadline))) throw new Error("wrangler dev did not become healthy in time");
 }
-
-const randomPort = () => 18787 + Math.floor(Math.random() * 1000);
 
 /** `npm run dev -- <args>` with extra environment; resolves once `/health` answers at `port`. */
 async function startDev(args, env, port) {
@@ -46,7 +36,7 @@ async function startDev(args, env, port) {
     child.on("exit", (code) => reject(new Error(`npm run dev exited (${code})`))));
   exited.catch(() => {}); // a later exit (stopped by the test) is not a failure
   try {
-    await Promise.race([waitForHealth(`http://127.0.0.1:${port}`, Date.now() + 240_000), exited]);
+    await Promise.race([healthy(`http://127.0.0.1:${port}`, Date.now() + 240_000), exited]);
   } catch (err) {
     throw new Error(`${err.message}\n${output.slice(-4000)}`);
   }
@@ -66,7 +56,7 @@ function stopAll() {
 
 before(async () => {
   mail = await startResendStub();
-  const port = randomPort();
+  const port = await freePort();
   base = await startDev(
     ["--var", "EMAIL_PROVIDER:resend", "--var", `EMAIL_API_URL:${mail.url}`, "--var", "EMAIL_API_KEY:re_test_key"],
     { PORT: String(port) },
@@ -123,10 +113,11 @@ test("the soak tells wrangler's lost-request 503 from the service's answers", as
 test("a --port after -- is used (and wins over PORT), not passed twice", async () => {
   // One dev server at a time: each runs the build into the same build/.
   stopAll();
-  const wanted = randomPort() + 1000;
+  const wanted = await freePort();
   // PORT names another port, which must stay free; had dev.sh passed its own
   // --port as well, wrangler would have refused the two ("expects a single value").
-  const other = wanted + 1;
+  let other = await freePort();
+  while (other === wanted) other = await freePort();
   const url = await startDev(["--port", String(wanted)], { PORT: String(other) }, wanted);
   const health = await fetch(`${url}/health`);
   assertEnvelope({ status: health.status, headers: health.headers, body: await health.json() }, 200);

@@ -1,8 +1,8 @@
 // Every response is the documented envelope: routing misses, bad bodies, health.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { spawnApp, TEST_SECRETS } from "./support/app.mjs";
-import { assertEnvelope } from "./support/envelope.mjs";
+import { spawnApp, TEST_SECRETS } from "../../harness/app.mjs";
+import { assertEnvelope } from "../../harness/envelope.mjs";
 
 // What /health says of the test build (the one these tests run) outside
 // ENVIRONMENT=local (src/config/mod.rs, test_build_problem).

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { decodeJwt } from "jose";
-import { spawnApp, TEST_SECRETS } from "./support/app.mjs";
-import { assertEnvelope } from "./support/envelope.mjs";
-import { newWebhookSecret, startWebhookReceiver, verifyWebhook } from "./support/webhook_receiver.mjs";
+import { spawnApp, TEST_SECRETS } from "../../harness/app.mjs";
+import { assertEnvelope } from "../../harness/envelope.mjs";
+import { newWebhookSecret, startWebhookReceiver, verifyWebhook } from "../../harness/webhook_receiver.mjs";
 
 const WEBHOOK_SECRET = newWebhookSecret();
 let app;

@@ -1,8 +1,8 @@
 // Failures that are ours, not the caller's: still envelopes, nothing half written.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { freshEmail, spawnApp, TEST_SECRETS } from "./support/app.mjs";
-import { assertEnvelope } from "./support/envelope.mjs";
+import { freshEmail, spawnApp, TEST_SECRETS } from "../../harness/app.mjs";
+import { assertEnvelope } from "../../harness/envelope.mjs";
 
 let app;
 // The test build has fault injection compiled in (scripts/test.sh); a release

@@ -2,8 +2,8 @@
 // bad input, answers a 4xx envelope and changes nothing. Never a 5xx.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { spawnApp } from "./support/app.mjs";
-import { assertEnvelope } from "./support/envelope.mjs";
+import { spawnApp } from "../../harness/app.mjs";
+import { assertEnvelope } from "../../harness/envelope.mjs";
 
 let app;
 let session;

@@ -8,8 +8,8 @@ import {
   calculateJwkThumbprint, createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify,
 } from "jose";
 import { KEY_SET_MAX_AGE_SECONDS } from "../../scripts/keys.mjs";
-import { freshEmail, spawnApp } from "./support/app.mjs";
-import { assertEnvelope } from "./support/envelope.mjs";
+import { freshEmail, spawnApp } from "../../harness/app.mjs";
+import { assertEnvelope } from "../../harness/envelope.mjs";
 
 const ISSUER = "http://127.0.0.1:8787"; // JWT_ISSUER of the local settings in wrangler.toml
 const CACHED = `public, max-age=${KEY_SET_MAX_AGE_SECONDS}`;

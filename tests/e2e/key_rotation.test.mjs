@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, test } from "node:test";
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
-import { TEST_SECRETS, spawnApp } from "./support/app.mjs";
-import { assertEnvelope } from "./support/envelope.mjs";
-import { ROOT } from "./support/worker_options.mjs";
+import { TEST_SECRETS, spawnApp } from "../../harness/app.mjs";
+import { assertEnvelope } from "../../harness/envelope.mjs";
+import { ROOT } from "../../harness/worker_options.mjs";
 
 /** A key pair as `npm run keys` prints it. */
 function newKey() {

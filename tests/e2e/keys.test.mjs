@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
-import { freshEmail, spawnApp, TEST_SECRETS } from "./support/app.mjs";
-import { assertEnvelope } from "./support/envelope.mjs";
+import { freshEmail, spawnApp, TEST_SECRETS } from "../../harness/app.mjs";
+import { assertEnvelope } from "../../harness/envelope.mjs";
 
 let app;
 before(async () => (app = await spawnApp()));

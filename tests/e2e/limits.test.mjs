@@ -2,9 +2,9 @@
 // per client IP through the rate-limiting binding. Each answers 429 with Retry-After.
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { freshEmail, fromNetwork, spawnApp } from "./support/app.mjs";
-import { SOLVED_TOKEN, startTurnstileStub, TURNSTILE_ACTION, TURNSTILE_HOSTNAME, TURNSTILE_SECRET } from "./support/turnstile_stub.mjs";
-import { assertEnvelope } from "./support/envelope.mjs";
+import { freshEmail, fromNetwork, spawnApp } from "../../harness/app.mjs";
+import { SOLVED_TOKEN, startTurnstileStub, TURNSTILE_ACTION, TURNSTILE_HOSTNAME, TURNSTILE_SECRET } from "../../harness/turnstile_stub.mjs";
+import { assertEnvelope } from "../../harness/envelope.mjs";
 
 const DEFAULT_LIMITS = { OTP_RESEND_COOLDOWN_SECONDS: "30", OTP_SENDS_PER_HOUR: "5" };
 

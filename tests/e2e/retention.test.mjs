@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { decodeJwt } from "jose";
-import { spawnApp } from "./support/app.mjs";
-import { assertEnvelope } from "./support/envelope.mjs";
+import { spawnApp } from "../../harness/app.mjs";
+import { assertEnvelope } from "../../harness/envelope.mjs";
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

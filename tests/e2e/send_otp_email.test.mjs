@@ -1,8 +1,8 @@
 // POST /api/v1/auth/send-otp-email
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { freshEmail, spawnApp } from "./support/app.mjs";
-import { assertEnvelope } from "./support/envelope.mjs";
+import { freshEmail, spawnApp } from "../../harness/app.mjs";
+import { assertEnvelope } from "../../harness/envelope.mjs";
 
 let app;
 before(async () => (app = await spawnApp()));

@@ -2,8 +2,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
-import { freshEmail, spawnApp } from "./support/app.mjs";
-import { assertEnvelope } from "./support/envelope.mjs";
+import { freshEmail, spawnApp } from "../../harness/app.mjs";
+import { assertEnvelope } from "../../harness/envelope.mjs";
 
 let app;
 before(async () => (app = await spawnApp()));

@@ -7,9 +7,9 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DevServer } from "../scripts/soak/devserver.mjs";
+import { DevServer } from "./devserver.mjs";
+import { ROOT as OURS } from "./worker_options.mjs";
 
-const OURS = new URL("../", import.meta.url).pathname;
 export const REFERENCE_SRC = join(OURS, "../shared/reference/ts-worker");
 
 /** Copies `src` to `dir` (kept between runs: packages install once) and returns `dir`. */

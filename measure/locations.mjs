@@ -19,7 +19,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freshEmail, spawnApp } from "../tests/e2e/support/app.mjs";
+import { freshEmail, spawnApp } from "../harness/app.mjs";
 
 const USERS = Number(process.env.USERS ?? 200);
 

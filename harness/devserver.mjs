@@ -14,13 +14,33 @@ export const STARTUP_REBUILD = "The file src,worker,web,api changed, restarting 
  * plain-text 503 *whatever the cause*: it means to check whether the runtime
  * was swapped, but compares the request's full URL with the runtime's bare
  * origin, which never match on a path other than `/`. The cause we found
- * (`scripts/dev-proxy-race.mjs` reproduces it) is a keep-alive race between
+ * (`investigations/dev-proxy-race.mjs` reproduces it) is a keep-alive race between
  * wrangler's two workerd processes: the runtime closes a connection idle for
  * about five seconds just as the proxy reuses it ("Network connection lost").
  * The request may or may not have reached the worker: its outcome is unknown.
  */
 export function isDevProxyLoss(status, headers, text) {
   return status === 503 && headers.get("retry-after") === "0" && text.startsWith("Your worker restarted mid-request");
+}
+
+/**
+ * Waits until `base`/health answers 200: true, or false at `deadline`. `gaveUp()`
+ * may return an error (the server exited, say), thrown at once.
+ */
+export async function waitForHealth(base, deadline, gaveUp = () => null) {
+  while (Date.now() < deadline) {
+    const reason = gaveUp();
+    if (reason) throw reason;
+    try {
+      const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return true;
+    } catch {
+      // not listening yet
+    }
+    await sleep(250);
+  }
+  return false;
 }
 
 /** pid, comm, ppid and process group of every process, from /proc. */
@@ -41,8 +61,8 @@ function processTable() {
   return table;
 }
 
-/** The processes in `pgid`'s group and all their descendants. */
-function groupProcesses(pgid) {
+/** The processes in `pgid`'s group and all their descendants: { pid, comm, state, ppid, pgrp }. */
+export function groupProcesses(pgid) {
   const table = processTable();
   const members = new Set(table.filter((p) => p.pgrp === pgid).map((p) => p.pid));
   let grew = true;
@@ -97,7 +117,7 @@ export class DevServer {
       await this.startOnce(timeoutMs);
     } catch (err) {
       if (!err.exitedDuringStart) throw err;
-      console.log(`[soak] ${err.message}; starting it once more`);
+      console.log(`[dev server] ${err.message}; starting it once more`);
       await this.stop();
       await this.startOnce(timeoutMs);
     }
@@ -123,20 +143,11 @@ export class DevServer {
     child.on("exit", () => (exited = true));
     const deadline = Date.now() + timeoutMs;
     const healthy = async () => {
-      while (Date.now() < deadline) {
-        if (exited) {
-          throw Object.assign(new Error(`wrangler dev exited during start-up; see ${this.logFile}`), { exitedDuringStart: true });
-        }
-        try {
-          const res = await fetch(`${this.base}/health`, { signal: AbortSignal.timeout(2000) });
-          await res.arrayBuffer();
-          if (res.status === 200) return;
-        } catch {
-          // not listening yet
-        }
-        await sleep(250);
+      const gaveUp = () =>
+        exited && Object.assign(new Error(`wrangler dev exited during start-up; see ${this.logFile}`), { exitedDuringStart: true });
+      if (!(await waitForHealth(this.base, deadline, gaveUp))) {
+        throw new Error(`wrangler dev did not answer /health within ${timeoutMs / 1000}s; see ${this.logFile}`);
       }
-      throw new Error(`wrangler dev did not answer /health within ${timeoutMs / 1000}s; see ${this.logFile}`);
     };
     await healthy();
     // wrangler 4.86's file watcher announces itself with one rebuild soon after

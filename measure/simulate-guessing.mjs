@@ -18,8 +18,8 @@
 //
 //   npm run simulate                  a year each (a few minutes)
 //   SIM_DAYS=30 npm run simulate      shorter; figures are scaled to a year
-import { spawnApp } from "../tests/e2e/support/app.mjs";
-import { startTurnstileStub, TURNSTILE_SECRET } from "../tests/e2e/support/turnstile_stub.mjs";
+import { spawnApp } from "../harness/app.mjs";
+import { startTurnstileStub, TURNSTILE_SECRET } from "../harness/turnstile_stub.mjs";
 
 const DAYS = Number(process.env.SIM_DAYS ?? 365);
 const DAY = 86_400_000;

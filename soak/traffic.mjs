@@ -6,9 +6,9 @@
 // address between send and verify) or a session (its tokens). Nothing is raced
 // by accident; the races (verifies of one code, refreshes of one token) are
 // deliberate and counted.
-import { assertEnvelope } from "../../tests/e2e/support/envelope.mjs";
-import { codeIn } from "../../tests/e2e/support/resend_stub.mjs";
-import { isDevProxyLoss } from "./devserver.mjs";
+import { assertEnvelope } from "../harness/envelope.mjs";
+import { codeIn } from "../harness/resend_stub.mjs";
+import { isDevProxyLoss } from "../harness/devserver.mjs";
 
 export const SEND = "/api/v1/auth/send-otp-email";
 export const VERIFY = "/api/v1/auth/verify-otp-email";
@@ -91,7 +91,7 @@ export class World {
       ops: 0, sends: 0, logins: 0, wrongCodes: 0, races: 0, replays: 0, exhausted: 0, resends: 0,
       refreshes: 0, refreshRaces: 0, raceBothOk: 0, raceOneOk: 0, raceSurvived: 0, raceRevoked: 0,
       meReads: 0, patches: 0, logouts: 0, deletionsScheduled: 0, deletionsCancelled: 0,
-      failedSends: 0, failedResends: 0, earlierCodeKept: 0, resendsUnknown: 0, olderCodeUsed: 0, abandoned: 0, interrupted: 0,
+      failedSends: 0, failedResends: 0, earlierCodeKept: 0, resendsUnknown: 0, earlierCodeLost: 0, olderCodeUsed: 0, abandoned: 0, interrupted: 0,
       lostByDevProxy: 0,
       faultAnswers: 0, sendsHeldBack: 0, mailCeiling: 0, idle: 0,
     };
@@ -428,16 +428,48 @@ export class World {
 
   /**
    * A resend the provider failed: its code must be wrong, and the earlier code
-   * `p.code` must still log in. A follow-up answered under a storage fault
-   * proves nothing either way: counted as unknown.
+   * `p.code` must still log in. Each failed resend ends as one of: confirmed
+   * (`earlierCodeKept`), a wrong answer (`earlierCodeLost`, a failure), or
+   * unknown (`resendsUnknown`): a follow-up answered under a storage fault, or
+   * lost by wrangler dev's proxy, proves nothing either way.
    */
   async afterFailedResend(p, sendAnswer) {
-    await this.afterFailedSend(p.email, p, sendAnswer);
-    const v = await this.verify(p.email, p.code);
-    if (this.faulted(v)) return void this.counts.resendsUnknown++;
-    if (v.status !== 200) return this.fail("failed resend", `${p.email}: the earlier code answered ${v.status} after a failed resend`);
-    this.loginOk(p.email, v);
-    this.counts.earlierCodeKept++;
+    try {
+      await this.afterFailedSend(p.email, p, sendAnswer);
+      const v = await this.verify(p.email, p.code);
+      if (this.faulted(v)) return void this.counts.resendsUnknown++;
+      if (v.status !== 200) {
+        this.counts.earlierCodeLost++;
+        return this.fail("failed resend", `${p.email}: the earlier code answered ${v.status} after a failed resend`);
+      }
+      this.loginOk(p.email, v);
+      this.counts.earlierCodeKept++;
+    } catch (err) {
+      if (err instanceof Interrupted) this.counts.resendsUnknown++;
+      throw err;
+    }
+  }
+
+  /**
+   * After the faults, with the traffic drained and storage sound: one failed
+   * resend provoked on purpose (the mail stand-in fails every call meanwhile),
+   * so that the failed-resend check has a case no storage fault can leave
+   * unknown. `allowed`: the honest statuses of the mail fault. `forgetEarlier`
+   * (a self-test of the check): the client holds a wrong code as the earlier
+   * one, as if the service had dropped it when the resend failed.
+   */
+  async provokeFailedResend(allowed, { forgetEarlier = false } = {}) {
+    const [probe] = await this.prepareResendProbes(1);
+    if (!probe) return;
+    if (forgetEarlier) probe.code = this.wrongCode(probe.code);
+    this.mail.failWith(500);
+    this.setAllowed(allowed);
+    try {
+      await this.runResendProbes([probe], 1);
+    } finally {
+      this.mail.failWith(null);
+      this.setAllowed({});
+    }
   }
 
   /**
@@ -492,7 +524,14 @@ export class World {
     for (let i = 0; i < n; i++) {
       const email = this.freshEmail();
       this.busy.add(email);
-      const res = await this.call("POST", SEND, { body: { email } });
+      let res;
+      try {
+        res = await this.call("POST", SEND, { body: { email } });
+      } catch (err) {
+        this.busy.delete(email);
+        if (err instanceof LostByDevProxy) continue; // counted; one probe fewer
+        throw err;
+      }
       if (res.status === 200) probes.push({ email, code: codeIn(this.mail.lastMailTo(email)), at: Date.now(), wrong: 0 });
       else {
         this.busy.delete(email);

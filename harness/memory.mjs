@@ -22,22 +22,12 @@
 // HeapProfiler.collectGarbage is answered only when the isolate next runs (an
 // idle isolate never answers), so each sample also sends a request to it.
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { createServer } from "node:net";
 import WebSocket from "ws";
 
 const MB = 1024 * 1024;
 const ANSWER = Buffer.from('{"id":');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const mb = (bytes) => (bytes == null ? null : Math.round((bytes / MB) * 10) / 10);
-
-/** A port nothing listens on now (the OS picks it). */
-export async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** An inspector session on `url`; every call times out; events are dropped. */
 async function session(url, timeoutMs = 5000) {

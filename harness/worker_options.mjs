@@ -2,7 +2,7 @@
 // wrangler reads them: one place for the tests and the benchmark.
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
-export const ROOT = new URL("../../../", import.meta.url).pathname;
+export const ROOT = new URL("../", import.meta.url).pathname;
 
 export function builtWorkerOptions() {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(`${ROOT}wrangler.toml`);
