@@ -1,4 +1,9 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+
+// The contract's error codes: every error answer must carry one of them.
+const ERROR_CODES = JSON.parse(readFileSync(new URL("../api/openapi.json", import.meta.url), "utf8"))
+  .components.schemas.ErrorCode.enum;
 
 const ISO_MILLIS_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -21,6 +26,8 @@ export function assertEnvelope(res, status) {
   } else {
     assert.equal(body.data, null);
     assert.ok(body.errors.length > 0, "an error envelope names at least one error");
+    const code = res.headers.get("error-code");
+    assert.ok(ERROR_CODES.includes(code), `Error-Code ${code} is not in the contract's ErrorCode`);
   }
   return body.data;
 }

@@ -1,7 +1,7 @@
 // Every response is the documented envelope: routing misses, bad bodies, health.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { spawnApp, TEST_SECRETS } from "../../harness/app.mjs";
+import { fromNetwork, spawnApp, TEST_SECRETS } from "../../harness/app.mjs";
 import { assertEnvelope } from "../../harness/envelope.mjs";
 
 // What /health says of the test build (the one these tests run) outside
@@ -12,6 +12,39 @@ const TEST_BUILD_REFUSED =
 let app;
 before(async () => (app = await spawnApp()));
 after(() => app?.dispose());
+
+describe("stable error codes", () => {
+  test("each kind of error names itself in Error-Code, whatever its sentence", async () => {
+    const code = (res) => res.headers.get("error-code");
+    const path = "/api/v1/auth/verify-otp-email";
+    const expectations = [
+      [await app.get("/no/such/route"), 404, "route_not_found"],
+      [await app.get(path), 405, "method_not_allowed"],
+      [await app.raw("POST", path, { body: "{}", headers: { "content-type": "text/plain" } }), 415, "unsupported_media_type"],
+      [await app.post(path, "{"), 400, "validation"],
+      [await app.post(path, { email: "nobody@example.com", code: "123456" }), 404, "no_pending_code"],
+      [await app.get("/api/v1/users/me"), 401, "unauthorized"],
+    ];
+    const email = `codes-${Date.now()}@example.com`;
+    const right = await app.requestCode(email);
+    const wrong = right === "000000" ? "111111" : "000000";
+    expectations.push([await app.verifyOtp(email, wrong), 400, "wrong_code"]);
+    const strict = await spawnApp({ vars: { OTP_RESEND_COOLDOWN_SECONDS: "30" } });
+    try {
+      const one = fromNetwork("192.0.2.77");
+      await strict.requestCode(email, {}, one);
+      expectations.push([await strict.sendOtp(email, {}, one), 429, "resend_cooldown"]);
+    } finally {
+      await strict.dispose();
+    }
+    for (const [res, status, expected] of expectations) {
+      assertEnvelope(res, status);
+      assert.equal(code(res), expected, res.text);
+    }
+    // A success carries none.
+    assert.equal(code(await app.get("/health")), null);
+  });
+});
 
 describe("routing", () => {
   test("unknown route answers a 404 envelope", async () => {
