@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Log, LogLevel, Miniflare } from "miniflare";
 import { builtWorkerOptions } from "../harness/worker_options.mjs";
-import { startMailStub } from "./mail_stub.mjs";
+import { startResendStub } from "../harness/resend_stub.mjs";
 import { attribute, connectInspector, profiled, summarise } from "./profile.mjs";
 import { prepareReference } from "../harness/reference.mjs";
 import { countTrips } from "./trips.mjs";
@@ -165,7 +165,8 @@ if (!process.env.BENCH_SKIP_COLD) {
 
 // 3. Both workers under wrangler dev, each with an inspector for its profiles,
 // one mail stand-in for both.
-const mail = await startMailStub();
+// Keeps no mail but the last per address: a bench sends hundreds of thousands.
+const mail = await startResendStub({ keep: 0, anyKey: true });
 const scratch = mkdtempSync(join(tmpdir(), "allmine-bench-"));
 const children = [];
 process.on("exit", () => {

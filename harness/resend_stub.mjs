@@ -6,11 +6,17 @@ import http from "node:http";
 
 export const API_KEY = "re_test_key";
 
-/** The code in an email, read the way a person would: the line that is only digits. */
+/**
+ * The code in an email, read the way a person would: the line that is only
+ * digits (ours), or the digits after "code is" (the TypeScript reference's
+ * "Your Allmine code is 123456.", which the bench mails through this stand-in too).
+ */
 export function codeIn(mail) {
-  const line = mail.text.split("\n").find((l) => /^\d{4,8}$/.test(l.trim()));
-  if (!line) throw new Error(`no code in email to ${mail.to}: ${mail.text}`);
-  return line.trim();
+  const text = String(mail.text ?? "");
+  const line = text.split("\n").find((l) => /^\d{4,8}$/.test(l.trim()));
+  const code = line?.trim() ?? /code is (\d{4,8})/.exec(text)?.[1];
+  if (!code) throw new Error(`no code in email to ${mail.to}: ${text}`);
+  return code;
 }
 
 /**
@@ -18,8 +24,9 @@ export function codeIn(mail) {
  * - `keep`: how many emails `sent` keeps (oldest dropped first; default all).
  *   `lastMailTo` and `codeFor` still know the last email of every address.
  * - `hangMs`: a hanging call is closed unanswered after this long (default never).
+ * - `anyKey`: accept any bearer key (the bench mails for two workers, each with its own).
  */
-export async function startResendStub({ keep = Infinity, hangMs = 0 } = {}) {
+export async function startResendStub({ keep = Infinity, hangMs = 0, anyKey = false } = {}) {
   const sent = [];
   const last = new Map(); // address -> the last email to it, with its outcome
   const counts = { delivered: 0, failed: 0, hung: 0 };
@@ -49,7 +56,8 @@ export async function startResendStub({ keep = Infinity, hangMs = 0 } = {}) {
       if (req.method !== "POST" || req.url !== "/emails") {
         return reply(404, { statusCode: 404, name: "not_found", message: "Not found" });
       }
-      if (req.headers.authorization !== `Bearer ${API_KEY}`) {
+      const authorized = anyKey ? /^Bearer \S+$/.test(req.headers.authorization ?? "") : req.headers.authorization === `Bearer ${API_KEY}`;
+      if (!authorized) {
         return reply(401, { statusCode: 401, name: "missing_api_key", message: "Invalid key" });
       }
       let body;
@@ -88,6 +96,8 @@ export async function startResendStub({ keep = Infinity, hangMs = 0 } = {}) {
       reply(200, { id: `email_${counts.delivered + counts.failed + counts.hung}` });
     });
   });
+  // Under load the workers reuse their connections: keep them open between calls.
+  server.keepAliveTimeout = 60_000;
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${server.address().port}`;
   return {
