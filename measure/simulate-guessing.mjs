@@ -40,6 +40,8 @@ const DEFAULTS = {
 const OPEN_FLOODGATES = {
   IP_SEND_LIMITER: { simple: { limit: 1_000_000, period: 60 } },
   IP_VERIFY_LIMITER: { simple: { limit: 1_000_000, period: 60 } },
+  BLOCK_SEND_LIMITER: { simple: { limit: 1_000_000, period: 60 } },
+  BLOCK_VERIFY_LIMITER: { simple: { limit: 1_000_000, period: 60 } },
   MAIL_CEILING: { simple: { limit: 1_000_000, period: 60 } },
 };
 

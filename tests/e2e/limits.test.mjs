@@ -12,6 +12,12 @@ let app;
 before(async () => (app = await spawnApp({ vars: DEFAULT_LIMITS })));
 after(() => app?.dispose());
 
+/** Every rate-limiting binding open (1,000 a minute) but those given, each a limit a minute. */
+function limiters(limits) {
+  const names = ["IP_SEND_LIMITER", "IP_VERIFY_LIMITER", "BLOCK_SEND_LIMITER", "BLOCK_VERIFY_LIMITER", "MAIL_CEILING"];
+  return Object.fromEntries(names.map((name) => [name, { simple: { limit: limits[name] ?? 1000, period: 60 } }]));
+}
+
 function assertLimited(res, maxRetryAfter) {
   assertEnvelope(res, 429);
   const retry = Number(res.headers.get("retry-after"));
@@ -249,13 +255,7 @@ describe("with Turnstile configured", () => {
 describe("the cost guard", () => {
   test("mails per minute from one location have a ceiling, whatever the addresses and networks", async () => {
     const capped = await spawnApp({
-      ratelimits: {
-        IP_SEND_LIMITER: { simple: { limit: 1000, period: 60 } },
-        IP_VERIFY_LIMITER: { simple: { limit: 1000, period: 60 } },
-        BLOCK_SEND_LIMITER: { simple: { limit: 1000, period: 60 } },
-        BLOCK_VERIFY_LIMITER: { simple: { limit: 1000, period: 60 } },
-        MAIL_CEILING: { simple: { limit: 3, period: 60 } },
-      },
+      ratelimits: limiters({ MAIL_CEILING: 3 }),
     });
     try {
       const statuses = [];
@@ -302,13 +302,7 @@ describe("the cost guard is spent only by mails that go out", () => {
   test("a flood at one address spends no more than the mails it gets; a send the ceiling refuses is given back whole", async () => {
     const capped = await spawnApp({
       vars: DEFAULT_LIMITS,
-      ratelimits: {
-        IP_SEND_LIMITER: { simple: { limit: 1000, period: 60 } },
-        IP_VERIFY_LIMITER: { simple: { limit: 1000, period: 60 } },
-        BLOCK_SEND_LIMITER: { simple: { limit: 1000, period: 60 } },
-        BLOCK_VERIFY_LIMITER: { simple: { limit: 1000, period: 60 } },
-        MAIL_CEILING: { simple: { limit: 12, period: 60 } },
-      },
+      ratelimits: limiters({ MAIL_CEILING: 12 }),
     });
     try {
       // Ten networks, three sends each, at one address: one mail per network
@@ -343,13 +337,7 @@ describe("the cost guard is spent only by mails that go out", () => {
 describe("per IPv6 /48", () => {
   test("rotating through the /64s of one /48 meets the /48's limit; another /48 passes", async () => {
     const blocky = await spawnApp({
-      ratelimits: {
-        IP_SEND_LIMITER: { simple: { limit: 1000, period: 60 } },
-        IP_VERIFY_LIMITER: { simple: { limit: 1000, period: 60 } },
-        BLOCK_SEND_LIMITER: { simple: { limit: 5, period: 60 } },
-        BLOCK_VERIFY_LIMITER: { simple: { limit: 5, period: 60 } },
-        MAIL_CEILING: { simple: { limit: 1000, period: 60 } },
-      },
+      ratelimits: limiters({ BLOCK_SEND_LIMITER: 5, BLOCK_VERIFY_LIMITER: 5 }),
     });
     try {
       for (const [path, body] of [

@@ -238,46 +238,33 @@ pub(in crate::storage) fn take_cooldown(g: &SendGate<'_>) -> Statement<Written> 
     })
 }
 
-/// The hourly counters of the network and of the address, in one statement,
-/// counted only by the request that just took the cooldown (its row carries
-/// this request's time).
+/// The send counters (the network's and the address's hourly ones, the
+/// address's daily one), in one statement, counted only by the request that
+/// just took the cooldown (its row carries this request's time). Each window
+/// restarts once it is over: an hour, or a day for the daily counter.
 pub(in crate::storage) fn count_sends(keys: &Keys, now_ms: i64) -> Statement<Written> {
-    Statement::new(
-        "INSERT INTO rate_limits (key, window_start, count, updated_at)
-         SELECT column1, ?2, 1, ?2 FROM (VALUES (?1), (?5))
-         WHERE (SELECT updated_at FROM rate_limits WHERE key = ?4) = ?2
-         ON CONFLICT (key) DO UPDATE SET
-             count = CASE WHEN window_start > ?2 - ?3 THEN count + 1 ELSE 1 END,
-             window_start = CASE WHEN window_start > ?2 - ?3 THEN window_start ELSE ?2 END,
-             updated_at = ?2",
-        vec![
+    Statement::compose(|p| {
+        let [sends, address_sends, daily, cooldown, now, hour, day] = p.bind_all([
             text(&keys.sends),
+            text(&keys.address_sends),
+            text(&keys.address_daily_sends),
+            text(&keys.cooldown),
             int(now_ms),
             int(WINDOW_MS),
-            text(&keys.cooldown),
-            text(&keys.address_sends),
-        ],
-    )
-}
-
-/// The address's daily count, counted only by the request that just took
-/// the cooldown, like `count_sends`; its window is a day.
-pub(in crate::storage) fn count_daily_send(keys: &Keys, now_ms: i64) -> Statement<Written> {
-    Statement::new(
-        "INSERT INTO rate_limits (key, window_start, count, updated_at)
-         SELECT ?1, ?2, 1, ?2
-         WHERE (SELECT updated_at FROM rate_limits WHERE key = ?4) = ?2
-         ON CONFLICT (key) DO UPDATE SET
-             count = CASE WHEN window_start > ?2 - ?3 THEN count + 1 ELSE 1 END,
-             window_start = CASE WHEN window_start > ?2 - ?3 THEN window_start ELSE ?2 END,
-             updated_at = ?2",
-        vec![
-            text(&keys.address_daily_sends),
-            int(now_ms),
             int(BUDGET_WINDOW_MS),
-            text(&keys.cooldown),
-        ],
-    )
+        ]);
+        let current =
+            format!("window_start > {now} - CASE key WHEN {daily} THEN {day} ELSE {hour} END");
+        format!(
+            "INSERT INTO rate_limits (key, window_start, count, updated_at)
+             SELECT column1, {now}, 1, {now} FROM (VALUES ({sends}), ({address_sends}), ({daily}))
+             WHERE (SELECT updated_at FROM rate_limits WHERE key = {cooldown}) = {now}
+             ON CONFLICT (key) DO UPDATE SET
+                 count = CASE WHEN {current} THEN count + 1 ELSE 1 END,
+                 window_start = CASE WHEN {current} THEN window_start ELSE {now} END,
+                 updated_at = {now}"
+        )
+    })
 }
 
 /// Takes back the hourly and daily counts of a send that mailed nothing, only

@@ -64,7 +64,6 @@ fn admit_batch(r: &SendRequest<'_>) -> Result<(Batch, AdmitSlots), AppError> {
         otp_codes::insert_if_admitted(r.email, r.code, r.otp, r.now_ms),
     )?;
     batch.push(rate_limits::count_sends(r.keys, r.now_ms));
-    batch.push(rate_limits::count_daily_send(r.keys, r.now_ms));
     Ok((
         batch,
         AdmitSlots {
