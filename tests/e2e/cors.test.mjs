@@ -45,7 +45,7 @@ describe("an allowed origin", () => {
     const ok = await app.post(VERIFY, { email, code }, { origin: APP_ORIGIN });
     assertEnvelope(ok, 200);
     assert.equal(ok.headers.get("access-control-allow-origin"), APP_ORIGIN);
-    assert.equal(ok.headers.get("access-control-expose-headers"), "Allow, Retry-After, WWW-Authenticate, X-Request-Id, X-D1-Bookmark");
+    assert.equal(ok.headers.get("access-control-expose-headers"), "Allow, Error-Code, Retry-After, WWW-Authenticate, X-Request-Id, X-D1-Bookmark");
 
     const bad = await app.post(VERIFY, { email, code: "12" }, { origin: APP_ORIGIN });
     assertEnvelope(bad, 400);
