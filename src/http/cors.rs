@@ -7,7 +7,7 @@ use worker::{Headers, Request, Response};
 
 use super::{respond, router};
 use crate::domain::error::AppError;
-use crate::platform::bindings::config;
+use crate::platform::bindings::cors_policy;
 
 /// What a page may send: JSON bodies and Bearer tokens.
 const ALLOW_HEADERS: &str = "Authorization, Content-Type, X-D1-Bookmark";
@@ -28,19 +28,16 @@ pub struct Cors {
 
 impl Cors {
     pub fn for_request(req: &Request, env: &worker::Env) -> Self {
-        // A broken configuration fails the request itself; it grants no origin.
-        let Ok(config) = config(env) else {
-            return Self::default();
-        };
+        let policy = cors_policy(env);
         let allow_origin = req
             .headers()
             .get("origin")
             .ok()
             .flatten()
-            .and_then(|origin| config.cors.allow_origin(&origin).map(str::to_owned));
+            .and_then(|origin| policy.allow_origin(&origin).map(str::to_owned));
         Self {
             allow_origin,
-            vary: config.cors.varies_by_origin(),
+            vary: policy.varies_by_origin(),
         }
     }
 

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use worker::{Env, Queue};
 
 use crate::config::{Config, Webhooks};
+use crate::domain::cors::CorsPolicy;
 use crate::domain::error::AppError;
 
 pub const EVENTS_BINDING: &str = "EVENTS";
@@ -36,6 +37,18 @@ fn lookup(env: &Env) -> impl Fn(&str) -> Option<String> + '_ {
             .or_else(|_| env.var(name))
             .ok()
             .map(|v| v.to_string())
+    }
+}
+
+/// Which browser origins may read answers. Read from the whole configuration
+/// when it loads; when it does not (a secret missing), from its one setting,
+/// so an allowed page still reads the 500 that says so instead of a CORS error.
+pub fn cors_policy(env: &Env) -> CorsPolicy {
+    match load_config(env) {
+        Ok(config) => config.cors.clone(),
+        Err(_) => lookup(env)("CORS_ALLOWED_ORIGINS")
+            .map_or(Ok(CorsPolicy::Closed), |raw| CorsPolicy::parse(&raw))
+            .unwrap_or(CorsPolicy::Closed),
     }
 }
 

@@ -2,7 +2,7 @@
 // headers that let an allowed page read any answer, and nothing for the rest.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { freshEmail, spawnApp } from "../../harness/app.mjs";
+import { freshEmail, spawnApp, TEST_SECRETS } from "../../harness/app.mjs";
 import { assertEnvelope } from "../../harness/envelope.mjs";
 
 const APP_ORIGIN = "https://app.allmine.example";
@@ -118,4 +118,26 @@ test("a malformed origin list is a configuration error, not an open door", async
   } finally {
     await broken.dispose();
   }
+});
+
+describe("a deployment missing a secret", () => {
+  test("still lets an allowed page read its 500 (and health's 503), not a CORS error", async () => {
+    const broken = await spawnApp({
+      vars: { CORS_ALLOWED_ORIGINS: APP_ORIGIN },
+      secrets: { ...TEST_SECRETS, JWT_PRIVATE_KEY: "" },
+    });
+    try {
+      for (const [res, status] of [
+        [await broken.raw("POST", VERIFY, { body: "{}", headers: { origin: APP_ORIGIN, "content-type": "application/json" } }), 500],
+        [await broken.raw("GET", "/health", { headers: { origin: APP_ORIGIN } }), 503],
+      ]) {
+        assertEnvelope(res, status);
+        assert.equal(res.headers.get("access-control-allow-origin"), APP_ORIGIN);
+      }
+      const other = await broken.raw("GET", "/health", { headers: { origin: "https://elsewhere.example" } });
+      assert.equal(other.headers.get("access-control-allow-origin"), null);
+    } finally {
+      await broken.dispose();
+    }
+  });
 });
