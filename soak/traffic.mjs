@@ -420,7 +420,8 @@ export class World {
       if (res.status !== 400) this.unexpected("verify with a failed resend's code (expected 400)", res);
       else earlier.wrong++;
     } else if (res.status !== 404) {
-      this.fail("failed mail's code", `${email}: a failed send left a pending code (${res.status}, not 404)`);
+      this.fail("failed mail's code", `${email}: a failed send left a pending code (${res.status}, not 404: ` +
+        `${res.text.slice(0, 120)}; send answered ${sendAnswer?.status}, the provider's outcome: ${mail?.outcome})`);
     } else if (!this.users.has(email) && this.failedFresh.length < 200) {
       this.failedFresh.push({ email, code });
     }

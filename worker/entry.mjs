@@ -17,7 +17,7 @@ function internalError() {
   };
   return new Response(JSON.stringify(body), {
     status: 500,
-    headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store" },
+    headers: { "Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store", "Error-Code": "internal" },
   });
 }
 
