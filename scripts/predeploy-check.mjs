@@ -18,7 +18,9 @@ const PLACEHOLDER = /^REPLACE_WITH_/;
 /** The secrets the worker refuses to run without, given the environment's vars
  * and the secrets set (the same rules as src/config/). */
 export function requiredSecrets(vars, secretNames = []) {
-  const required = ["JWT_PRIVATE_KEY", "OTP_HASH_KEY"];
+  // Each JWT_ALGORITHM signs with its own secret (src/config/tokens.rs).
+  const signingKey = (vars.JWT_ALGORITHM ?? "EdDSA") === "ES256" ? "JWT_ES256_PRIVATE_KEY" : "JWT_PRIVATE_KEY";
+  const required = [signingKey, "OTP_HASH_KEY"];
   if ((vars.EMAIL_PROVIDER ?? "log") === "resend") required.push("EMAIL_API_KEY");
   // Events cannot be signed without it (they wait in the queue until it is set).
   // With WEBHOOK_SECRETS set, receivers may all have their own: whether every
@@ -58,8 +60,12 @@ export function problems(config, secretNames, env) {
         `(set each with: npx wrangler secret put NAME --env ${env})`,
     );
   }
-  // WEBHOOK_SECRETS holds secrets whenever it is set.
-  for (const name of new Set([...requiredSecrets(vars), "WEBHOOK_SECRETS"])) {
+  if (!["EdDSA", "ES256", undefined].includes(vars.JWT_ALGORITHM)) {
+    found.push(`JWT_ALGORITHM must be EdDSA or ES256 (it is ${JSON.stringify(vars.JWT_ALGORITHM)})`);
+  }
+  // WEBHOOK_SECRETS and both signing keys hold secrets whenever they are set.
+  const secretOnly = [...requiredSecrets(vars), "WEBHOOK_SECRETS", "JWT_PRIVATE_KEY", "JWT_ES256_PRIVATE_KEY"];
+  for (const name of new Set(secretOnly)) {
     if (name in vars) found.push(`${name} is a plain var in wrangler.toml; it must be a secret only`);
   }
   const ids = [

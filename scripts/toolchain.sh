@@ -107,7 +107,20 @@ ensure_chromium() {
 
 # Local secrets for `wrangler dev`, generated once and never committed.
 ensure_dev_vars() {
-  [ -f "$ROOT/.dev.vars" ] && return
+  if [ -f "$ROOT/.dev.vars" ]; then
+    # A .dev.vars from before ES256 lacks its key: added, so
+    # `npm run dev -- --var JWT_ALGORITHM:ES256` works; nothing else is touched.
+    if ! grep -q '^JWT_ES256_PRIVATE_KEY=' "$ROOT/.dev.vars"; then
+      log "adding a local JWT_ES256_PRIVATE_KEY to .dev.vars (for JWT_ALGORITHM=ES256)"
+      local line
+      line="$(node "$ROOT/scripts/dev-secrets.mjs" JWT_ES256_PRIVATE_KEY)" \
+        || die "could not generate JWT_ES256_PRIVATE_KEY (scripts/dev-secrets.mjs failed)"
+      # The file may not end in a newline.
+      [ -z "$(tail -c1 "$ROOT/.dev.vars")" ] || echo >> "$ROOT/.dev.vars"
+      echo "$line" >> "$ROOT/.dev.vars"
+    fi
+    return
+  fi
   log "generating local secrets into .dev.vars"
   # Written beside it and renamed only when complete: a failing generator must
   # not leave an empty .dev.vars that later runs would accept.

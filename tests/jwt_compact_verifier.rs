@@ -3,12 +3,18 @@
 //! crate produces. Keep the two in step: the code between the markers is the
 //! document's.
 
-use allmine_auth::domain::token::{Issuance, KeyMaterial, Subject, TokenKeys, TokenUse};
+use allmine_auth::domain::token::{
+    Issuance, KeyMaterial, SigningAlgorithm, Subject, TokenKeys, TokenUse,
+};
 use chrono::Utc;
 
 // --- docs/integrating.md example start
-use ed25519_compact::PublicKey;
-use jwt_compact::{alg::Ed25519, jwk::JsonWebKey, AlgorithmExt, TimeOptions, UntrustedToken};
+// jwt-compact with the features `ed25519-compact` and `p256` (for ES256).
+use jwt_compact::{
+    alg::{Ed25519, Es256},
+    jwk::JsonWebKey,
+    AlgorithmExt, TimeOptions, Token, UntrustedToken,
+};
 use serde::Deserialize;
 
 /// `GET https://auth.allmine.app/.well-known/jwks.json`, cached (it says for how long).
@@ -38,7 +44,7 @@ fn verify_access_token(token: &str, keys: &JwkSet) -> Result<AccessClaims, Strin
     const ISSUER: &str = "https://auth.allmine.app";
     let token = UntrustedToken::new(token).map_err(|e| e.to_string())?;
     let header = token.header();
-    if token.algorithm() != "EdDSA" || header.token_type.as_deref() != Some("at+jwt") {
+    if header.token_type.as_deref() != Some("at+jwt") {
         return Err("not one of our access tokens".into());
     }
     let kid = header.key_id.as_deref().ok_or("no kid")?;
@@ -48,11 +54,21 @@ fn verify_access_token(token: &str, keys: &JwkSet) -> Result<AccessClaims, Strin
         .iter()
         .find(|k| k.kid == kid)
         .ok_or("unknown key")?;
-    let key = PublicKey::try_from(&jwk.key).map_err(|e| e.to_string())?;
-    let token = Ed25519
-        .validator::<AccessClaims>(&key)
-        .validate(&token)
-        .map_err(|e| e.to_string())?;
+    // The allow-list: EdDSA or ES256 (the service signs with one, both during
+    // a switch), each only with a key of its own type (`try_from` refuses an
+    // EC key for EdDSA and an OKP key for ES256).
+    let token: Token<AccessClaims> = match token.algorithm() {
+        "EdDSA" => {
+            let key = ed25519_compact::PublicKey::try_from(&jwk.key).map_err(|e| e.to_string())?;
+            Ed25519.validator(&key).validate(&token)
+        }
+        "ES256" => {
+            let key = p256::ecdsa::VerifyingKey::try_from(&jwk.key).map_err(|e| e.to_string())?;
+            Es256.validator(&key).validate(&token)
+        }
+        _ => return Err("not one of our access tokens".into()),
+    }
+    .map_err(|e| e.to_string())?;
     let claims = token.claims();
     claims
         .validate_expiration(&TimeOptions::new(
@@ -67,19 +83,25 @@ fn verify_access_token(token: &str, keys: &JwkSet) -> Result<AccessClaims, Strin
 }
 // --- docs/integrating.md example end
 
-fn issuer() -> TokenKeys {
+fn issuer_with(algorithm: SigningAlgorithm) -> TokenKeys {
     TokenKeys::new(
         KeyMaterial {
-            signing_seed: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+            algorithm,
+            signing_key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
             ..KeyMaterial::default()
         },
         Issuance {
             issuer: "https://auth.allmine.app".into(),
             audience: "allmine".into(),
             client_id: "allmine-app".into(),
+            scope: "allmine".into(),
         },
     )
     .unwrap()
+}
+
+fn issuer() -> TokenKeys {
+    issuer_with(SigningAlgorithm::EdDsa)
 }
 
 fn signed(keys: &TokenKeys, token_use: TokenUse) -> String {
@@ -107,6 +129,39 @@ fn the_documented_example_accepts_access_tokens() {
     assert_eq!(claims.sid, "s1");
     assert_eq!(claims.client_id, "allmine-app");
     assert_eq!(claims.roles, vec!["user"]);
+}
+
+#[test]
+fn the_documented_example_accepts_es256_access_tokens() {
+    let keys = issuer_with(SigningAlgorithm::Es256);
+    let claims = verify_access_token(&signed(&keys, TokenUse::Access), &served_key_set(&keys))
+        .expect("an ES256 access token verifies");
+    assert_eq!(claims.sub, "u1");
+}
+
+#[test]
+fn the_documented_example_refuses_an_alg_its_key_does_not_have() {
+    let ed = issuer();
+    let ec = issuer_with(SigningAlgorithm::Es256);
+    // The EdDSA token relabelled ES256, its kid pointing at the EC key: the
+    // EC key set has the kid, but the key never checks a foreign algorithm.
+    let token = signed(&ed, TokenUse::Access);
+    let header = format!(r#"{{"alg":"ES256","typ":"at+jwt","kid":"{}"}}"#, ec.kid());
+    use base64ct::{Base64UrlUnpadded, Encoding};
+    let relabelled = format!(
+        "{}.{}",
+        Base64UrlUnpadded::encode_string(header.as_bytes()),
+        token.split_once('.').unwrap().1
+    );
+    assert!(verify_access_token(&relabelled, &served_key_set(&ec)).is_err());
+    let header = format!(r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"{}"}}"#, ec.kid());
+    let relabelled = format!(
+        "{}.{}",
+        Base64UrlUnpadded::encode_string(header.as_bytes()),
+        token.split_once('.').unwrap().1
+    );
+    let refused = verify_access_token(&relabelled, &served_key_set(&ec)).err();
+    assert!(refused.unwrap().contains("key type"));
 }
 
 #[test]

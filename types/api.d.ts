@@ -366,7 +366,7 @@ export interface components {
             code: string;
         };
         SessionTokens: {
-            /** @description An RFC 9068 JWT access token: header `alg: EdDSA`, `typ: at+jwt`, `kid`; claims `iss`, `exp`, `aud`, `sub`, `client_id`, `iat`, `jti`, `sid`, `roles`, `token_use: access`. Other services verify it against the JWK Set. */
+            /** @description An RFC 9068 JWT access token: header `alg: EdDSA` (or `ES256`, `JWT_ALGORITHM`), `typ: at+jwt`, `kid`; claims `iss`, `exp`, `aud`, `sub`, `client_id`, `iat`, `jti`, `scope`, `sid`, `roles`, `token_use: access`. Other services verify it against the JWK Set. */
             accessToken: string;
             /** @description A JWT with `typ: rt+jwt` and `token_use: refresh`, for refresh-token and logout only: a verifier that asks for `at+jwt` refuses it. */
             refreshToken: string;
@@ -595,6 +595,7 @@ export interface components {
             errors: string[];
             timestamp: components["schemas"]["Timestamp"];
         };
+        /** @description An Ed25519 key (RFC 8037) or a P-256 key (RFC 7518 §6.2); `kid` is its RFC 7638 thumbprint. */
         Jwk: {
             /** @constant */
             kty: "OKP";
@@ -604,6 +605,18 @@ export interface components {
             kid: string;
             /** @constant */
             alg: "EdDSA";
+            /** @constant */
+            use: "sig";
+        } | {
+            /** @constant */
+            kty: "EC";
+            /** @constant */
+            crv: "P-256";
+            x: string;
+            y: string;
+            kid: string;
+            /** @constant */
+            alg: "ES256";
             /** @constant */
             use: "sig";
         };
@@ -617,10 +630,8 @@ export interface components {
             issuer: string;
             /** @description The issuer followed by `/.well-known/jwks.json`. */
             jwks_uri: string;
-            /** @constant */
-            id_token_signing_alg_values_supported: [
-                "EdDSA"
-            ];
+            /** @description The algorithms of the published keys, the signing one first: `EdDSA` or `ES256` (`JWT_ALGORITHM`), both while a switch between them is under way. */
+            id_token_signing_alg_values_supported: ("EdDSA" | "ES256")[];
             /** @constant */
             subject_types_supported: [
                 "public"

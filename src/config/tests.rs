@@ -108,6 +108,11 @@ fn wrangler_toml_sets_the_defaults_in_code() {
             "AUDIT_RETENTION_DAYS",
             DEFAULT_AUDIT_RETENTION_DAYS.to_string(),
         ),
+        ("JWT_ALGORITHM", "EdDSA".to_string()),
+        (
+            "JWT_ACCESS_SCOPE",
+            crate::domain::token::DEFAULT_ACCESS_SCOPE.to_string(),
+        ),
     ];
     for (name, value) in expected {
         let lines: Vec<&str> = toml

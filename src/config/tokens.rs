@@ -4,7 +4,9 @@
 use super::settings::Settings;
 use super::Environment;
 use crate::domain::keys::PurposeKeys;
-use crate::domain::token::{Issuance, KeyMaterial, TokenKeys};
+use crate::domain::token::{
+    validate_scope, Issuance, KeyMaterial, SigningAlgorithm, TokenKeys, DEFAULT_ACCESS_SCOPE,
+};
 
 const MIN_HASH_KEY_LEN: usize = 32;
 
@@ -26,7 +28,11 @@ pub(super) fn token_keys(s: &mut Settings, environment: Option<Environment>) -> 
         issuer: s.get_or("JWT_ISSUER", "allmine-auth"),
         audience: s.get_or("JWT_AUDIENCE", "allmine"),
         client_id: s.get_or("TOKEN_CLIENT_ID", "allmine-app"),
+        scope: s.get_or("JWT_ACCESS_SCOPE", DEFAULT_ACCESS_SCOPE),
     };
+    if let Err(rule) = validate_scope(&issuance.scope) {
+        s.problem(format!("JWT_ACCESS_SCOPE must be {rule}"));
+    }
     // Verifiers find the keys at the issuer's URL (the discovery document
     // and the JWK Set); a deployed one fetched over plain HTTP could be fed
     // keys by anyone on the path.
@@ -40,9 +46,27 @@ pub(super) fn token_keys(s: &mut Settings, environment: Option<Environment>) -> 
     let next = s.filled("JWT_NEXT_PUBLIC_KEY");
     let previous = s.list("JWT_PREVIOUS_PUBLIC_KEYS");
     let previous: Vec<&str> = previous.iter().map(String::as_str).collect();
-    let seed = s.require("JWT_PRIVATE_KEY")?;
+    // Unset: EdDSA. Wrong: reported, and no key is asked for (which one
+    // would be is unknown).
+    let algorithm = match s.get("JWT_ALGORITHM") {
+        None => SigningAlgorithm::default(),
+        Some(_) => s.word("JWT_ALGORITHM", "EdDSA or ES256", |v| {
+            SigningAlgorithm::from_jose_name(v.trim())
+        })?,
+    };
+    // Each algorithm has its own secret, so switching is one deploy of
+    // JWT_ALGORITHM once the new key is in place and published.
+    let setting = algorithm.private_key_setting();
+    let Some(signing_key) = s.filled(setting) else {
+        s.problem(match algorithm {
+            SigningAlgorithm::EdDsa => format!("{setting} is not set"),
+            SigningAlgorithm::Es256 => format!("{setting} is not set (JWT_ALGORITHM is ES256)"),
+        });
+        return None;
+    };
     let keys = KeyMaterial {
-        signing_seed: &seed,
+        algorithm,
+        signing_key: &signing_key,
         next_public: next.as_deref(),
         previous_public: &previous,
     };
@@ -64,6 +88,7 @@ fn is_https_url(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use crate::config::tests::{base, deployed, load};
 
     #[test]
@@ -111,5 +136,58 @@ mod tests {
             problems[0].starts_with("JWT_NEXT_PUBLIC_KEY"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn the_algorithm_picks_its_own_secret() {
+        let mut vars = base();
+        assert_eq!(
+            load(&vars).ok().unwrap().tokens.algorithm(),
+            SigningAlgorithm::EdDsa
+        );
+        vars.insert("JWT_ALGORITHM", "ES256".into());
+        assert_eq!(
+            load(&vars).err().unwrap(),
+            ["JWT_ES256_PRIVATE_KEY is not set (JWT_ALGORITHM is ES256)"]
+        );
+        // A P-256 scalar (the same bytes as base()'s seed, a valid one).
+        vars.insert(
+            "JWT_ES256_PRIVATE_KEY",
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8".into(),
+        );
+        vars.remove("JWT_PRIVATE_KEY");
+        let config = load(&vars).ok().unwrap();
+        assert_eq!(config.tokens.algorithm(), SigningAlgorithm::Es256);
+        assert_eq!(config.tokens.jwk_set().keys[0].kty, "EC");
+        for wrong in ["es256", "RS256", "HS256", "none", ""] {
+            vars.insert("JWT_ALGORITHM", wrong.into());
+            assert_eq!(
+                load(&vars).err().unwrap(),
+                ["JWT_ALGORITHM must be EdDSA or ES256"],
+                "{wrong:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_access_scope_is_validated() {
+        let mut vars = base();
+        assert_eq!(
+            load(&vars).ok().unwrap().tokens.issuance.scope,
+            DEFAULT_ACCESS_SCOPE
+        );
+        vars.insert("JWT_ACCESS_SCOPE", "allmine openid".into());
+        assert_eq!(
+            load(&vars).ok().unwrap().tokens.issuance.scope,
+            "allmine openid"
+        );
+        for wrong in ["", "a  b", "a\"b"] {
+            vars.insert("JWT_ACCESS_SCOPE", wrong.into());
+            let problems = load(&vars).err().unwrap();
+            assert!(
+                problems[0].starts_with("JWT_ACCESS_SCOPE must be"),
+                "{problems:?}"
+            );
+        }
     }
 }

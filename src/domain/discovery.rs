@@ -7,8 +7,6 @@
 
 use serde::Serialize;
 
-use crate::domain::token::ALGORITHM;
-
 /// Where the JWK Set is served, relative to the issuer.
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";
 /// Where this document is served.
@@ -23,8 +21,9 @@ pub struct Discovery {
     /// Equal to the tokens' `iss`.
     pub issuer: String,
     pub jwks_uri: String,
-    /// The one algorithm of every token this service signs.
-    pub id_token_signing_alg_values_supported: [&'static str; 1],
+    /// The algorithms of the published keys, the signing one first: one, or
+    /// both while a rotation moves from one algorithm to the other.
+    pub id_token_signing_alg_values_supported: Vec<&'static str>,
     /// `sub` is the same user id for every client.
     pub subject_types_supported: [&'static str; 1],
     /// Tokens are handed out directly in the response.
@@ -33,11 +32,12 @@ pub struct Discovery {
 }
 
 impl Discovery {
-    pub fn for_issuer(issuer: &str) -> Self {
+    /// `algorithms`: `TokenKeys::algorithms`.
+    pub fn for_issuer(issuer: &str, algorithms: Vec<&'static str>) -> Self {
         Self {
             issuer: issuer.to_owned(),
             jwks_uri: format!("{}{JWKS_PATH}", issuer.trim_end_matches('/')),
-            id_token_signing_alg_values_supported: [ALGORITHM],
+            id_token_signing_alg_values_supported: algorithms,
             subject_types_supported: ["public"],
             response_types_supported: ["token"],
             grant_types_supported: [EMAIL_OTP_GRANT_TYPE, "refresh_token"],
@@ -51,7 +51,11 @@ mod tests {
 
     #[test]
     fn names_the_issuer_and_the_key_set_beside_it() {
-        let doc = serde_json::to_value(Discovery::for_issuer("https://auth.allmine.app")).unwrap();
+        let doc = serde_json::to_value(Discovery::for_issuer(
+            "https://auth.allmine.app",
+            vec!["EdDSA"],
+        ))
+        .unwrap();
         assert_eq!(
             doc,
             serde_json::json!({
@@ -70,8 +74,12 @@ mod tests {
 
     #[test]
     fn the_issuer_is_kept_as_configured_and_the_uri_has_one_slash() {
-        let doc = Discovery::for_issuer("https://auth.allmine.app/");
+        let doc = Discovery::for_issuer("https://auth.allmine.app/", vec!["ES256", "EdDSA"]);
         assert_eq!(doc.issuer, "https://auth.allmine.app/");
+        assert_eq!(
+            doc.id_token_signing_alg_values_supported,
+            ["ES256", "EdDSA"]
+        );
         assert_eq!(
             doc.jwks_uri,
             "https://auth.allmine.app/.well-known/jwks.json"

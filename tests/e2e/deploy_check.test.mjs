@@ -68,6 +68,25 @@ test("WEBHOOK_SECRET is required only where events go to webhook endpoints", () 
   );
 });
 
+test("the signing key required is the configured algorithm's", () => {
+  const vars = { EMAIL_PROVIDER: "resend" };
+  assert.deepEqual(requiredSecrets({ ...vars, JWT_ALGORITHM: "EdDSA" }), ALL_THREE);
+  const es256 = { ...vars, JWT_ALGORITHM: "ES256" };
+  assert.deepEqual(requiredSecrets(es256), ["JWT_ES256_PRIVATE_KEY", "OTP_HASH_KEY", "EMAIL_API_KEY"]);
+  // An EdDSA key alone does not sign ES256 tokens.
+  assert.deepEqual(problems({ vars: es256 }, ALL_THREE, "x"), [
+    "missing secrets: JWT_ES256_PRIVATE_KEY (set each with: npx wrangler secret put NAME --env x)",
+  ]);
+  assert.deepEqual(problems({ vars: es256 }, ["JWT_ES256_PRIVATE_KEY", "OTP_HASH_KEY", "EMAIL_API_KEY"], "x"), []);
+  assert.deepEqual(problems({ vars: { ...vars, JWT_ALGORITHM: "RS256" } }, ALL_THREE, "x"), [
+    'JWT_ALGORITHM must be EdDSA or ES256 (it is "RS256")',
+  ]);
+  // Either signing key is a secret, never a var, whichever algorithm signs.
+  assert.deepEqual(problems({ vars: { ...vars, JWT_ES256_PRIVATE_KEY: "x" } }, ALL_THREE, "x"), [
+    "JWT_ES256_PRIVATE_KEY is a plain var in wrangler.toml; it must be a secret only",
+  ]);
+});
+
 test("placeholder binding ids are named", () => {
   const { status, err } = check("placeholders", "secrets-all.json");
   assert.equal(status, 1);

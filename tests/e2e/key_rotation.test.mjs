@@ -5,19 +5,22 @@
 //   2. B signs: A's tokens keep working here and for stock verifiers, and a
 //      key set cached before the switch already verifies B's tokens;
 //   3. A is retired (its tokens long expired): its tokens are refused.
+// Then the same from an EdDSA key to an ES256 one (JWT_ALGORITHM), checked as
+// a gateway that only takes ES256 (AWS API Gateway) would check it.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, test } from "node:test";
-import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
+import { calculateJwkThumbprint, createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import { TEST_SECRETS, spawnApp } from "../../harness/app.mjs";
 import { assertEnvelope } from "../../harness/envelope.mjs";
 import { ROOT } from "../../harness/worker_options.mjs";
 
-/** A key pair as `npm run keys` prints it. */
-function newKey() {
-  const out = execFileSync(process.execPath, [`${ROOT}scripts/keys.mjs`], { encoding: "utf8" });
+/** A key pair as `npm run keys [-- --alg ES256]` prints it. */
+function newKey(alg = "EdDSA") {
+  const out = execFileSync(process.execPath, [`${ROOT}scripts/keys.mjs`, "--alg", alg], { encoding: "utf8" });
   const value = (name) => out.match(new RegExp(`^\\s+${name}\\s+(\\S+)$`, "m"))[1];
-  return { privateKey: value("JWT_PRIVATE_KEY"), publicKey: value("JWT_NEXT_PUBLIC_KEY"), kid: value("kid") };
+  const secret = alg === "ES256" ? "JWT_ES256_PRIVATE_KEY" : "JWT_PRIVATE_KEY";
+  return { secret, privateKey: value(secret), publicKey: value("JWT_NEXT_PUBLIC_KEY"), kid: value("kid") };
 }
 
 const A = newKey();
@@ -35,8 +38,14 @@ async function keySet() {
 }
 const kids = (set) => set.keys.map((k) => k.kid);
 const kidOf = (token) => decodeProtectedHeader(token).kid;
-const verifyAccess = (token, keys) =>
-  jwtVerify(token, keys, { typ: "at+jwt", issuer: "http://127.0.0.1:8787", audience: "allmine" });
+const verifyAccess = (token, keys, algorithms) =>
+  jwtVerify(token, keys, { typ: "at+jwt", issuer: "http://127.0.0.1:8787", audience: "allmine", algorithms });
+const algOf = (token) => decodeProtectedHeader(token).alg;
+async function discoveredAlgorithms() {
+  const res = await app.get("/.well-known/openid-configuration");
+  assert.equal(res.status, 200);
+  return res.body.id_token_signing_alg_values_supported;
+}
 
 test("a rotation never refuses a live token and ends with only the new key", async () => {
   // 0. A signs alone.
@@ -83,4 +92,80 @@ test("a rotation never refuses a live token and ends with only the new key", asy
   );
   assertEnvelope(await app.authed("GET", "/api/v1/users/me", refreshed.accessToken), 200);
   assertEnvelope(await app.authed("GET", "/api/v1/users/me", fresh.accessToken), 200);
+});
+
+test("a switch from EdDSA to ES256 is a rotation: published first, both verify, then EdDSA retired", async () => {
+  const ed = newKey();
+  const ec = newKey("ES256");
+  // A verifier reading the key set being served (each restart moves the port).
+  const current = () => createRemoteJWKSet(new URL("/.well-known/jwks.json", app.url));
+  // As AWS API Gateway (or Kong, or API Shield) would: ES256 only.
+  const asGateway = (token, keys) => verifyAccess(token, keys, ["ES256"]);
+  // Both secrets are set throughout; JWT_ALGORITHM picks the one that signs.
+  const secrets = { ...TEST_SECRETS, JWT_PRIVATE_KEY: ed.privateKey, JWT_ES256_PRIVATE_KEY: ec.privateKey };
+
+  // 0. EdDSA signs alone (the ES256 secret waits unused, unpublished).
+  await app.restart({ secrets });
+  assert.deepEqual(kids(await keySet()), [ed.kid]);
+  assert.deepEqual(await discoveredAlgorithms(), ["EdDSA"]);
+  const old = await app.session();
+  assert.equal(algOf(old.accessToken), "EdDSA");
+  await verifyAccess(old.accessToken, current(), ["EdDSA"]);
+
+  // 1. Publish the P-256 key ahead of its use: an EC JWK, kid its RFC 7638 thumbprint.
+  const published = { JWT_NEXT_PUBLIC_KEY: ec.publicKey, JWT_PREVIOUS_PUBLIC_KEYS: ed.publicKey };
+  await app.restart({ vars: published, secrets });
+  const cachedBeforeSwitch = await keySet();
+  assert.deepEqual(kids(cachedBeforeSwitch), [ed.kid, ec.kid]);
+  const jwk = cachedBeforeSwitch.keys[1];
+  assert.deepEqual(Object.keys(jwk).sort(), ["alg", "crv", "kid", "kty", "use", "x", "y"]);
+  assert.deepEqual({ kty: jwk.kty, crv: jwk.crv, alg: jwk.alg, use: jwk.use }, { kty: "EC", crv: "P-256", alg: "ES256", use: "sig" });
+  assert.equal(await calculateJwkThumbprint(jwk), ec.kid, "the kid npm run keys printed is the worker's");
+  assert.equal(cachedBeforeSwitch.keys[0].kty, "OKP");
+  assert.deepEqual(await discoveredAlgorithms(), ["EdDSA", "ES256"]);
+  assert.equal(algOf((await app.session()).accessToken), "EdDSA", "ES256 does not sign yet");
+
+  // 2. Switch: one deploy of JWT_ALGORITHM (the secret was already there).
+  await app.restart({ vars: { ...published, JWT_ALGORITHM: "ES256" }, secrets });
+  assert.deepEqual(kids(await keySet()), [ec.kid, ed.kid]);
+  assert.deepEqual(await discoveredAlgorithms(), ["ES256", "EdDSA"]);
+  const fresh = await app.session();
+  assert.deepEqual([algOf(fresh.accessToken), kidOf(fresh.accessToken)], ["ES256", ec.kid]);
+  assert.deepEqual([algOf(fresh.refreshToken), kidOf(fresh.refreshToken)], ["ES256", ec.kid]);
+  // The ES256-only gateway accepts the new tokens, with the key set cached
+  // before the switch as with the current one...
+  await asGateway(fresh.accessToken, createLocalJWKSet(cachedBeforeSwitch));
+  const { payload } = await asGateway(fresh.accessToken, current());
+  assert.equal(payload.scope, "allmine");
+  // ...and, pinned to ES256, refuses the EdDSA ones, which a verifier taking
+  // both (and the service itself) still accepts during the overlap.
+  await assert.rejects(asGateway(old.accessToken, current()), (err) => err.code === "ERR_JOSE_ALG_NOT_ALLOWED");
+  await verifyAccess(old.accessToken, current(), ["EdDSA", "ES256"]);
+  await verifyAccess(fresh.accessToken, current(), ["EdDSA", "ES256"]);
+  assertEnvelope(await app.authed("GET", "/api/v1/users/me", old.accessToken), 200);
+  assertEnvelope(await app.authed("GET", "/api/v1/users/me", fresh.accessToken), 200);
+  // The EdDSA refresh token still refreshes, into an ES256 pair.
+  const refreshed = assertEnvelope(
+    await app.post("/api/v1/auth/refresh-token", { refreshToken: old.refreshToken }), 200);
+  assert.deepEqual([algOf(refreshed.accessToken), kidOf(refreshed.refreshToken)], ["ES256", ec.kid]);
+  await asGateway(refreshed.accessToken, current());
+
+  // 3. Retire the EdDSA key and tidy up: only the EC key, only ES256.
+  await app.restart({ vars: { JWT_ALGORITHM: "ES256", JWT_NEXT_PUBLIC_KEY: "", JWT_PREVIOUS_PUBLIC_KEYS: "" }, secrets });
+  assert.deepEqual(kids(await keySet()), [ec.kid]);
+  assert.deepEqual(await discoveredAlgorithms(), ["ES256"]);
+  assertEnvelope(await app.authed("GET", "/api/v1/users/me", old.accessToken), 401);
+  await assert.rejects(
+    verifyAccess(old.accessToken, createLocalJWKSet(await keySet()), ["EdDSA", "ES256"]),
+    (err) => err.code === "ERR_JWKS_NO_MATCHING_KEY",
+  );
+  assertEnvelope(await app.authed("GET", "/api/v1/users/me", refreshed.accessToken), 200);
+  await asGateway(refreshed.accessToken, createLocalJWKSet(await keySet()));
+});
+
+test("JWT_ALGORITHM=ES256 without its secret is named by /health", async () => {
+  await app.restart({ vars: { JWT_ALGORITHM: "ES256" } });
+  const res = await app.get("/health");
+  assert.equal(res.status, 503);
+  assert.match(JSON.stringify(res.body), /JWT_ES256_PRIVATE_KEY is not set \(JWT_ALGORITHM is ES256\)/);
 });

@@ -12,7 +12,9 @@ use crate::http::respond;
 
 pub fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     let config = ctx.config()?;
-    let document = Discovery::for_issuer(&config.tokens.issuance.issuer);
-    // Cached like the key set it points to: it changes only with JWT_ISSUER.
+    let document =
+        Discovery::for_issuer(&config.tokens.issuance.issuer, config.tokens.algorithms());
+    // Cached like the key set it points to: it changes with JWT_ISSUER and
+    // with the keys' algorithms.
     respond::document(&document, &jwks::cache_control())
 }
