@@ -115,7 +115,9 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
   });
 }
 const metrics = new Metrics();
-const world = new World({ base: dev.base, mail, metrics, maxAttempts: MAX_ATTEMPTS, codeLength: 6, runId });
+// How long the worker waits for the mail provider (EMAIL_TIMEOUT_MS; 10 s unless a fault phase shortens it).
+const mailDeadlineMs = Number(vars.EMAIL_TIMEOUT_MS ?? 10_000);
+const world = new World({ base: dev.base, mail, metrics, maxAttempts: MAX_ATTEMPTS, codeLength: 6, runId, mailDeadlineMs });
 const checks = [];
 const series = [];
 
