@@ -186,6 +186,12 @@ impl TokenKeys {
         })
     }
 
+    /// The algorithms the published keys sign with: what the metadata names.
+    /// The one place it is read, so choosing the algorithm changes only this.
+    pub fn algorithms(&self) -> Vec<&'static str> {
+        vec![ALGORITHM]
+    }
+
     /// The key id of the signing key.
     pub fn kid(&self) -> &str {
         &self.kid
