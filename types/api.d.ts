@@ -207,7 +207,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Authorization server metadata (RFC 8414)
+         * @description RFC 8414 metadata in its standard form (not the envelope): where the token endpoint and the JWK Set are, the two grants, public clients (`none`), and no response types (there is no authorization endpoint). `/.well-known/openid-configuration` holds the same members and two more.
+         */
+        get: operations["oauthAuthorizationServer"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3001,6 +3005,87 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["OpenIdConfiguration"];
+                };
+            };
+            /** @description Wrong method for this path (see `Allow`) */
+            405: {
+                headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 405,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Method not allowed; use GET"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged, never sent */
+            500: {
+                headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 500,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Internal server error"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    oauthAuthorizationServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata */
+            200: {
+                headers: {
+                    /** @description Cacheable for ten minutes. The rotation rule builds on it: a next key is published at least twice that (20 minutes) before it signs. */
+                    "Cache-Control"?: "public, max-age=600";
+                    /** @description `*`: any page may read this public document, whatever `CORS_ALLOWED_ORIGINS` says. */
+                    "Access-Control-Allow-Origin"?: "*";
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "issuer": "https://auth.allmine.app",
+                     *       "jwks_uri": "https://auth.allmine.app/.well-known/jwks.json",
+                     *       "token_endpoint": "https://auth.allmine.app/oauth/token",
+                     *       "grant_types_supported": [
+                     *         "urn:allmine:params:oauth:grant-type:email-otp",
+                     *         "refresh_token"
+                     *       ],
+                     *       "token_endpoint_auth_methods_supported": [
+                     *         "none"
+                     *       ],
+                     *       "response_types_supported": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuthorizationServerMetadata"];
                 };
             };
             /** @description Wrong method for this path (see `Allow`) */
