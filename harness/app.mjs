@@ -46,7 +46,7 @@ export async function spawnApp(options = {}) {
   }
 }
 
-async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without = [], persist } = {}) {
+async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without = [], persist, port } = {}) {
   const mail = await startResendStub();
   const workerOptions = builtWorkerOptions();
   // `without` drops bindings, to see how the worker copes when one is missing.
@@ -70,6 +70,8 @@ async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without
       ...vars,
     },
     ...(ratelimits ? { ratelimits } : {}),
+    // `port`: a known one (harness/ports.mjs), for an issuer that names where it is served.
+    ...(port ? { port } : {}),
     // `persist`: keep D1 and KV in this folder (SQLite files), to read them afterwards.
     ...(persist ? { d1Persist: `${persist}/d1`, kvPersist: `${persist}/kv` } : {}),
     cf: false,

@@ -64,6 +64,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/oauth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * RFC 6749 token endpoint (email code, refresh)
+         * @description The login and the refresh for standard OAuth clients (found through `/.well-known/oauth-authorization-server` or `/.well-known/openid-configuration`): the same code checks, limits, rotation, grace window, reuse detection, audit and events as verify-otp-email and refresh-token, which run the same code; only the form in and RFC 6749's JSON out differ. Grants: `urn:allmine:params:oauth:grant-type:email-otp` (`email`, `code`; `login_id` reserved and ignored) and `refresh_token`. Clients are public: `client_id` is optional, and any client authentication (`Authorization` header, `client_secret`, `client_assertion`) is `invalid_client`. Errors are RFC 6749 §5.2 bodies: a malformed request `invalid_request`; a wrong, expired, used or spent code, or a refused refresh token (reuse revokes the session) `invalid_grant`; a rate limit 429 `slow_down` with `Retry-After`. A wrong method is still the envelope's 405.
+         */
+        post: operations["oauthToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/logout": {
         parameters: {
             query?: never;
@@ -168,10 +188,30 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Where verifiers find the keys (OpenID discovery)
-         * @description The OpenID Provider metadata reduced to key discovery, in its standard form (not the envelope): `issuer` is the tokens' `iss`, `jwks_uri` the JWK Set. This service is not a full OpenID provider (no authorization endpoint, no ID tokens); the document exists so that libraries and gateways configured with an issuer find the keys. The email-code login is the grant `urn:allmine:params:oauth:grant-type:email-otp` (verify-otp-email); refresh-token is `refresh_token`.
+         * Authorization server metadata (OpenID Connect Discovery form)
+         * @description The RFC 8414 members (`issuer`, `jwks_uri`, `token_endpoint`, `grant_types_supported`, `token_endpoint_auth_methods_supported`, `response_types_supported`) plus the two OpenID Connect Discovery §3 requires (`subject_types_supported`, `id_token_signing_alg_values_supported`), in their standard form (not the envelope). This service is an OAuth authorization server for its own apps, not an OpenID provider: it issues no ID tokens (`id_token_signing_alg_values_supported` is there because discovery requires it, and names the access tokens' algorithm) and has no authorization endpoint (`response_types_supported` is empty).
          */
         get: operations["openIdConfiguration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-authorization-server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Authorization server metadata (RFC 8414)
+         * @description RFC 8414 metadata in its standard form (not the envelope): where the token endpoint and the JWK Set are, the two grants, public clients (`none`), and no response types (there is no authorization endpoint). `/.well-known/openid-configuration` holds the same members and two more.
+         */
+        get: operations["oauthAuthorizationServer"];
         put?: never;
         post?: never;
         delete?: never;
@@ -624,27 +664,48 @@ export interface components {
         JwkSet: {
             keys: components["schemas"]["Jwk"][];
         };
-        /** @description OpenID Provider metadata, reduced to key discovery. */
+        /** @description OpenID Connect Discovery metadata: the RFC 8414 members, plus the two that OpenID Connect Discovery §3 requires. This service issues no ID tokens and has no authorization endpoint. */
         OpenIdConfiguration: {
-            /** @description Equal to the tokens' `iss` (`JWT_ISSUER`). */
+            /** @description Equal to the tokens' `iss` (`JWT_ISSUER`, an origin without a path). */
             issuer: string;
             /** @description The issuer followed by `/.well-known/jwks.json`. */
             jwks_uri: string;
-            /** @description The algorithms of the published keys, the signing one first: `EdDSA` or `ES256` (`JWT_ALGORITHM`), both while a switch between them is under way. */
-            id_token_signing_alg_values_supported: ("EdDSA" | "ES256")[];
-            /** @constant */
-            subject_types_supported: [
-                "public"
-            ];
-            /** @constant */
-            response_types_supported: [
-                "token"
-            ];
-            /** @constant */
+            /** @description The issuer followed by `/oauth/token` (RFC 6749). */
+            token_endpoint: string;
+            /**
+             * @description The two grants the token endpoint takes: the email code (an extension grant, RFC 6749 §4.5) and `refresh_token`.
+             * @constant
+             */
             grant_types_supported: [
                 "urn:allmine:params:oauth:grant-type:email-otp",
                 "refresh_token"
             ];
+            /**
+             * @description Public clients: any client authentication is refused (`invalid_client`).
+             * @constant
+             */
+            token_endpoint_auth_methods_supported: [
+                "none"
+            ];
+            /**
+             * @description Required by RFC 8414; empty because there is no authorization endpoint.
+             * @constant
+             */
+            response_types_supported: never[];
+            /**
+             * @description Required by OpenID Connect Discovery §3: `sub` is the same user id for every client.
+             * @constant
+             */
+            subject_types_supported: [
+                "public"
+            ];
+            /**
+             * @description Required by OpenID Connect Discovery §3, though no ID token is ever issued: the algorithms of the published keys, which sign the access tokens, the signing one first (`JWT_ALGORITHM`); both while a switch between them is under way.
+             * @example [
+             *       "EdDSA"
+             *     ]
+             */
+            id_token_signing_alg_values_supported: ("EdDSA" | "ES256")[];
         };
         UserCreatedEvent: {
             /** @constant */
@@ -718,7 +779,78 @@ export interface components {
          * @description The stable code of an error answer, sent in the `Error-Code` response header beside the envelope (whose five keys never change). Branch on it, not on the English sentence in `errors`: one code per kind of error, and a failure of the service's own is always `internal`. New codes may be added; treat an unknown one by its status.
          * @enum {string}
          */
-        ErrorCode: "validation" | "wrong_code" | "unauthorized" | "challenge_required" | "route_not_found" | "no_pending_code" | "method_not_allowed" | "username_taken" | "username_change_too_soon" | "registration_complete" | "account_deleted" | "deletion_scheduled" | "no_deletion_scheduled" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "resend_cooldown" | "hourly_cap" | "daily_cap" | "locked_out" | "too_many_requests" | "mail_ceiling" | "internal" | "email_rejected" | "unavailable" | "unhealthy";
+        ErrorCode: "validation" | "wrong_code" | "unauthorized" | "invalid_client" | "unsupported_grant_type" | "challenge_required" | "route_not_found" | "no_pending_code" | "method_not_allowed" | "username_taken" | "username_change_too_soon" | "registration_complete" | "account_deleted" | "deletion_scheduled" | "no_deletion_scheduled" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "resend_cooldown" | "hourly_cap" | "daily_cap" | "locked_out" | "too_many_requests" | "mail_ceiling" | "internal" | "email_rejected" | "unavailable" | "unhealthy";
+        /** @description RFC 8414 authorization server metadata: the members true of this service (a token endpoint for public clients, no authorization endpoint). */
+        AuthorizationServerMetadata: {
+            /** @description Equal to the tokens' `iss` (`JWT_ISSUER`, an origin without a path). */
+            issuer: string;
+            /** @description The issuer followed by `/.well-known/jwks.json`. */
+            jwks_uri: string;
+            /** @description The issuer followed by `/oauth/token` (RFC 6749). */
+            token_endpoint: string;
+            /**
+             * @description The two grants the token endpoint takes: the email code (an extension grant, RFC 6749 §4.5) and `refresh_token`.
+             * @constant
+             */
+            grant_types_supported: [
+                "urn:allmine:params:oauth:grant-type:email-otp",
+                "refresh_token"
+            ];
+            /**
+             * @description Public clients: any client authentication is refused (`invalid_client`).
+             * @constant
+             */
+            token_endpoint_auth_methods_supported: [
+                "none"
+            ];
+            /**
+             * @description Required by RFC 8414; empty because there is no authorization endpoint.
+             * @constant
+             */
+            response_types_supported: never[];
+        };
+        /** @description An RFC 6749 token request, form-encoded. Unknown parameters are ignored; a parameter sent twice is `invalid_request`; one sent empty counts as absent. */
+        TokenRequest: components["schemas"]["EmailOtpGrantRequest"] | components["schemas"]["RefreshTokenGrantRequest"];
+        /** @description The email code, as verify-otp-email takes it. */
+        EmailOtpGrantRequest: {
+            /** @constant */
+            grant_type: "urn:allmine:params:oauth:grant-type:email-otp";
+            /** Format: email */
+            email: string;
+            /** @description The code from the email (`OTP_LENGTH` digits). */
+            code: string;
+            /** @description Reserved for a later login flow; accepted and ignored today. */
+            login_id?: string;
+            /** @description Optional (public clients). When sent, it must be `TOKEN_CLIENT_ID`, the client the tokens name; any other is `invalid_client`. */
+            client_id?: string;
+        };
+        /** @description RFC 6749 §6: rotates the refresh token, exactly as refresh-token does (grace window and reuse detection included). */
+        RefreshTokenGrantRequest: {
+            /** @constant */
+            grant_type: "refresh_token";
+            refresh_token: string;
+            /** @description Optional (public clients). When sent, it must be `TOKEN_CLIENT_ID`, the client the tokens name; any other is `invalid_client`. */
+            client_id?: string;
+        };
+        /** @description RFC 6749 §5.1 (not the envelope). `scope` is absent: no scopes are issued. */
+        TokenResponse: {
+            /** @description An RFC 9068 JWT access token (`at+jwt`). */
+            access_token: string;
+            /** @constant */
+            token_type: "Bearer";
+            /** @description Seconds the access token lives (3600). */
+            expires_in: number;
+            /** @description The session's refresh token (`rt+jwt`); the one presented, if any, is retired. */
+            refresh_token: string;
+            /** @description The access token's scope (its `scope` claim, `JWT_ACCESS_SCOPE`): space-separated scope tokens. */
+            scope: string;
+        };
+        /** @description RFC 6749 §5.2 error (not the envelope). A rate limit is `slow_down` (borrowed from RFC 8628: come back after `Retry-After`); our own failures are `server_error` and `temporarily_unavailable`. The `Error-Code` header still carries the service's own code. */
+        OAuthError: {
+            /** @enum {unknown} */
+            error: "invalid_request" | "invalid_client" | "invalid_grant" | "unsupported_grant_type" | "slow_down" | "server_error" | "temporarily_unavailable";
+            error_description: string;
+        };
     };
     responses: never;
     parameters: {
@@ -774,6 +906,12 @@ export type DeletionScheduledEvent = components['schemas']['DeletionScheduledEve
 export type UserDeletedEvent = components['schemas']['UserDeletedEvent'];
 export type SessionsRevokedAllEvent = components['schemas']['SessionsRevokedAllEvent'];
 export type ErrorCode = components['schemas']['ErrorCode'];
+export type AuthorizationServerMetadata = components['schemas']['AuthorizationServerMetadata'];
+export type TokenRequest = components['schemas']['TokenRequest'];
+export type EmailOtpGrantRequest = components['schemas']['EmailOtpGrantRequest'];
+export type RefreshTokenGrantRequest = components['schemas']['RefreshTokenGrantRequest'];
+export type TokenResponse = components['schemas']['TokenResponse'];
+export type OAuthError = components['schemas']['OAuthError'];
 export type ParameterD1Bookmark = components['parameters']['D1Bookmark'];
 export type ParameterWebhookId = components['parameters']['WebhookId'];
 export type ParameterWebhookTimestamp = components['parameters']['WebhookTimestamp'];
@@ -1490,6 +1628,168 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    oauthToken: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "grant_type": "urn:allmine:params:oauth:grant-type:email-otp",
+                 *       "email": "john@example.com",
+                 *       "code": "123456"
+                 *     }
+                 */
+                "application/x-www-form-urlencoded": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description Tokens */
+            200: {
+                headers: {
+                    /** @description RFC 6749 §5.1 */
+                    "Cache-Control"?: "no-store";
+                    /** @description RFC 6749 §5.1 */
+                    Pragma?: "no-cache";
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "access_token": "eyJhbGciOiJFZERTQSJ9...",
+                     *       "token_type": "Bearer",
+                     *       "expires_in": 3600,
+                     *       "refresh_token": "eyJhbGciOiJFZERTQSJ9..."
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description `invalid_request`, `invalid_grant` or `unsupported_grant_type` */
+            400: {
+                headers: {
+                    /** @description RFC 6749 §5.1 */
+                    "Cache-Control"?: "no-store";
+                    /** @description RFC 6749 §5.1 */
+                    Pragma?: "no-cache";
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `invalid_client`: client authentication attempted, or another client named */
+            401: {
+                headers: {
+                    /** @description RFC 6749 §5.1 */
+                    "Cache-Control"?: "no-store";
+                    /** @description RFC 6749 §5.1 */
+                    Pragma?: "no-cache";
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    /** @description `Basic realm="allmine"` when the attempt was an `Authorization` header (RFC 6749 §5.2) */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "invalid_client",
+                     *       "error_description": "Unknown client, or client authentication attempted: clients are public and send at most client_id"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description Wrong method for this path (see `Allow`) */
+            405: {
+                headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 405,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Method not allowed; use POST"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A rate limit: `slow_down` */
+            429: {
+                headers: {
+                    /** @description RFC 6749 §5.1 */
+                    "Cache-Control"?: "no-store";
+                    /** @description RFC 6749 §5.1 */
+                    Pragma?: "no-cache";
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "slow_down",
+                     *       "error_description": "Too many attempts for this address; try again later"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `server_error`: the cause is logged, never sent */
+            500: {
+                headers: {
+                    /** @description RFC 6749 §5.1 */
+                    "Cache-Control"?: "no-store";
+                    /** @description RFC 6749 §5.1 */
+                    Pragma?: "no-cache";
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "server_error",
+                     *       "error_description": "Internal server error"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `temporarily_unavailable`: a store could not be reached */
+            503: {
+                headers: {
+                    /** @description RFC 6749 §5.1 */
+                    "Cache-Control"?: "no-store";
+                    /** @description RFC 6749 §5.1 */
+                    Pragma?: "no-cache";
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": "temporarily_unavailable",
+                     *       "error_description": "D1 is unavailable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["OAuthError"];
                 };
             };
         };
@@ -2613,6 +2913,8 @@ export interface operations {
                 headers: {
                     /** @description Cacheable for ten minutes. The rotation rule builds on it: a next key is published at least twice that (20 minutes) before it signs. */
                     "Cache-Control"?: "public, max-age=600";
+                    /** @description `*`: any page may read this public document, whatever `CORS_ALLOWED_ORIGINS` says. */
+                    "Access-Control-Allow-Origin"?: "*";
                     [name: string]: unknown;
                 };
                 content: {
@@ -2686,11 +2988,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The discovery document */
+            /** @description The metadata */
             200: {
                 headers: {
                     /** @description Cacheable for ten minutes. The rotation rule builds on it: a next key is published at least twice that (20 minutes) before it signs. */
                     "Cache-Control"?: "public, max-age=600";
+                    /** @description `*`: any page may read this public document, whatever `CORS_ALLOWED_ORIGINS` says. */
+                    "Access-Control-Allow-Origin"?: "*";
                     [name: string]: unknown;
                 };
                 content: {
@@ -2698,22 +3002,105 @@ export interface operations {
                      * @example {
                      *       "issuer": "https://auth.allmine.app",
                      *       "jwks_uri": "https://auth.allmine.app/.well-known/jwks.json",
-                     *       "id_token_signing_alg_values_supported": [
-                     *         "EdDSA"
-                     *       ],
-                     *       "subject_types_supported": [
-                     *         "public"
-                     *       ],
-                     *       "response_types_supported": [
-                     *         "token"
-                     *       ],
+                     *       "token_endpoint": "https://auth.allmine.app/oauth/token",
                      *       "grant_types_supported": [
                      *         "urn:allmine:params:oauth:grant-type:email-otp",
                      *         "refresh_token"
+                     *       ],
+                     *       "token_endpoint_auth_methods_supported": [
+                     *         "none"
+                     *       ],
+                     *       "response_types_supported": [],
+                     *       "subject_types_supported": [
+                     *         "public"
+                     *       ],
+                     *       "id_token_signing_alg_values_supported": [
+                     *         "EdDSA"
                      *       ]
                      *     }
                      */
                     "application/json": components["schemas"]["OpenIdConfiguration"];
+                };
+            };
+            /** @description Wrong method for this path (see `Allow`) */
+            405: {
+                headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 405,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Method not allowed; use GET"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged, never sent */
+            500: {
+                headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 500,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Internal server error"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    oauthAuthorizationServer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The metadata */
+            200: {
+                headers: {
+                    /** @description Cacheable for ten minutes. The rotation rule builds on it: a next key is published at least twice that (20 minutes) before it signs. */
+                    "Cache-Control"?: "public, max-age=600";
+                    /** @description `*`: any page may read this public document, whatever `CORS_ALLOWED_ORIGINS` says. */
+                    "Access-Control-Allow-Origin"?: "*";
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "issuer": "https://auth.allmine.app",
+                     *       "jwks_uri": "https://auth.allmine.app/.well-known/jwks.json",
+                     *       "token_endpoint": "https://auth.allmine.app/oauth/token",
+                     *       "grant_types_supported": [
+                     *         "urn:allmine:params:oauth:grant-type:email-otp",
+                     *         "refresh_token"
+                     *       ],
+                     *       "token_endpoint_auth_methods_supported": [
+                     *         "none"
+                     *       ],
+                     *       "response_types_supported": []
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuthorizationServerMetadata"];
                 };
             };
             /** @description Wrong method for this path (see `Allow`) */

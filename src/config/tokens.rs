@@ -43,6 +43,15 @@ pub(super) fn token_keys(s: &mut Settings, environment: Option<Environment>) -> 
     if deployed && !is_https_url(&issuance.issuer) {
         s.problem("JWT_ISSUER must be an https URL when deployed");
     }
+    // The metadata and the JWK Set are served only at the root; an issuer
+    // with a path would have verifiers look for them under it (RFC 8414 §3.1,
+    // OpenID Discovery §4) and find nothing.
+    if has_path(&issuance.issuer) {
+        s.problem(
+            "JWT_ISSUER must have no path (only the origin, e.g. https://auth.allmine.app): \
+             the metadata and the JWK Set are served at the root's /.well-known/",
+        );
+    }
     let next = s.filled("JWT_NEXT_PUBLIC_KEY");
     let previous = s.list("JWT_PREVIOUS_PUBLIC_KEYS");
     let previous: Vec<&str> = previous.iter().map(String::as_str).collect();
@@ -86,6 +95,19 @@ fn is_https_url(value: &str) -> bool {
         && !rest.contains(char::is_whitespace)
 }
 
+/// An http(s) URL whose path is more than `/`.
+fn has_path(value: &str) -> bool {
+    let Some(rest) = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let path = rest.find('/').map_or("", |slash| &rest[slash..]);
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    !path.is_empty() && path != "/"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +138,32 @@ mod tests {
         }
         vars.insert("JWT_ISSUER", "https://auth-dev.allmine.app".into());
         assert!(load(&vars).is_ok());
+    }
+
+    #[test]
+    fn an_issuer_with_a_path_is_refused_wherever_it_runs() {
+        for issuer in [
+            "https://auth.allmine.app/tenant",
+            "https://auth.allmine.app/tenant/",
+            "https://auth.allmine.app//",
+        ] {
+            let mut vars = deployed("development");
+            vars.insert("JWT_ISSUER", issuer.into());
+            let problems = load(&vars).err().unwrap_or_default();
+            assert_eq!(problems.len(), 1, "{issuer}: {problems:?}");
+            assert!(
+                problems[0].starts_with("JWT_ISSUER must have no path"),
+                "{problems:?}"
+            );
+        }
+        let mut vars = base();
+        vars.insert("JWT_ISSUER", "http://127.0.0.1:8787/auth".into());
+        assert!(load(&vars).is_err(), "locally too");
+        for issuer in ["https://auth.allmine.app", "https://auth.allmine.app/"] {
+            let mut vars = deployed("development");
+            vars.insert("JWT_ISSUER", issuer.into());
+            assert!(load(&vars).is_ok(), "{issuer}");
+        }
     }
 
     #[test]

@@ -20,6 +20,13 @@ pub enum AppError {
     WrongCode { attempts_left: u32 },
     /// 401: missing, malformed, expired or foreign credentials.
     Unauthorized(&'static str),
+    /// 401 (token endpoint only): the client tried to authenticate, or named
+    /// a client this service does not know. Clients are public: they send at
+    /// most `client_id`. `via_header`: the attempt was an `Authorization`
+    /// header, which RFC 6749 §5.2 answers with a `WWW-Authenticate` challenge.
+    InvalidClient { via_header: bool },
+    /// 400 (token endpoint only): a `grant_type` the endpoint does not take.
+    UnsupportedGrantType,
     /// 403: the address is under sustained guessing; sending a code to it
     /// needs a solved Turnstile challenge (`turnstileToken`).
     ChallengeRequired,
@@ -79,6 +86,8 @@ impl AppError {
             Self::Validation(_) => "validation",
             Self::WrongCode { .. } => "wrong_code",
             Self::Unauthorized(_) => "unauthorized",
+            Self::InvalidClient { .. } => "invalid_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::ChallengeRequired => "challenge_required",
             Self::RouteNotFound => "route_not_found",
             Self::NoPendingCode => "no_pending_code",
@@ -119,6 +128,14 @@ impl AppError {
                 vec![format!("Invalid code; {attempts_left} attempt(s) left")]
             }
             Self::Unauthorized(why) => vec![(*why).into()],
+            Self::InvalidClient { .. } => vec![
+                "Unknown client, or client authentication attempted: clients are public and send at most client_id"
+                    .into(),
+            ],
+            Self::UnsupportedGrantType => vec![
+                "grant_type must be urn:allmine:params:oauth:grant-type:email-otp or refresh_token"
+                    .into(),
+            ],
             Self::ChallengeRequired => vec![CHALLENGE_REQUIRED.into()],
             Self::RouteNotFound => vec!["Resource not found".into()],
             Self::NoPendingCode => {
@@ -210,6 +227,8 @@ mod tests {
             AppError::validation("x"),
             AppError::WrongCode { attempts_left: 1 },
             AppError::Unauthorized("x"),
+            AppError::InvalidClient { via_header: true },
+            AppError::UnsupportedGrantType,
             AppError::ChallengeRequired,
             AppError::RouteNotFound,
             AppError::NoPendingCode,

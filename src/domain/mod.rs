@@ -15,6 +15,7 @@ pub mod fields;
 pub mod ids;
 pub mod keys;
 pub mod limits;
+pub mod oauth;
 pub mod otp;
 pub mod otp_message;
 pub mod profile;

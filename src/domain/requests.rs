@@ -12,7 +12,7 @@ use super::otp::OtpCode;
 use super::otp_message::Locale;
 
 /// Tokens are a few hundred bytes; anything far longer is not one of ours.
-const MAX_TOKEN_LEN: usize = 4096;
+pub const MAX_TOKEN_LEN: usize = 4096;
 
 /// `POST /api/v1/auth/send-otp-email`
 #[derive(Debug)]

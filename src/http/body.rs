@@ -69,6 +69,17 @@ impl Body {
 
     /// The bytes of a JSON body: 415 for another media type, 413 when too large.
     pub fn json(&self) -> Result<&[u8], AppError> {
+        self.of_type("application/json")
+    }
+
+    /// The bytes of an HTML form (`application/x-www-form-urlencoded`, what
+    /// RFC 6749's token endpoint reads): 415 for another media type, 413 when
+    /// too large.
+    pub fn form(&self) -> Result<&[u8], AppError> {
+        self.of_type("application/x-www-form-urlencoded")
+    }
+
+    fn of_type(&self, expected: &str) -> Result<&[u8], AppError> {
         let media_type = self
             .content_type
             .as_deref()
@@ -77,7 +88,7 @@ impl Body {
             .next()
             .unwrap_or("")
             .trim();
-        if !media_type.eq_ignore_ascii_case("application/json") {
+        if !media_type.eq_ignore_ascii_case(expected) {
             return Err(AppError::UnsupportedMediaType);
         }
         if self.oversized {

@@ -8,6 +8,7 @@ use worker::{
 use super::body::Body;
 use super::context::RequestCtx;
 use super::cors::{self, Cors};
+use super::router::Route;
 use super::{handlers, respond, router};
 use crate::config::RequestLog;
 use crate::domain::error::AppError;
@@ -52,10 +53,12 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
         trips: Trips::default(),
     };
 
+    let resolved = router::resolve(&method, &path);
+    let route = resolved.as_ref().ok().copied().filter(|_| !preflight);
     let result = if preflight {
         cors::preflight(&path, ctx.now)
     } else {
-        match router::resolve(&method, &path) {
+        match resolved {
             Ok(route) => handlers::dispatch(route, req, &ctx).await,
             Err(err) => Err(err),
         }
@@ -63,10 +66,20 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
     let outcome = result.as_ref().map_or_else(AppError::kind, |_| "ok");
     let mut response = match result {
         Ok(response) => response,
+        // The token endpoint answers errors as RFC 6749 says, not in the envelope.
+        Err(err) if route == Some(Route::OAuthToken) => respond::oauth_error(&err)?,
         Err(err) => respond::error(&err, ctx.now)?,
     };
     response.headers_mut().set("X-Request-Id", &request_id)?;
-    cors.apply(response.headers_mut())?;
+    if route.is_some_and(Route::is_public_document) {
+        // Public facts, the same for everyone: any page may read them, and
+        // the answer does not vary by origin (so no `Vary: Origin` either).
+        response
+            .headers_mut()
+            .set("Access-Control-Allow-Origin", "*")?;
+    } else {
+        cors.apply(response.headers_mut())?;
+    }
 
     // One line per request (or per failed one, `REQUEST_LOG`); never a code,
     // a token or a full address. A configuration that does not load logs all.

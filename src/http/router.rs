@@ -8,10 +8,13 @@ pub enum Route {
     Health,
     Jwks,
     Discovery,
+    AuthorizationServer,
     OpenApi,
     SendOtpEmail,
     VerifyOtpEmail,
     RefreshToken,
+    /// RFC 6749's token endpoint: the login and the refresh in OAuth's form.
+    OAuthToken,
     Logout,
     CompleteRegistration,
     GetMe,
@@ -39,6 +42,8 @@ pub const ROUTES: &[(&str, &str, Route)] = &[
     ("GET",    "/health",                              Route::Health),
     ("GET",    "/.well-known/jwks.json",               Route::Jwks),
     ("GET",    "/.well-known/openid-configuration",    Route::Discovery),
+    ("GET",    "/.well-known/oauth-authorization-server", Route::AuthorizationServer),
+    ("POST",   "/oauth/token",                         Route::OAuthToken),
     ("GET",    "/api/v1/openapi.json",                 Route::OpenApi),
     ("POST",   "/api/v1/auth/send-otp-email",          Route::SendOtpEmail),
     ("POST",   "/api/v1/auth/verify-otp-email",        Route::VerifyOtpEmail),
@@ -65,6 +70,18 @@ const TEST_ROUTES: &[(&str, &str, Route)] = &[
 ];
 #[cfg(not(feature = "fault-injection"))]
 const TEST_ROUTES: &[(&str, &str, Route)] = &[];
+
+impl Route {
+    /// The public documents verifiers and clients read (the JWK Set and the
+    /// metadata): readable by any origin's page, whatever the API's CORS
+    /// policy, since they hold nothing but public facts.
+    pub fn is_public_document(self) -> bool {
+        matches!(
+            self,
+            Self::Jwks | Self::Discovery | Self::AuthorizationServer
+        )
+    }
+}
 
 fn all_routes() -> impl Iterator<Item = &'static (&'static str, &'static str, Route)> {
     ROUTES.iter().chain(TEST_ROUTES)
@@ -107,9 +124,16 @@ mod tests {
 
     #[test]
     fn the_key_documents_are_where_discovery_says() {
-        use crate::domain::discovery::{DISCOVERY_PATH, JWKS_PATH};
+        use crate::domain::discovery::{
+            AUTHORIZATION_SERVER_PATH, DISCOVERY_PATH, JWKS_PATH, TOKEN_PATH,
+        };
         assert_eq!(resolve("GET", JWKS_PATH), Ok(Route::Jwks));
         assert_eq!(resolve("GET", DISCOVERY_PATH), Ok(Route::Discovery));
+        assert_eq!(
+            resolve("GET", AUTHORIZATION_SERVER_PATH),
+            Ok(Route::AuthorizationServer)
+        );
+        assert_eq!(resolve("POST", TOKEN_PATH), Ok(Route::OAuthToken));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::domain::error::AppError;
 use crate::domain::ids::{random_hex, OsRandom};
+use crate::domain::oauth::TokenResponse;
 use crate::domain::token::{Subject, TokenUse, ACCESS_TTL_SECONDS, REFRESH_TTL_SECONDS};
 use crate::domain::user::User;
 
@@ -19,6 +20,21 @@ pub struct SessionTokens {
     refresh_expires_in: i64,
     user: User,
     is_registration_complete: bool,
+}
+
+impl SessionTokens {
+    /// The same pair in RFC 6749 §5.1's form (the token endpoint), with the
+    /// access token's `scope`: the user stays out, as a standard client would
+    /// not read it.
+    pub fn into_oauth(self, scope: &str) -> TokenResponse {
+        TokenResponse {
+            access_token: self.access_token,
+            token_type: "Bearer",
+            expires_in: self.expires_in,
+            refresh_token: self.refresh_token,
+            scope: scope.to_owned(),
+        }
+    }
 }
 
 /// Signs a fresh access token and the refresh token whose `jti` the session stores.

@@ -6,8 +6,10 @@ use crate::domain::error::AppError;
 /// for the login routes; the rest follow HTTP's meanings).
 pub fn of(err: &AppError) -> u16 {
     match err {
-        AppError::Validation(_) | AppError::WrongCode { .. } => 400,
-        AppError::Unauthorized(_) => 401,
+        AppError::Validation(_) | AppError::WrongCode { .. } | AppError::UnsupportedGrantType => {
+            400
+        }
+        AppError::Unauthorized(_) | AppError::InvalidClient { .. } => 401,
         AppError::ChallengeRequired => 403,
         AppError::RouteNotFound | AppError::NoPendingCode => 404,
         AppError::MethodNotAllowed { .. } => 405,

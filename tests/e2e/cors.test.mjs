@@ -63,8 +63,41 @@ describe("an allowed origin", () => {
     assert.ok(Number(again.headers.get("retry-after")) >= 1);
   });
 
+  test("gets the token endpoint under the API's policy, its errors included", async () => {
+    const pre = await preflight(app, "/oauth/token", APP_ORIGIN);
+    assertEnvelope(pre, 200);
+    assert.equal(pre.headers.get("access-control-allow-methods"), "POST");
+    const res = await app.raw("POST", "/oauth/token", {
+      body: "grant_type=password",
+      headers: { origin: APP_ORIGIN, "content-type": "application/x-www-form-urlencoded" },
+    });
+    assert.equal(res.status, 400);
+    assert.equal(res.body.error, "unsupported_grant_type");
+    assert.equal(res.headers.get("access-control-allow-origin"), APP_ORIGIN);
+    const stranger = await app.raw("POST", "/oauth/token", {
+      body: "grant_type=password",
+      headers: { origin: "https://evil.example", "content-type": "application/x-www-form-urlencoded" },
+    });
+    assert.equal(stranger.headers.get("access-control-allow-origin"), null);
+  });
+
   test("a preflight for a path the service does not have is a 404 envelope", async () => {
     assertEnvelope(await preflight(app, "/api/v1/nope", APP_ORIGIN), 404);
+  });
+});
+
+describe("the public documents (JWK Set, metadata)", () => {
+  test("any origin may read them, with or without the API's policy, and the answer does not vary", async () => {
+    const documents = ["/.well-known/jwks.json", "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"];
+    for (const path of documents) {
+      for (const headers of [{ origin: "https://evil.example" }, { origin: APP_ORIGIN }, {}]) {
+        const res = await app.get(path, headers);
+        assert.equal(res.status, 200, path);
+        assert.equal(res.headers.get("access-control-allow-origin"), "*", `${path} ${headers.origin}`);
+        assert.equal(res.headers.get("vary"), null, path);
+        assert.match(res.headers.get("cache-control"), /^public, max-age=/);
+      }
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { decodeJwt } from "jose";
 import { isDevProxyLoss, waitForHealth } from "../../harness/devserver.mjs";
 import { freshEmail } from "../../harness/app.mjs";
 import { assertEnvelope } from "../../harness/envelope.mjs";
@@ -88,7 +89,20 @@ test("npm run dev serves the login flow with --var overrides", async () => {
   const data = assertEnvelope(await post("/api/v1/auth/verify-otp-email", { email, code }), 200);
   assert.equal(data.user.email, email);
   assert.ok(data.accessToken.split(".").length === 3);
+  // The local issuer follows the port (PORT here): tokens name where they came from.
+  assert.equal(decodeJwt(data.accessToken).iss, base);
+  await assertMetadataNames(base);
 });
+
+/** The metadata of a dev server: both documents name it as issuer and token endpoint. */
+async function assertMetadataNames(url) {
+  for (const path of ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"]) {
+    const doc = await (await fetch(`${url}${path}`)).json();
+    assert.equal(doc.issuer, url, path);
+    assert.equal(doc.token_endpoint, `${url}/oauth/token`, path);
+    assert.equal(doc.jwks_uri, `${url}/.well-known/jwks.json`, path);
+  }
+}
 
 test("wrangler dev serves /docs with its security headers (web/_headers)", async () => {
   const res = await fetch(`${base}/docs`);
@@ -122,4 +136,7 @@ test("a --port after -- is used (and wins over PORT), not passed twice", async (
   const health = await fetch(`${url}/health`);
   assertEnvelope({ status: health.status, headers: health.headers, body: await health.json() }, 200);
   await assert.rejects(fetch(`http://127.0.0.1:${other}/health`));
+  // The issuer follows that port too (wrangler.toml's local one says 8787).
+  assert.notEqual(wanted, 8787);
+  await assertMetadataNames(url);
 });

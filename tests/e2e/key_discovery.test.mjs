@@ -59,7 +59,7 @@ describe("the JWK Set", () => {
 });
 
 describe("the discovery document", () => {
-  test("carries exactly the key-discovery members, cached like the key set", async () => {
+  test("carries exactly the members true of this service, cached like the key set (tests/e2e/oauth.test.mjs uses each)", async () => {
     const res = await app.get("/.well-known/openid-configuration");
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type"), /^application\/json/);
@@ -67,11 +67,19 @@ describe("the discovery document", () => {
     assert.deepEqual(res.body, {
       issuer: ISSUER,
       jwks_uri: `${ISSUER}/.well-known/jwks.json`,
-      id_token_signing_alg_values_supported: ["EdDSA"],
-      subject_types_supported: ["public"],
-      response_types_supported: ["token"],
+      token_endpoint: `${ISSUER}/oauth/token`,
       grant_types_supported: ["urn:allmine:params:oauth:grant-type:email-otp", "refresh_token"],
+      token_endpoint_auth_methods_supported: ["none"],
+      response_types_supported: [],
+      subject_types_supported: ["public"],
+      id_token_signing_alg_values_supported: ["EdDSA"],
     });
+    // The RFC 8414 document: the same members but the two only OpenID requires.
+    const server = await app.get("/.well-known/oauth-authorization-server");
+    assert.equal(server.status, 200);
+    assert.equal(server.headers.get("cache-control"), CACHED);
+    const { subject_types_supported, id_token_signing_alg_values_supported, ...rest } = res.body;
+    assert.deepEqual(server.body, rest);
   });
 
   test("its issuer is the tokens' iss, and its jwks_uri serves the key set", async () => {
@@ -90,8 +98,22 @@ describe("the discovery document", () => {
       const doc = (await other.get("/.well-known/openid-configuration")).body;
       assert.equal(doc.issuer, "https://auth.example.test");
       assert.equal(doc.jwks_uri, "https://auth.example.test/.well-known/jwks.json");
+      assert.equal(doc.token_endpoint, "https://auth.example.test/oauth/token");
+      assert.deepEqual((await other.get("/.well-known/oauth-authorization-server")).body.issuer, doc.issuer);
       const { accessToken } = await other.session();
       assert.equal(decodeJwt(accessToken).iss, "https://auth.example.test");
+    } finally {
+      await other.dispose();
+    }
+  });
+
+  test("an issuer with a path is refused: the documents are served only at the root", async () => {
+    const other = await spawnApp({ vars: { JWT_ISSUER: "https://auth.example.test/tenant" } });
+    try {
+      assertEnvelope(await other.get("/.well-known/openid-configuration"), 500);
+      const health = await other.get("/health");
+      assertEnvelope(health, 503);
+      assert.ok(health.body.errors.some((e) => e.includes("JWT_ISSUER must have no path")), health.text);
     } finally {
       await other.dispose();
     }

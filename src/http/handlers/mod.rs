@@ -2,6 +2,7 @@
 //! parse → domain → storage → envelope.
 
 mod account_deletion;
+mod authorization_server;
 mod complete_registration;
 mod discovery;
 #[cfg(feature = "fault-injection")]
@@ -9,6 +10,7 @@ mod faults;
 mod health;
 mod jwks;
 mod logout;
+mod oauth_token;
 pub mod openapi;
 mod refresh_token;
 mod send_otp_email;
@@ -36,10 +38,12 @@ pub async fn dispatch(route: Route, req: Request, ctx: &RequestCtx) -> Result<Re
         Route::Health => health::handle(ctx).await,
         Route::Jwks => jwks::handle(ctx),
         Route::Discovery => discovery::handle(ctx),
+        Route::AuthorizationServer => authorization_server::handle(ctx),
         Route::OpenApi => openapi::handle(req, ctx).await,
         Route::SendOtpEmail => send_otp_email::handle(ctx).await,
         Route::VerifyOtpEmail => verify_otp_email::handle(ctx).await,
         Route::RefreshToken => refresh_token::handle(ctx).await,
+        Route::OAuthToken => oauth_token::handle(req, ctx).await,
         Route::Logout => logout::handle(req, ctx).await,
         Route::CompleteRegistration => complete_registration::handle(req, ctx).await,
         Route::GetMe => users_me::get(req, ctx).await,

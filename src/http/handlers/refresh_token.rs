@@ -4,10 +4,13 @@
 //! exception is the token the last rotation retired, presented again within
 //! `REFRESH_REUSE_GRACE_SECONDS` (two tabs, a retry after a lost answer): it is
 //! answered with the session's current refresh token, and nothing rotates.
+//! [`rotate`] is the whole of it past parsing, shared with the token
+//! endpoint's `refresh_token` grant (`oauth_token`).
 
 use chrono::Duration;
 use worker::Response;
 
+use crate::config::Config;
 use crate::domain::audit::{AuditEvent, AuditKind};
 use crate::domain::envelope::timestamp;
 use crate::domain::error::AppError;
@@ -16,7 +19,7 @@ use crate::domain::requests::RefreshTokenRequest;
 use crate::domain::token::{TokenUse, REFRESH_TTL_SECONDS};
 use crate::http::context::RequestCtx;
 use crate::http::respond;
-use crate::http::session_tokens;
+use crate::http::session_tokens::{self, SessionTokens};
 use crate::platform::log;
 use crate::storage::units::refresh::{self, RotateRequest, Rotation};
 
@@ -26,6 +29,16 @@ const REFUSED: AppError =
 pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     let request = RefreshTokenRequest::parse(ctx.body.json()?)?;
     let config = ctx.config()?;
+    let tokens = rotate(ctx, &config, request).await?;
+    respond::ok(200, tokens, ctx.now)
+}
+
+/// A parsed refresh request → the session's next tokens and its user, or why not.
+pub async fn rotate(
+    ctx: &RequestCtx,
+    config: &Config,
+    request: RefreshTokenRequest,
+) -> Result<SessionTokens, AppError> {
     let claims = config
         .tokens
         .verify(&request.refresh_token, TokenUse::Refresh, ctx.now)
@@ -61,6 +74,5 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         }
         Rotation::Refused => return Err(REFUSED),
     };
-    let data = session_tokens::issue(&config, *user, &claims.sid, jti, ctx.now)?;
-    respond::ok(200, data, ctx.now)
+    session_tokens::issue(config, *user, &claims.sid, jti, ctx.now)
 }

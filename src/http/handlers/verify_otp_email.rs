@@ -1,5 +1,7 @@
 //! `POST /api/v1/auth/verify-otp-email` (`api/openapi.json`): checks the code,
-//! creates or updates the user, opens a session, returns tokens.
+//! creates or updates the user, opens a session, returns tokens. [`login`] is
+//! the whole of it past parsing, shared with the token endpoint's email-code
+//! grant (`oauth_token`): the same limits, audit and events either way.
 //!
 //! The code is checked first against the copy KV holds where this request
 //! runs (two sequential round trips: KV, then one D1 batch). KV is eventually
@@ -23,7 +25,7 @@ use crate::domain::requests::VerifyOtpRequest;
 use crate::domain::token::REFRESH_TTL_SECONDS;
 use crate::http::context::RequestCtx;
 use crate::http::respond;
-use crate::http::session_tokens;
+use crate::http::session_tokens::{self, SessionTokens};
 use crate::storage::tables::sessions::NewSession;
 use crate::storage::units::login::{self, Attempt, Login, LoginOutcome, WrongAttempt};
 use crate::storage::Db;
@@ -34,8 +36,18 @@ pub const BLOCK_LIMITER: &str = "BLOCK_VERIFY_LIMITER";
 
 pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     let config = ctx.config()?;
-    let VerifyOtpRequest { email, code } =
-        VerifyOtpRequest::parse(ctx.body.json()?, config.otp.length)?;
+    let request = VerifyOtpRequest::parse(ctx.body.json()?, config.otp.length)?;
+    let tokens = login(ctx, &config, request).await?;
+    respond::ok(200, tokens, ctx.now)
+}
+
+/// A parsed login request → the signed-in session's tokens and user, or why not.
+pub async fn login(
+    ctx: &RequestCtx,
+    config: &Config,
+    request: VerifyOtpRequest,
+) -> Result<SessionTokens, AppError> {
+    let VerifyOtpRequest { email, code } = request;
     let (kv, db) = (ctx.kv()?, ctx.db()?);
     // The flood check and the KV read side by side; D1 waits for the verdict,
     // so a flooding client never reaches it.
@@ -59,7 +71,7 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     };
     let verify = Verify {
         ctx,
-        config: &config,
+        config,
         db: &db,
         email: &email,
     };
@@ -71,7 +83,7 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     for _ in 0..2 {
         if let Some(matched) = known.matching(&config.keys.codes, &email, &code) {
             match verify.login(attempt, &matched.id).await? {
-                Signed::In(response) => return Ok(response),
+                Signed::In(tokens) => return Ok(*tokens),
                 Signed::Stale(current) => {
                     known = current;
                     continue;
@@ -90,7 +102,7 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
 
 /// What a code the request's copy matched came to.
 enum Signed {
-    In(Response),
+    In(Box<SessionTokens>),
     /// D1 does not hold that code usable, but holds these.
     Stale(PendingCodes),
 }
@@ -173,7 +185,7 @@ impl Verify<'_> {
                 })
             }
         };
-        let data = session_tokens::issue(config, user, &session_id, refresh_jti, ctx.now)?;
-        respond::ok(200, data, ctx.now).map(Signed::In)
+        let tokens = session_tokens::issue(config, user, &session_id, refresh_jti, ctx.now)?;
+        Ok(Signed::In(Box::new(tokens)))
     }
 }
