@@ -15,6 +15,18 @@ export const TEST_SECRETS = {
   EMAIL_API_KEY: API_KEY,
 };
 
+/**
+ * Waits, if needed, so that the next `needMs` fall inside one window of the
+ * local rate-limiting bindings. Miniflare counts them in fixed windows of their
+ * period aligned to the clock (Date.now() / period), so a test that counts
+ * requests up to a limit would otherwise see the count reset mid-test now and
+ * then. Returns at once when the current window has room.
+ */
+export async function withinOneLimiterWindow(needMs = 15_000, periodMs = 60_000) {
+  const left = periodMs - (Date.now() % periodMs);
+  if (left < needMs) await new Promise((resolve) => setTimeout(resolve, left + 100));
+}
+
 /** Headers of a request from one client network (an IPv4 address). */
 export function fromNetwork(ip) {
   return { "cf-connecting-ip": ip };

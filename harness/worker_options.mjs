@@ -1,11 +1,27 @@
 // Miniflare options for the built worker, read from wrangler.toml the way
 // wrangler reads them: one place for the tests and the benchmark.
+import { existsSync, readFileSync } from "node:fs";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 
 export const ROOT = new URL("../", import.meta.url).pathname;
 
+/**
+ * The names a developer's `.dev.vars` sets (local secrets for `npm run dev`).
+ * wrangler merges them into the bindings; a test must not see them, or it
+ * would depend on what `npm run dev` once generated on this machine.
+ */
+function devVarNames() {
+  const file = `${ROOT}.dev.vars`;
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .map((line) => /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=/.exec(line)?.[1])
+    .filter(Boolean);
+}
+
 export function builtWorkerOptions() {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(`${ROOT}wrangler.toml`);
+  for (const name of devVarNames()) delete workerOptions.bindings?.[name];
   return {
     ...workerOptions,
     rootPath: ROOT,

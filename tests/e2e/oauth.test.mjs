@@ -7,13 +7,13 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import * as client from "openid-client";
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose";
-import { freshEmail, spawnApp } from "../../harness/app.mjs";
+import { freshEmail, spawnApp, withinOneLimiterWindow } from "../../harness/app.mjs";
 import { assertEnvelope } from "../../harness/envelope.mjs";
 import { freePort } from "../../harness/ports.mjs";
 
 const EMAIL_OTP = "urn:allmine:params:oauth:grant-type:email-otp";
 const CLIENT_ID = "allmine-app"; // TOKEN_CLIENT_ID's default
-const RFC_6749_SUCCESS = ["access_token", "expires_in", "refresh_token", "token_type"];
+const RFC_6749_SUCCESS = ["access_token", "expires_in", "refresh_token", "scope", "token_type"];
 
 let app, issuer, config;
 // The issuer must be where the app is served, as it would be deployed: the
@@ -259,6 +259,7 @@ test("verify limits refuse with 429 slow_down and Retry-After, like verify-otp-e
     },
   });
   try {
+    await withinOneLimiterWindow();
     const network = { "cf-connecting-ip": "192.0.2.77" };
     const form = (email) => ({
       body: new URLSearchParams({ grant_type: EMAIL_OTP, email, code: "123456" }).toString(),
