@@ -53,8 +53,10 @@ export async function spawnApp(options = {}) {
  * `cloudflareMailbox`, whose `codeFor` waits for the binding's log line).
  * `sendEmail`: extra settings for that binding, as wrangler.toml's
  * `[[send_email]]` takes them (`allowed_destination_addresses` …).
+ * `cf`: every request's `request.cf` (e.g. `{ country: "TR", city: "Istanbul" }`);
+ * by default Miniflare's stand-in, which places everyone in Austin, US.
  */
-async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without = [], persist, mail: provider = "resend", sendEmail } = {}) {
+async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without = [], persist, mail: provider = "resend", sendEmail, cf = false } = {}) {
   const cloudflare = provider === "cloudflare";
   const mail = cloudflare ? cloudflareMailbox() : await startResendStub();
   const workerOptions = builtWorkerOptions();
@@ -87,7 +89,7 @@ async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without
     ...(ratelimits ? { ratelimits } : {}),
     // `persist`: keep D1 and KV in this folder (SQLite files), to read them afterwards.
     ...(persist ? { d1Persist: `${persist}/d1`, kvPersist: `${persist}/kv` } : {}),
-    cf: false,
+    cf,
     log: cloudflare ? mail.log : new Log(LogLevel.WARN),
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {

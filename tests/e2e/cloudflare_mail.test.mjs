@@ -10,7 +10,8 @@ import { assertEnvelope } from "../../harness/envelope.mjs";
 const ALLOWED = "allowed@example.com";
 
 let app;
-before(async () => (app = await spawnApp({ mail: "cloudflare" })));
+// No request.cf at all, as when the edge cannot place a client.
+before(async () => (app = await spawnApp({ mail: "cloudflare", cf: {} })));
 after(() => app?.dispose());
 
 describe("mailing codes through Cloudflare Email Service", () => {
@@ -24,6 +25,7 @@ describe("mailing codes through Cloudflare Email Service", () => {
     assert.equal(mail.subject, "Your Allmine sign-in code");
     assert.ok(existsSync(mail.textPath) && existsSync(mail.htmlPath), "the binding wrote both parts");
     assert.ok(mail.html.includes(`>${code}<`));
+    assert.match(mail.text, /from an unknown device in an unknown place\./);
 
     const data = assertEnvelope(await app.verifyOtp(email, code), 200);
     assert.ok(data.accessToken && data.refreshToken);
