@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { randomBytes, randomUUID } from "node:crypto";
 import { Log, LogLevel, Miniflare } from "miniflare";
 import { unstable_splitSqlQuery } from "wrangler";
+import { cloudflareMailbox } from "./cloudflare_mail.mjs";
 import { API_KEY, startResendStub } from "./resend_stub.mjs";
 import { builtWorkerOptions, ROOT } from "./worker_options.mjs";
 
@@ -58,13 +59,30 @@ export async function spawnApp(options = {}) {
   }
 }
 
-async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without = [], persist, port } = {}) {
-  const mail = await startResendStub();
+/**
+ * `mail`: "resend" (default: the Resend stand-in) or "cloudflare" (the
+ * send_email binding EMAIL, Miniflare's local one; `app.mail` is then a
+ * `cloudflareMailbox`, whose `codeFor` waits for the binding's log line).
+ * `sendEmail`: extra settings for that binding, as wrangler.toml's
+ * `[[send_email]]` takes them (`allowed_destination_addresses` …).
+ * `cf`: every request's `request.cf` (e.g. `{ country: "TR", city: "Istanbul" }`);
+ * by default Miniflare's stand-in, which places everyone in Austin, US.
+ */
+async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without = [], persist, port, mail: provider = "resend", sendEmail, cf = false } = {}) {
+  const cloudflare = provider === "cloudflare";
+  const mail = cloudflare ? cloudflareMailbox() : await startResendStub();
   const workerOptions = builtWorkerOptions();
+  if (sendEmail) {
+    const bindings = workerOptions.email?.send_email ?? [{ name: "EMAIL" }];
+    workerOptions.email = { send_email: bindings.map((b) => (b.name === "EMAIL" ? { ...b, ...sendEmail } : b)) };
+  }
   // `without` drops bindings, to see how the worker copes when one is missing.
   for (const name of without) {
     delete workerOptions.kvNamespaces?.[name];
     delete workerOptions.d1Databases?.[name];
+    if (workerOptions.email?.send_email) {
+      workerOptions.email.send_email = workerOptions.email.send_email.filter((b) => b.name !== name);
+    }
   }
   const logs = [];
   // The whole Miniflare configuration for given vars and secrets: at start,
@@ -75,8 +93,7 @@ async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without
       ...Object.fromEntries(
         Object.entries(workerOptions.bindings).filter(([k]) => !(k in TEST_SECRETS)),
       ),
-      EMAIL_PROVIDER: "resend",
-      EMAIL_API_URL: mail.url,
+      ...(cloudflare ? { EMAIL_PROVIDER: "cloudflare" } : { EMAIL_PROVIDER: "resend", EMAIL_API_URL: mail.url }),
       ...RELAXED_LIMITS,
       ...secrets,
       ...vars,
@@ -86,8 +103,8 @@ async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without
     ...(port ? { port } : {}),
     // `persist`: keep D1 and KV in this folder (SQLite files), to read them afterwards.
     ...(persist ? { d1Persist: `${persist}/d1`, kvPersist: `${persist}/kv` } : {}),
-    cf: false,
-    log: new Log(LogLevel.WARN),
+    cf,
+    log: cloudflare ? mail.log : new Log(LogLevel.WARN),
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {
         stream.on("data", (chunk) => logs.push(chunk.toString()));

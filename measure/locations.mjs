@@ -33,19 +33,27 @@ const RTT = {
   edgeToPrimary: { Frankfurt: 12, Virginia: 80, "Sao Paulo": 190, Mumbai: 115, Sydney: 270 },
   edgeToMail: { Frankfurt: 90, Virginia: 5, "Sao Paulo": 120, Mumbai: 190, Sydney: 200 },
   primaryToMail: 80, // western Europe to us-east-1
+  // EMAIL_PROVIDER=cloudflare: the send_email binding hands the message to
+  // Cloudflare Email Service inside Cloudflare's network, wherever the Worker
+  // runs. No latency figure is published (the service is in beta); assumed 30
+  // ms to acceptance: a hop from the Worker's location to an internal service
+  // that may sit in a core data center (like the ~15-40 ms Cloudflare-internal
+  // round trips priced above), plus the service's own checks before it
+  // answers. Measure it on a deployment before relying on it.
+  cloudflareMail: 30,
   nearPrimary: 2, // a Worker placed beside the primary
   kv: 5, // a KV read or write served in the Worker's location (hot)
   local: 0, // the rate-limiting binding answers in the Worker's location
 };
 
 /** One call's latency: the user's round trip to where the Worker runs, then each wait. */
-function price(waits, city, placement) {
+function price(waits, city, placement, provider = "resend") {
   const placed = placement !== "edge";
   const toWorker = RTT.userToEdge + (placed ? RTT.edgeToPrimary[city] : 0);
   const cost = {
     d1: placed ? RTT.nearPrimary : RTT.edgeToPrimary[city],
     kv: RTT.kv,
-    mail: placed ? RTT.primaryToMail : RTT.edgeToMail[city],
+    mail: provider === "cloudflare" ? RTT.cloudflareMail : placed ? RTT.primaryToMail : RTT.edgeToMail[city],
     limiter: RTT.local,
     challenge: placed ? RTT.primaryToMail : RTT.edgeToMail[city],
   };
@@ -189,6 +197,11 @@ console.log(`| --- | ${CITIES.map(() => "---").join(" | ")} |`);
 for (const t of trips.filter((t) => !t.name.startsWith("verify: no") && !t.name.includes("exhausted"))) {
   const cells = CITIES.map((c) => `${price(t.waits, c, "edge")} / ${price(t.waits, c, "placed")}`);
   console.log(`| ${t.name} | ${cells.join(" | ")} |`);
+}
+// The one path that mails, with Cloudflare Email Service in place of Resend.
+for (const t of trips.filter((t) => t.mail > 0)) {
+  const cells = CITIES.map((c) => `${price(t.waits, c, "edge", "cloudflare")} / ${price(t.waits, c, "placed", "cloudflare")}`);
+  console.log(`| ${t.name}, EMAIL_PROVIDER=cloudflare | ${cells.join(" | ")} |`);
 }
 
 const cap = await capacity();

@@ -19,7 +19,13 @@ pub enum MailConfig {
         from: String,
         timeout_ms: u32,
     },
+    /// Cloudflare Email Service through the `send_email` binding `EMAIL`.
+    Cloudflare { from: String, timeout_ms: u32 },
 }
+
+/// The `send_email` binding the cloudflare provider sends through (`[[send_email]]`).
+pub const SEND_EMAIL_BINDING: &str = "EMAIL";
+pub const DEFAULT_PRODUCT_NAME: &str = "Allmine";
 
 /// Cloudflare Turnstile, when configured: the challenge a sender must solve
 /// once an address's daily failure budget is spent.
@@ -59,13 +65,33 @@ pub(super) fn mail(s: &mut Settings, environment: Option<Environment>) -> Option
                 timeout_ms,
             })
         }
+        // The binding itself is looked up when sending: `Config` is pure, and
+        // a missing binding answers like an unreachable provider.
+        "cloudflare" => {
+            let from = s.require("EMAIL_FROM");
+            let timeout_ms = s.number("EMAIL_TIMEOUT_MS", 10_000, 100..=30_000);
+            Some(MailConfig::Cloudflare {
+                from: from?,
+                timeout_ms,
+            })
+        }
         other => {
             s.problem(format!(
-                "EMAIL_PROVIDER must be log or resend, not {other:?}"
+                "EMAIL_PROVIDER must be log, resend or cloudflare, not {other:?}"
             ));
             None
         }
     }
+}
+
+/// `EMAIL_PRODUCT_NAME`: the name the email calls the service by.
+pub(super) fn product_name(s: &mut Settings) -> String {
+    let name = s.get_or("EMAIL_PRODUCT_NAME", DEFAULT_PRODUCT_NAME);
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 60 || name.chars().any(char::is_control) {
+        s.problem("EMAIL_PRODUCT_NAME must be 1 to 60 characters on one line");
+    }
+    name.to_string()
 }
 
 /// Off unless its secret is set.
@@ -102,6 +128,42 @@ mod tests {
         match load(&vars).ok().unwrap().mail {
             MailConfig::Resend { api_url, .. } => assert_eq!(api_url, "http://127.0.0.1:9999"),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn cloudflare_needs_a_sender_and_no_key() {
+        let mut vars = base();
+        vars.insert("EMAIL_PROVIDER", "cloudflare".into());
+        assert_eq!(load(&vars).err().unwrap(), vec!["EMAIL_FROM is not set"]);
+        vars.insert("EMAIL_FROM", "Allmine <login@allmine.app>".into());
+        assert_eq!(
+            load(&vars).ok().unwrap().mail,
+            MailConfig::Cloudflare {
+                from: "Allmine <login@allmine.app>".into(),
+                timeout_ms: 10_000,
+            }
+        );
+        vars.insert("EMAIL_PROVIDER", "sendgrid".into());
+        assert_eq!(
+            load(&vars).err().unwrap(),
+            vec![r#"EMAIL_PROVIDER must be log, resend or cloudflare, not "sendgrid""#]
+        );
+    }
+
+    #[test]
+    fn the_product_name_defaults_and_is_checked() {
+        assert_eq!(load(&base()).ok().unwrap().email_product_name, "Allmine");
+        let mut vars = base();
+        vars.insert("EMAIL_PRODUCT_NAME", " Acme ID ".into());
+        assert_eq!(load(&vars).ok().unwrap().email_product_name, "Acme ID");
+        for wrong in ["", "  ", "a\nb", &"x".repeat(61)] {
+            vars.insert("EMAIL_PRODUCT_NAME", wrong.to_string());
+            assert_eq!(
+                load(&vars).err().unwrap(),
+                vec!["EMAIL_PRODUCT_NAME must be 1 to 60 characters on one line"],
+                "{wrong:?}"
+            );
         }
     }
 

@@ -19,7 +19,10 @@ use crate::domain::refresh;
 use crate::domain::token::TokenKeys;
 use settings::Settings;
 
-pub use mail::{MailConfig, Turnstile, RESEND_API_URL, TURNSTILE_VERIFY_URL};
+pub use mail::{
+    MailConfig, Turnstile, DEFAULT_PRODUCT_NAME, RESEND_API_URL, SEND_EMAIL_BINDING,
+    TURNSTILE_VERIFY_URL,
+};
 pub use webhooks::Webhooks;
 
 pub const DEFAULT_DELETION_GRACE_DAYS: u32 = 30;
@@ -105,6 +108,8 @@ pub struct Config {
     pub keys: PurposeKeys,
     pub tokens: TokenKeys,
     pub mail: MailConfig,
+    /// `EMAIL_PRODUCT_NAME`: what the code email calls the service.
+    pub email_product_name: String,
     /// Days between a deletion request and its finalisation.
     pub deletion_grace_days: u32,
     /// How long after a rotation the retired refresh token still gets the
@@ -177,6 +182,7 @@ impl Config {
         let keys = tokens::purpose_keys(&mut s);
         let tokens = tokens::token_keys(&mut s, environment);
         let mail = mail::mail(&mut s, environment);
+        let email_product_name = mail::product_name(&mut s);
         let turnstile = mail::turnstile(&s);
         let cors = s
             .check(CorsPolicy::parse(&s.get_or("CORS_ALLOWED_ORIGINS", "")))
@@ -191,6 +197,7 @@ impl Config {
                 keys,
                 tokens,
                 mail,
+                email_product_name,
                 deletion_grace_days,
                 refresh_grace_seconds,
                 limits,

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod cors;
 pub mod deletion;
+pub mod device;
 pub mod discovery;
 pub mod email;
 pub mod envelope;
@@ -22,6 +23,7 @@ pub mod profile;
 pub mod refresh;
 pub mod requests;
 pub mod retention;
+pub mod template;
 pub mod token;
 pub mod user;
 pub mod user_change;

@@ -25,9 +25,37 @@ pub struct RequestCtx {
     pub ctx: worker::Context,
     pub now: DateTime<Utc>,
     pub client_ip: Option<String>,
+    /// Where the request came from, for the code email.
+    pub whence: Whence,
     pub body: Body,
     /// This request's storage round trips, for its log line.
     pub trips: Trips,
+}
+
+/// What the edge says about the requester, as much as the code email tells
+/// (no address): `request.cf`'s country and city (absent locally) and the
+/// User-Agent (never shown as it is: `domain::device` names the device).
+#[derive(Debug, Clone, Default)]
+pub struct Whence {
+    pub country: Option<String>,
+    pub city: Option<String>,
+    pub user_agent: String,
+}
+
+impl Whence {
+    pub fn of(req: &worker::Request) -> Self {
+        let cf = req.cf();
+        Self {
+            country: cf.and_then(worker::Cf::country),
+            city: cf.and_then(worker::Cf::city),
+            user_agent: req
+                .headers()
+                .get("user-agent")
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        }
+    }
 }
 
 impl RequestCtx {

@@ -6,7 +6,7 @@ use worker::{
 };
 
 use super::body::Body;
-use super::context::RequestCtx;
+use super::context::{RequestCtx, Whence};
 use super::cors::{self, Cors};
 use super::router::Route;
 use super::{handlers, respond, router};
@@ -41,6 +41,7 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
         .flatten()
         .unwrap_or_else(|| random_hex(&mut OsRandom, 8));
     let client_ip = req.headers().get("cf-connecting-ip").ok().flatten();
+    let whence = Whence::of(&req);
     let cors = Cors::for_request(&req, &env);
     let preflight = cors.allow_origin.is_some() && cors::is_preflight(&method, &req);
     let body = Body::read(&mut req).await;
@@ -49,6 +50,7 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
         ctx,
         now: clock(&req),
         client_ip,
+        whence,
         body,
         trips: Trips::default(),
     };

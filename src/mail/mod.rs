@@ -1,6 +1,9 @@
 //! Sending the code email through the configured provider.
 
+mod cloudflare;
 mod resend;
+
+use worker::Env;
 
 use crate::config::MailConfig;
 use crate::domain::email::EmailAddress;
@@ -11,6 +14,7 @@ use crate::platform::{fault, log};
 
 /// Delivers `message` to `to`. An error means the code must not be stored.
 pub async fn send(
+    env: &Env,
     trips: &Trips,
     config: &MailConfig,
     to: &EmailAddress,
@@ -34,5 +38,8 @@ pub async fn send(
             from,
             timeout_ms,
         } => resend::send(api_url, api_key, from, *timeout_ms, to, message).await,
+        MailConfig::Cloudflare { from, timeout_ms } => {
+            cloudflare::send(env, from, *timeout_ms, to, message).await
+        }
     }
 }

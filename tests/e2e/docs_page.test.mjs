@@ -3,10 +3,12 @@
 // lists every operation, sends a request that comes back
 // as an envelope, and asks before sending anything to production.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium } from "playwright-core";
-import { spawnApp } from "../../harness/app.mjs";
+import { freshEmail, spawnApp } from "../../harness/app.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const spec = JSON.parse(readFileSync(new URL("../../api/openapi.json", import.meta.url), "utf8"));
@@ -141,5 +143,38 @@ describe("the docs page", () => {
     await page.locator(".servers select").selectOption({ index: 0 });
     assert.equal(await banner.isVisible(), false);
     await page.close();
+  });
+});
+
+// Not the docs page, but the same browser: the code email as a mail client
+// would show it, rendered from the HTML the worker actually sent.
+describe("the code email's HTML", () => {
+  test("renders in Chromium with the code visible, loading nothing", async () => {
+    const email = freshEmail();
+    const code = await app.requestCode(email);
+    const { html } = app.mail.lastMailTo(email);
+    const page = await browser.newPage({ viewport: { width: 600, height: 800 } });
+    const fetched = [];
+    page.on("request", (r) => fetched.push(r.url()));
+    const dir = mkdtempSync(join(tmpdir(), "allmine-email-"));
+    try {
+      await page.setContent(html, { waitUntil: "load" });
+      const shown = page.getByText(code, { exact: true });
+      assert.equal(await shown.count(), 1, "the code stands alone in one element");
+      assert.ok(await shown.isVisible());
+      const box = await shown.boundingBox();
+      assert.ok(box.height >= 30, `the code is large (${box.height}px high)`);
+      assert.match(await page.locator("body").innerText(), /expires in 5 minutes/);
+      assert.deepEqual(fetched, [], "the email loads nothing from anywhere");
+      // Kept out of the repository: a temporary folder, removed afterwards.
+      const png = join(dir, "code-email-en.png");
+      await page.screenshot({ path: png, fullPage: true });
+      const bytes = readFileSync(png);
+      assert.equal(bytes.subarray(1, 4).toString(), "PNG");
+      assert.ok(statSync(png).size > 5_000, "a screenshot with something drawn in it");
+    } finally {
+      await page.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

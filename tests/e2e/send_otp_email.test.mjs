@@ -19,8 +19,45 @@ describe("sending a code", () => {
     assert.deepEqual(mail.to, [email], "address is trimmed and lower-cased");
     assert.equal(mail.from, "Allmine <login@allmine.local>");
     assert.equal(mail.headers["content-type"], "application/json");
-    assert.match(app.mail.codeFor(email), /^\d{6}$/);
-    assert.match(mail.html, /\d{6}/);
+    const code = app.mail.codeFor(email);
+    assert.match(code, /^\d{6}$/);
+    assert.ok(mail.html.includes(`>${code}<`), "the code stands alone in the HTML");
+    assert.equal(mail.subject, "Your Allmine sign-in code");
+    assert.ok(!mail.subject.includes(code), "lock screens and previews never show the code");
+  });
+
+  test("says when, from where and from which device, never the address or the raw User-Agent", async () => {
+    const email = freshEmail();
+    const ua =
+      "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+    const ip = "203.0.113.77";
+    await app.requestCode(email, {}, { "user-agent": ua, "cf-connecting-ip": ip });
+    const mail = app.mail.sent.at(-1);
+    // The place is Miniflare's stand-in request.cf here (Austin, US); the
+    // EMAIL_PRODUCT_NAME test below sets its own.
+    assert.match(mail.text, /requested at \d{4}-\d\d-\d\d \d\d:\d\d UTC from Chrome on macOS in [^.\n]+, [A-Z]{2}\./);
+    assert.match(mail.html, /from Chrome on macOS in [^.<]+, [A-Z]{2}\./);
+    assert.match(mail.text, /Not you\?/);
+    for (const part of [mail.text, mail.html, mail.subject]) {
+      assert.ok(!part.includes("Mozilla"), "no raw User-Agent");
+      assert.ok(!part.includes(ip), "no IP address");
+    }
+  });
+
+  test("calls the service by EMAIL_PRODUCT_NAME, escaped in the HTML; the place is the edge's", async () => {
+    const named = await spawnApp({ vars: { EMAIL_PRODUCT_NAME: "Acme <ID>" }, cf: { country: "TR", city: "Istanbul" } });
+    try {
+      const email = freshEmail();
+      await named.requestCode(email, {}, { "user-agent": "curl/8.5.0" });
+      const mail = named.mail.sent.at(-1);
+      assert.equal(mail.subject, "Your Acme <ID> sign-in code");
+      assert.match(mail.text, /^Your Acme <ID> sign-in code is:$/m);
+      assert.match(mail.html, /Your Acme &lt;ID&gt; sign-in code is:/);
+      assert.ok(!mail.html.includes("<ID>"));
+      assert.match(mail.text, /from an unknown device in Istanbul, TR\./);
+    } finally {
+      await named.dispose();
+    }
   });
 
   test("stores only a keyed hash of the code in KV, with an expiry", async () => {
@@ -79,8 +116,9 @@ describe("sending a code", () => {
     const email = freshEmail();
     await app.requestCode(email, { locale: "tr-TR" });
     const mail = app.mail.sent.at(-1);
-    assert.match(mail.subject, /^Allmine kodunuz: \d{6}$/);
+    assert.equal(mail.subject, "Allmine giriş kodunuz");
     assert.match(mail.text, /dakika/);
+    assert.match(mail.html, /<html lang="tr">/);
   });
 
   test("rejects bad addresses with a clear 400 and sends nothing", async () => {

@@ -9,7 +9,7 @@ use crate::domain::error::AppError;
 use crate::domain::ids::OsRandom;
 use crate::domain::limits::{client_network, Keys};
 use crate::domain::otp::{self, PendingCodes};
-use crate::domain::otp_message;
+use crate::domain::otp_message::{self, Requested};
 use crate::domain::requests::SendOtpRequest;
 use crate::http::context::RequestCtx;
 use crate::http::respond;
@@ -86,14 +86,27 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         return Err(ceiling);
     }
 
-    let message = otp_message::compose(&issued.code, config.otp.ttl_seconds, request.locale);
+    let whence = &ctx.whence;
+    let requested = Requested {
+        at: ctx.now,
+        country: whence.country.as_deref(),
+        city: whence.city.as_deref(),
+        user_agent: &whence.user_agent,
+    };
+    let message = otp_message::compose(
+        &issued.code,
+        config.otp.ttl_seconds,
+        request.locale,
+        &config.email_product_name,
+        &requested,
+    );
     // The mail and this location's KV copy side by side. If delivery fails,
     // the send is withdrawn before the answer: its code was never made
     // usable, no copy of it is left in KV, and its cooldown is given back so
     // that a retry is not refused for a code that never arrived.
     let codes = PendingCodes::after_resend(issued.pending.clone(), previous);
     let (sent, remembered) = futures_util::join!(
-        mail::send(&ctx.trips, &config.mail, email, &message),
+        mail::send(&ctx.env, &ctx.trips, &config.mail, email, &message),
         kv.remember(email, &codes, &config.otp),
     );
     if let Err(err) = sent {
