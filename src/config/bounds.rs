@@ -66,14 +66,14 @@ pub(super) fn email_limits(s: &mut Settings) -> EmailLimits {
 /// relaxed takes `ALLOW_WEAK_SETTINGS=true`, said out loud in the deployment.
 pub(super) fn hold_production_to_bounds(
     s: &mut Settings,
-    environment: Option<Environment>,
+    environment: Option<&Environment>,
     otp: &OtpPolicy,
     limits: &EmailLimits,
 ) {
     let allow_weak = s
         .word("ALLOW_WEAK_SETTINGS", "true or false", parse_switch)
         .unwrap_or(false);
-    if environment == Some(Environment::Production) && !allow_weak {
+    if matches!(environment, Some(Environment::Production { .. })) && !allow_weak {
         for problem in weak_settings(otp, limits) {
             s.problem(problem);
         }

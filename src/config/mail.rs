@@ -40,7 +40,7 @@ pub struct Turnstile {
     pub action: Option<String>,
 }
 
-pub(super) fn mail(s: &mut Settings, environment: Option<Environment>) -> Option<MailConfig> {
+pub(super) fn mail(s: &mut Settings, environment: Option<&Environment>) -> Option<MailConfig> {
     match s.get_or("EMAIL_PROVIDER", "log").as_str() {
         // Logging codes is a laptop convenience; anywhere deployed it would leak
         // them. An unknown environment (already reported) is not local either.

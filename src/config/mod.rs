@@ -30,20 +30,52 @@ pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 90;
 
 /// Where the worker runs. Read from `ENVIRONMENT`, which has no default: a
 /// deployment that forgot it must not fall back to the laxest setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Environment {
     Local,
     Development,
-    Production,
+    /// `production`, or any other environment defined in wrangler.toml
+    /// (`staging`, say): a name nobody wrote rules for gets the strictest
+    /// ones, so adding an environment never loosens anything.
+    Production {
+        name: String,
+    },
 }
 
+/// The longest `ENVIRONMENT` accepted: wrangler's environment names become
+/// part of the Worker's name, which is short anyway.
+const MAX_ENVIRONMENT_NAME: usize = 63;
+
 impl Environment {
+    /// `local`, `development`, or a name of lowercase letters, digits, `-` and
+    /// `_` starting with a letter. Anything else (blank, `Production`, a
+    /// space) is a mistake to report, not a new environment.
     fn parse(raw: &str) -> Option<Self> {
-        match raw.trim() {
+        let name = raw.trim();
+        let well_formed = name.len() <= MAX_ENVIRONMENT_NAME
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        match name {
             "local" => Some(Self::Local),
             "development" => Some(Self::Development),
-            "production" => Some(Self::Production),
+            _ if well_formed => Some(Self::Production { name: name.into() }),
             _ => None,
+        }
+    }
+
+    /// Deployed: anything but `local` (https issuer, no log provider, ...).
+    pub fn is_deployed(&self) -> bool {
+        *self != Self::Local
+    }
+
+    /// The name as set in `ENVIRONMENT`.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Local => "local",
+            Self::Development => "development",
+            Self::Production { name } => name,
         }
     }
 }
@@ -59,10 +91,12 @@ impl Environment {
 /// every build: only a deployed one's is this problem.
 pub fn test_build_problem(_environment: Option<&str>) -> Option<String> {
     #[cfg(feature = "fault-injection")]
-    if matches!(
-        _environment.and_then(Environment::parse),
-        Some(Environment::Development | Environment::Production)
-    ) {
+    // Every deployed name, not a list of them: a new environment
+    // (staging) must not be the one a test build may run in.
+    if _environment
+        .and_then(Environment::parse)
+        .is_some_and(|e| e.is_deployed())
+    {
         return Some(
             "ENVIRONMENT must be local in a test build (built with fault-injection); deploy a release build"
                 .into(),
@@ -155,7 +189,7 @@ impl Config {
         let mut s = Settings::new(&get);
         let environment = s.require_word(
             "ENVIRONMENT",
-            "local, development or production",
+            "local, development, production or another environment's name (a-z, 0-9, - and _, from a letter)",
             Environment::parse,
         );
         let otp = bounds::otp_policy(&mut s);
@@ -178,10 +212,10 @@ impl Config {
         let request_log = s
             .word("REQUEST_LOG", "all or failures", RequestLog::parse)
             .unwrap_or_default();
-        bounds::hold_production_to_bounds(&mut s, environment, &otp, &limits);
+        bounds::hold_production_to_bounds(&mut s, environment.as_ref(), &otp, &limits);
         let keys = tokens::purpose_keys(&mut s);
-        let tokens = tokens::token_keys(&mut s, environment);
-        let mail = mail::mail(&mut s, environment);
+        let tokens = tokens::token_keys(&mut s, environment.as_ref());
+        let mail = mail::mail(&mut s, environment.as_ref());
         let email_product_name = mail::product_name(&mut s);
         let turnstile = mail::turnstile(&s);
         let cors = s

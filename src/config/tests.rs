@@ -163,34 +163,87 @@ fn wrangler_toml_sets_every_environment_and_a_bare_deploy_is_local() {
     }
     vars.insert("EMAIL_API_KEY".into(), "re_123".into());
     let config = load(&vars).ok().unwrap();
-    assert_eq!(config.environment, Environment::Production);
+    assert_eq!(config.environment, production("production"));
 }
 
+fn production(name: &str) -> Environment {
+    Environment::Production { name: name.into() }
+}
+
+const ENVIRONMENT_REFUSED: &str = "ENVIRONMENT must be local, development, production or another environment's name (a-z, 0-9, - and _, from a letter)";
+
 #[test]
-fn the_environment_must_be_set_and_known() {
+fn the_environment_must_be_set_and_well_formed() {
     let mut vars = base();
     vars.remove("ENVIRONMENT");
     assert_eq!(load(&vars).err().unwrap(), vec!["ENVIRONMENT is not set"]);
-    for wrong in ["", "staging", "Production", "prod"] {
+    let too_long = "s".repeat(64);
+    for wrong in [
+        "",
+        " ",
+        "Production",
+        "stag ing",
+        "-staging",
+        "9lives",
+        "staging!",
+        "ünï",
+        &too_long,
+    ] {
         vars.insert("ENVIRONMENT", wrong.into());
         assert_eq!(
             load(&vars).err().unwrap(),
-            vec!["ENVIRONMENT must be local, development or production"],
+            vec![ENVIRONMENT_REFUSED],
             "{wrong:?}"
         );
     }
     for (raw, environment) in [
         ("local", Environment::Local),
         ("development", Environment::Development),
-        ("production", Environment::Production),
+        ("production", production("production")),
+        ("staging", production("staging")),
+        ("eu-2_b", production("eu-2_b")),
+        (&"s".repeat(63), production(&"s".repeat(63))),
     ] {
         let vars = if raw == "local" {
             base()
         } else {
             deployed(raw)
         };
-        assert_eq!(load(&vars).ok().unwrap().environment, environment);
+        let loaded = load(&vars).ok().unwrap().environment;
+        assert_eq!(loaded.name(), raw);
+        assert_eq!(loaded, environment);
     }
+}
+
+/// An environment nobody wrote rules for (staging) is held to production's:
+/// weak settings, the log provider and a plain-http issuer are refused, each
+/// exactly as in production.
+#[test]
+fn any_other_environment_follows_production_rules() {
+    for name in ["production", "staging"] {
+        let mut vars = deployed(name);
+        vars.insert("OTP_LENGTH", "4".into());
+        vars.insert("EMAIL_PROVIDER", "log".into());
+        vars.insert("JWT_ISSUER", "http://auth.test".into());
+        vars.insert("WEBHOOK_ENDPOINTS", "http://crm.test/in".into());
+        assert_eq!(
+            load(&vars).err().unwrap(),
+            vec![
+                "OTP_LENGTH must be at least 6 in production (or set ALLOW_WEAK_SETTINGS=true)",
+                "JWT_ISSUER must be an https URL when deployed",
+                "EMAIL_PROVIDER=log is allowed only when ENVIRONMENT=local",
+            ],
+            "{name}"
+        );
+        assert!(
+            Webhooks::from_lookup(|n| vars.get(n).cloned()).is_err(),
+            "{name}: a plain-http webhook endpoint"
+        );
+    }
+    // Development keeps its own rules: weak settings pass there.
+    let mut vars = deployed("development");
+    vars.insert("OTP_LENGTH", "4".into());
+    assert!(load(&vars).is_ok());
 }
 
 #[test]
@@ -261,7 +314,8 @@ fn a_test_build_refuses_every_environment_but_local() {
     let for_build = |vars: &HashMap<&str, String>| Config::for_this_build(|n| vars.get(n).cloned());
     assert!(for_build(&base()).is_ok());
     let refusal = "ENVIRONMENT must be local in a test build (built with fault-injection); deploy a release build";
-    for environment in ["development", "production"] {
+    // Every deployed name, a new one (staging) too.
+    for environment in ["development", "production", "staging"] {
         let vars = deployed(environment);
         assert!(load(&vars).is_ok(), "{environment} is valid by itself");
         match for_build(&vars) {
@@ -285,7 +339,7 @@ fn a_test_build_refuses_every_environment_but_local() {
         "{problems:?}"
     );
     assert_eq!(problems[0] == refusal, test_build);
-    // No ENVIRONMENT, or an unknown one, is refused in every build already,
+    // No ENVIRONMENT, or a malformed one, is refused in every build already,
     // by that name alone.
     let mut unset = base();
     unset.remove("ENVIRONMENT");
@@ -293,9 +347,6 @@ fn a_test_build_refuses_every_environment_but_local() {
         for_build(&unset).err().unwrap(),
         vec!["ENVIRONMENT is not set"]
     );
-    unset.insert("ENVIRONMENT", "staging".into());
-    assert_eq!(
-        for_build(&unset).err().unwrap(),
-        vec!["ENVIRONMENT must be local, development or production"]
-    );
+    unset.insert("ENVIRONMENT", "Staging!".into());
+    assert_eq!(for_build(&unset).err().unwrap(), vec![ENVIRONMENT_REFUSED]);
 }

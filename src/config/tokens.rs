@@ -23,7 +23,7 @@ pub(super) fn purpose_keys(s: &mut Settings) -> PurposeKeys {
     PurposeKeys::derive(hash_key.as_bytes(), &previous)
 }
 
-pub(super) fn token_keys(s: &mut Settings, environment: Option<Environment>) -> Option<TokenKeys> {
+pub(super) fn token_keys(s: &mut Settings, environment: Option<&Environment>) -> Option<TokenKeys> {
     let issuance = Issuance {
         issuer: s.get_or("JWT_ISSUER", "allmine-auth"),
         audience: s.get_or("JWT_AUDIENCE", "allmine"),
@@ -36,10 +36,7 @@ pub(super) fn token_keys(s: &mut Settings, environment: Option<Environment>) -> 
     // Verifiers find the keys at the issuer's URL (the discovery document
     // and the JWK Set); a deployed one fetched over plain HTTP could be fed
     // keys by anyone on the path.
-    let deployed = matches!(
-        environment,
-        Some(Environment::Development | Environment::Production)
-    );
+    let deployed = environment.is_some_and(Environment::is_deployed);
     if deployed && !is_https_url(&issuance.issuer) {
         s.problem("JWT_ISSUER must be an https URL when deployed");
     }

@@ -1,13 +1,15 @@
 // The pre-deploy check (scripts/predeploy-check.mjs, run by `npm run deploy`)
-// against recorded `wrangler secret list --format json` output and a fixture
-// wrangler.toml: it passes a ready environment and names whatever is missing.
+// against recorded wrangler output (secret and queue lists) and a fixture
+// wrangler.toml: it passes a ready environment and names whatever is missing;
+// then scripts/deploy.sh itself, in order, with a fake wrangler.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { test } from "node:test";
 import { unstable_readConfig } from "wrangler";
-import { problems, requiredSecrets } from "../../scripts/predeploy-check.mjs";
+import { issuerProblem, problems, requiredSecrets } from "../../scripts/predeploy-check.mjs";
+import { listQueues, parseQueueList, queuesOf } from "../../scripts/wrangler-output.mjs";
 import { ROOT } from "../../harness/worker_options.mjs";
 
 const FIXTURES = `${ROOT}tests/e2e/fixtures/deploy/`;
@@ -123,25 +125,62 @@ test("the project's own environments need the three secrets, and no secret is a 
 
 // scripts/deploy.sh itself, run from a copy of the scripts beside a fake
 // `wrangler` (in the copy's node_modules/.bin, which the script puts first on
-// PATH) that records its calls and never reaches Cloudflare. Its dry run
-// writes a bundle containing FAKE_BUNDLE; `secret list` fails, so a bundle
-// that passes stops at the first remote call, recorded.
-const FAKE_WRANGLER = `#!/bin/sh
-echo "$*" >> "$FAKE_WRANGLER_LOG"
-if [ "$1 $2" = "deploy --dry-run" ]; then
-  while [ $# -gt 0 ]; do [ "$1" = "--outdir" ] && out="$2"; shift; done
-  printf '%s' "$FAKE_BUNDLE" > "$out/index_bg.wasm"
-  exit 0
-fi
-exit 1
+// PATH) that records its calls and never reaches Cloudflare; the real
+// wrangler package reads the copy's wrangler.toml. The fake's dry run writes
+// a bundle (entry.js and a .wasm containing FAKE_BUNDLE); `secret list`
+// prints FAKE_SECRETS (fails without it); `queues list` replays recorded
+// output (FAKE_QUEUES, page 1; an empty page after); migrations and the
+// upload succeed. A deploy that would run the [build] command (its config
+// still has one) is recorded as "BUILD": the real wrangler would rebuild.
+const RECORDED = `${FIXTURES}wrangler/`;
+const FAKE_WRANGLER = `#!/usr/bin/env node
+const { appendFileSync, readFileSync, writeFileSync } = require("node:fs");
+const args = process.argv.slice(2);
+const line = args.join(" ");
+appendFileSync(process.env.FAKE_WRANGLER_LOG, line + "\\n");
+const flag = (name) => args[args.indexOf(name) + 1];
+if (args[0] === "deploy") {
+  const config = readFileSync(args.includes("--config") ? flag("--config") : "wrangler.toml", "utf8");
+  if (/^command *=/m.test(config)) appendFileSync(process.env.FAKE_WRANGLER_LOG, "BUILD\\n");
+  if (args.includes("--dry-run")) {
+    writeFileSync(flag("--outdir") + "/entry.js", "import wasm from './0f-index_bg.wasm';");
+    writeFileSync(flag("--outdir") + "/0f-index_bg.wasm", process.env.FAKE_BUNDLE);
+  }
+  process.exit(0);
+}
+if (line.startsWith("secret list") && process.env.FAKE_SECRETS) {
+  process.stdout.write(readFileSync(process.env.FAKE_SECRETS));
+  process.exit(0);
+}
+if (line.startsWith("queues list")) {
+  const file = flag("--page") === "1" ? process.env.FAKE_QUEUES : "${RECORDED}queues-list-empty.txt";
+  process.stdout.write(readFileSync(file));
+  process.exit(0);
+}
+if (line.startsWith("d1 migrations apply")) process.exit(0);
+process.exit(1);
 `;
 
-function deploy(env, bundle) {
+/** The project's wrangler.toml with production's binding ids filled in, as
+ * `npm run setup` would leave it; `edit` changes it further. */
+function readyConfig(edit = (toml) => toml) {
+  const toml = readFileSync(`${ROOT}wrangler.toml`, "utf8")
+    .replace("REPLACE_WITH_PRODUCTION_KV_NAMESPACE_ID", "3f7a0c9e1b2d4e6f8a0b1c2d3e4f5a6b")
+    .replace("REPLACE_WITH_PRODUCTION_D1_DATABASE_ID", "9b1e6c3a-7d24-4f58-a0c2-3e5f7a9b1d40");
+  return edit(toml);
+}
+
+function deploy(env, bundle, { args = ["--env", "production"], config = readyConfig(), secrets, queues } = {}) {
   const dir = mkdtempSync(`${tmpdir()}/deploy-sh-`);
   try {
     mkdirSync(`${dir}/scripts`);
     mkdirSync(`${dir}/node_modules/.bin`, { recursive: true });
-    for (const f of ["deploy.sh", "toolchain.sh"]) copyFileSync(`${ROOT}scripts/${f}`, `${dir}/scripts/${f}`);
+    for (const f of ["deploy.sh", "toolchain.sh", "predeploy-check.mjs", "wrangler-output.mjs"]) {
+      copyFileSync(`${ROOT}scripts/${f}`, `${dir}/scripts/${f}`);
+    }
+    // The real package, for its config reader (unstable_readConfig).
+    symlinkSync(`${ROOT}node_modules/wrangler`, `${dir}/node_modules/wrangler`);
+    writeFileSync(`${dir}/wrangler.toml`, config);
     // The lock first, then the stamp: npm packages count as installed.
     writeFileSync(`${dir}/package-lock.json`, "{}");
     writeFileSync(`${dir}/node_modules/.package-lock.json`, "{}");
@@ -150,16 +189,31 @@ function deploy(env, bundle) {
     const log = `${dir}/calls.log`;
     writeFileSync(log, "");
     const { WORKER_FEATURES: _, ...inherited } = process.env;
-    const run = spawnSync("bash", [`${dir}/scripts/deploy.sh`, "--env", "production"], {
+    const run = spawnSync("bash", [`${dir}/scripts/deploy.sh`, ...args], {
       encoding: "utf8",
-      env: { ...inherited, ...env, FAKE_WRANGLER_LOG: log, FAKE_BUNDLE: bundle },
+      env: {
+        ...inherited,
+        ...env,
+        FAKE_WRANGLER_LOG: log,
+        FAKE_BUNDLE: bundle,
+        FAKE_SECRETS: secrets ? `${FIXTURES}${secrets}` : "",
+        FAKE_QUEUES: `${RECORDED}${queues ?? "queues-list-both.txt"}`,
+      },
     });
     const calls = readFileSync(log, "utf8").split("\n").filter(Boolean);
-    return { status: run.status, err: run.stderr, calls };
+    return { status: run.status, out: run.stdout, err: run.stderr, calls };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** The calls' verbs: "deploy --dry-run", "secret list", "d1 migrations", ... */
+const verbs = (calls) =>
+  calls.map((c) =>
+    c === "BUILD" ? c
+    : c.startsWith("deploy") ? (c.includes("--dry-run") ? "build" : c.includes("--no-bundle") ? "upload" : "deploy")
+    : c.split(" ").slice(0, 2).join(" "),
+  );
 
 test("deploy.sh refuses a shell that builds the test worker, before calling wrangler at all", () => {
   const { status, err, calls } = deploy({ WORKER_FEATURES: "fault-injection" }, "release wasm");
@@ -169,17 +223,130 @@ test("deploy.sh refuses a shell that builds the test worker, before calling wran
 });
 
 test("deploy.sh refuses a bundle with the fault routes before anything remote", () => {
-  const { status, err, calls } = deploy({}, "wasm with the route /__faults/panic");
+  const { status, err, calls } = deploy({}, "wasm with the route /__faults/panic", { secrets: "secrets-all.json" });
   assert.notEqual(status, 0);
   assert.match(err, /is a test build \(it has the \/__faults routes\); nothing was deployed/);
-  assert.equal(calls.length, 1, `no secret list, no migration, no deploy: ${calls}`);
+  assert.deepEqual(verbs(calls), ["build", "BUILD"], `no secret list, no migration, no deploy: ${calls}`);
   assert.match(calls[0], /^deploy --dry-run --env production --outdir /);
 });
 
-test("deploy.sh passes a release bundle on to the remote steps", () => {
-  // The control: the same fake with a clean bundle reaches \`secret list\`.
-  const { status, calls } = deploy({ WORKER_FEATURES: "" }, "release wasm");
-  assert.notEqual(status, 0, "the fake's secret list fails");
-  assert.match(calls[0], /^deploy --dry-run --env production --outdir /);
-  assert.deepEqual(calls.slice(1), ["secret list --env production --format json"]);
+test("deploy.sh builds once, checks, migrates, then uploads the bundle it built without rebuilding", () => {
+  const { status, out, err, calls } = deploy({ WORKER_FEATURES: "" }, "release wasm", { secrets: "secrets-all.json" });
+  assert.equal(status, 0, err);
+  // The one build (the [build] command runs in the dry run) comes first; the
+  // upload's config has no [build] command, so nothing after it builds.
+  assert.deepEqual(verbs(calls), ["build", "BUILD", "secret list", "queues list", "queues list", "d1 migrations", "upload"]);
+  const outdir = calls[0].match(/--outdir (\S+)/)[1];
+  const upload = calls.at(-1);
+  assert.match(upload, /^deploy --no-bundle --config \S+\.wrangler-upload\.\d+\.toml --env production /);
+  assert.ok(upload.endsWith(` ${outdir}/entry.js`), `the built bundle is uploaded: ${upload}`);
+  assert.match(out, /pre-deploy check for production: .*queues there; JWT_ISSUER served here/);
+});
+
+test("deploy.sh passes wrangler deploy options on to the upload, and refuses those it sets itself", () => {
+  const passed = deploy({}, "release wasm", { secrets: "secrets-all.json", args: ["--env", "production", "--message", "v2"] });
+  assert.equal(passed.status, 0, passed.err);
+  assert.match(passed.calls.at(-1), /entry\.js --message v2$/);
+  const refused = deploy({}, "release wasm", { secrets: "secrets-all.json", args: ["--env", "production", "--config", "x.toml"] });
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.err, /npm run deploy sets --config itself/);
+  assert.deepEqual(refused.calls, []);
+});
+
+test("deploy.sh refuses missing secrets after the build and before the migration", () => {
+  const { status, err, calls } = deploy({}, "release wasm", { secrets: "secrets-jwt-only.json" });
+  assert.notEqual(status, 0);
+  assert.match(err, /missing secrets: OTP_HASH_KEY, EMAIL_API_KEY/);
+  assert.deepEqual(verbs(calls), ["build", "BUILD", "secret list", "queues list", "queues list"]);
+});
+
+test("a missing queue is refused before the migration", () => {
+  const { status, err, calls } = deploy({}, "release wasm", { secrets: "secrets-all.json", queues: "queues-list-no-dlq.txt" });
+  assert.notEqual(status, 0);
+  assert.match(err, /missing queues: allmine-auth-events-dlq \(create them with: npm run setup -- --env production\)/);
+  assert.match(err, /nothing was deployed/);
+  assert.ok(!verbs(calls).includes("d1 migrations") && !verbs(calls).includes("upload"), calls.join("\n"));
+});
+
+test("a JWT_ISSUER on a host the worker is not routed on is refused before the migration", () => {
+  const config = readyConfig((toml) => toml.replace('JWT_ISSUER = "https://auth.allmine.app"', 'JWT_ISSUER = "https://login.allmine.app"'));
+  const { status, err, calls } = deploy({}, "release wasm", { secrets: "secrets-all.json", config });
+  assert.notEqual(status, 0);
+  assert.match(err, /JWT_ISSUER's host login\.allmine\.app is not one this worker is served on \(auth\.allmine\.app\)/);
+  assert.deepEqual(verbs(calls), ["build", "BUILD", "secret list", "queues list", "queues list"]);
+});
+
+// An [env.staging] added to (a copy of) wrangler.toml deploys like the
+// others; a name wrangler.toml does not define is refused, naming those it does.
+const STAGING = `
+[env.staging]
+name = "allmine-auth-staging"
+routes = [{ pattern = "auth-staging.allmine.app", custom_domain = true }]
+[env.staging.vars]
+ENVIRONMENT = "staging"
+JWT_ISSUER = "https://auth-staging.allmine.app"
+EMAIL_PROVIDER = "resend"
+[[env.staging.kv_namespaces]]
+binding = "OTP_CODES"
+id = "5e0d2c4b6a8f4e1d9c3b7a5f2e4d6c8b"
+[[env.staging.d1_databases]]
+binding = "DB"
+database_name = "allmine-auth-staging"
+database_id = "4c2a9e7b-1f3d-4a6c-8e0b-2d4f6a8c0e1f"
+migrations_dir = "migrations"
+`;
+
+test("deploy.sh deploys any environment wrangler.toml defines (staging), and refuses others by name", () => {
+  const config = readyConfig((toml) => toml + STAGING);
+  const staging = deploy({}, "release wasm", { secrets: "secrets-all.json", config, args: ["--env", "staging"] });
+  assert.equal(staging.status, 0, staging.err);
+  assert.match(staging.calls.at(-1), /^deploy --no-bundle --config \S+ --env staging /);
+  // No queues in this staging: none are asked for.
+  assert.deepEqual(verbs(staging.calls), ["build", "BUILD", "secret list", "d1 migrations", "upload"]);
+
+  const unknown = deploy({}, "release wasm", { config, args: ["--env", "stagng"] });
+  assert.notEqual(unknown.status, 0);
+  assert.match(unknown.err, /no environment "stagng" in wrangler\.toml; known: development production staging/);
+  assert.deepEqual(unknown.calls, []);
+  const none = deploy({}, "release wasm", { config, args: [] });
+  assert.notEqual(none.status, 0);
+  assert.match(none.err, /usage: npm run deploy -- --env NAME .*one of: development production staging/);
+});
+
+test("JWT_ISSUER's host must be a route, a custom domain, or (workers_dev on) the worker's workers.dev address", () => {
+  const config = (issuer, more) => ({ name: "allmine-auth", vars: { JWT_ISSUER: issuer }, ...more });
+  const domain = { routes: [{ pattern: "auth.allmine.app", custom_domain: true }] };
+  assert.equal(issuerProblem(config("https://auth.allmine.app", domain)), undefined);
+  assert.match(issuerProblem(config("https://allmine.app", domain)), /host allmine\.app is not one/);
+  const route = { routes: ["auth.allmine.app/*", { pattern: "*.eu.allmine.app/api/*", zone_name: "allmine.app" }] };
+  assert.equal(issuerProblem(config("https://auth.allmine.app", route)), undefined);
+  assert.equal(issuerProblem(config("https://auth.eu.allmine.app", route)), undefined);
+  assert.match(issuerProblem(config("https://eu.allmine.app", route)), /not one this worker is served on/);
+  assert.equal(issuerProblem(config("https://auth.allmine.app", { route: "https://auth.allmine.app/*" })), undefined);
+  const dev = "https://allmine-auth.acme.workers.dev";
+  assert.equal(issuerProblem(config(dev, { workers_dev: true })), undefined);
+  assert.match(issuerProblem(config(dev, { workers_dev: false })), /no routes, workers_dev off/);
+  assert.match(issuerProblem(config("https://other.acme.workers.dev", { workers_dev: true })), /allmine-auth\.<subdomain>\.workers\.dev/);
+  assert.match(issuerProblem(config("http://auth.allmine.app", domain)), /must be an https URL/);
+  assert.equal(issuerProblem({ vars: {} }), undefined, "no JWT_ISSUER var: nothing to compare");
+});
+
+test("queue lists: recorded wrangler tables are read; anything else is an error", () => {
+  const read = (f) => parseQueueList(readFileSync(`${RECORDED}${f}`, "utf8"));
+  assert.deepEqual(read("queues-list-both.txt"), ["someone-elses-queue", "allmine-auth-events", "allmine-auth-events-dlq"]);
+  assert.deepEqual(read("queues-list-empty.txt"), []);
+  assert.throws(() => parseQueueList("│ a │ b │\n│ 1 │ 2 │\n"), /table of queues/);
+  // Pages are read until one is empty or brings nothing new.
+  const pages = { 1: "queues-list-no-dlq.txt", 2: "queues-list-both.txt", 3: "queues-list-both.txt" };
+  const asked = [];
+  const run = (args) => {
+    asked.push(args.at(-1));
+    return readFileSync(`${RECORDED}${pages[args.at(-1)]}`, "utf8");
+  };
+  assert.deepEqual(listQueues(run), ["someone-elses-queue", "allmine-auth-events", "allmine-auth-events-dlq"]);
+  assert.deepEqual(asked, ["1", "2", "3"]);
+  assert.deepEqual(queuesOf(unstable_readConfig({ config: `${ROOT}wrangler.toml`, env: "production" }, { hideWarnings: true })), [
+    "allmine-auth-events",
+    "allmine-auth-events-dlq",
+  ]);
 });

@@ -181,14 +181,26 @@ describe("misconfiguration", () => {
     });
   });
 
-  test("an unknown ENVIRONMENT fails closed", async () => {
-    await withApp({ vars: { ENVIRONMENT: "staging" } }, async (broken) => {
-      const health = await broken.get("/health");
+  // Any well-formed name is an environment with production's rules (staging);
+  // a blank or malformed one is a mistake, refused.
+  test("a blank or malformed ENVIRONMENT fails closed", async () => {
+    for (const ENVIRONMENT of ["", "Staging!"]) {
+      await withApp({ vars: { ENVIRONMENT } }, async (broken) => {
+        const health = await broken.get("/health");
+        assertEnvelope(health, 503);
+        assert.deepEqual(health.body.errors, [
+          "Configuration: ENVIRONMENT must be local, development, production or another environment's name (a-z, 0-9, - and _, from a letter)",
+        ]);
+        assertEnvelope(await broken.sendOtp("someone@example.com"), 500);
+      });
+    }
+  });
+
+  test("a test build refuses a new environment's name (staging) like production's", async () => {
+    await withApp({ vars: { ENVIRONMENT: "staging", JWT_ISSUER: "https://auth.test" } }, async (app) => {
+      const health = await app.get("/health");
       assertEnvelope(health, 503);
-      assert.deepEqual(health.body.errors, [
-        "Configuration: ENVIRONMENT must be local, development or production",
-      ]);
-      assertEnvelope(await broken.sendOtp("someone@example.com"), 500);
+      assert.equal(health.body.errors[0], TEST_BUILD_REFUSED);
     });
   });
 
