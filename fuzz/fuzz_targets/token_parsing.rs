@@ -14,13 +14,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let keys = TokenKeys::new(
         KeyMaterial {
-            signing_seed: SEED,
+            signing_key: SEED,
             ..KeyMaterial::default()
         },
         Issuance {
             issuer: "iss".into(),
             audience: "aud".into(),
             client_id: "client".into(),
+            scope: "allmine".into(),
         },
     )
     .unwrap();
