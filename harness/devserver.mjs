@@ -5,7 +5,19 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from "node:fs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-export const STARTUP_REBUILD = "The file src,worker,web,api changed, restarting build";
+/**
+ * The line wrangler 4.86's file watcher prints once at start: it names the
+ * folders of `[build] watch_dir` in wrangler.toml, so it is read from there
+ * (a folder added to the watch list changes the line).
+ */
+export const STARTUP_REBUILD = `The file ${watchedFolders().join(",")} changed, restarting build`;
+
+function watchedFolders() {
+  const toml = readFileSync(new URL("../wrangler.toml", import.meta.url), "utf8");
+  const list = /^watch_dir\s*=\s*\[([^\]]*)\]/m.exec(toml);
+  if (!list) throw new Error("wrangler.toml has no [build] watch_dir list");
+  return [...list[1].matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+}
 
 /**
  * wrangler's ProxyWorker (the process on the dev port) forwards each request to

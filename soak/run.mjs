@@ -455,7 +455,7 @@ try {
   check("healthy at the end", health === 200, `${health}`);
   const reloads = watcherReloads();
   check("no file change made wrangler dev restart the worker mid-run", reloads === 0,
-    reloads ? `${reloads} rebuild(s): a file under src/, worker/, web/ or api/ changed during the soak` : "");
+    reloads ? `${reloads} rebuild(s): a watched file (wrangler.toml watch_dir) changed during the soak` : "");
   check("every refused request answered in the envelope", world.refused === world.refusedEnveloped,
     `${world.refusedEnveloped}/${world.refused} refusals`);
   // Not the service's answer: wrangler dev's proxy lost the request on its way
