@@ -127,7 +127,7 @@ if (!process.env.BENCH_SKIP_COLD) {
   run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", coldState], {
     stdio: "ignore", env: { ...process.env, CI: "true" },
   });
-  const { scriptPath: _s, modulesRules: _r, modulesRoot: _m, rootPath: _p, assets: _a, ...workerBindings } = builtWorkerOptions();
+  const { scriptPath: _s, modulesRules: _r, modulesRoot: _m, rootPath: _p, assets: _a, ...workerBindings } = builtWorkerOptions({ devVars: true });
   const bindings = { ...workerBindings, d1Persist: join(coldState, "v3", "d1") };
   const emptyScript = "export default { fetch() { return new Response('') } }";
   // The empty worker's first request touches KV and D1 too, so that their

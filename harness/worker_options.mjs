@@ -19,9 +19,13 @@ function devVarNames() {
     .filter(Boolean);
 }
 
-export function builtWorkerOptions() {
+/**
+ * `devVars`: keep what `.dev.vars` sets (the bench runs the worker as `npm
+ * run dev` does); tests leave it out and set their own secrets.
+ */
+export function builtWorkerOptions({ devVars = false } = {}) {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(`${ROOT}wrangler.toml`);
-  for (const name of devVarNames()) delete workerOptions.bindings?.[name];
+  if (!devVars) for (const name of devVarNames()) delete workerOptions.bindings?.[name];
   return {
     ...workerOptions,
     rootPath: ROOT,
