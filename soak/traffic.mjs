@@ -151,6 +151,16 @@ export class World {
   }
 
   /** Whether `status` is honest for `key` under the faults in `allowed`. */
+  /**
+   * A verify that says no code of the address can be used: none pending
+   * (404), or only codes whose attempts are spent (429 too_many_attempts: an
+   * address the soak signed into before may keep a code it exhausted until
+   * that code expires). Either way the code typed did not log in.
+   */
+  static noUsableCode(res) {
+    return res.status === 404 || (res.status === 429 && res.headers.get("error-code") === "too_many_attempts");
+  }
+
   static honest(allowed, key, status) {
     return [...(allowed[key] ?? []), ...(allowed["*"] ?? [])].includes(status);
   }
@@ -438,7 +448,7 @@ export class World {
     if (earlier) {
       if (res.status !== 400) this.unexpected("verify with a failed resend's code (expected 400)", res);
       else earlier.wrong++;
-    } else if (res.status !== 404) {
+    } else if (res.status !== 404 && !World.noUsableCode(res)) {
       this.fail("failed mail's code", `${email}: a failed send left a pending code (${res.status}, not 404: ` +
         `${res.text.slice(0, 120)}; send answered ${sendAnswer?.status}, the provider's outcome: ${mail?.outcome})`);
     } else if (!this.users.has(email) && this.failedFresh.length < 200) {
