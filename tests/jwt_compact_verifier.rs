@@ -3,10 +3,11 @@
 //! crate produces. Keep the two in step: the code between the markers is the
 //! document's.
 
-use allmine_auth::domain::token::{
-    Issuance, KeyMaterial, SigningAlgorithm, Subject, TokenKeys, TokenUse,
-};
+mod common;
+
+use allmine_auth::domain::token::{SigningAlgorithm, Subject, TokenKeys, TokenUse};
 use chrono::Utc;
+use common::issuer_with;
 
 // --- docs/integrating.md example start
 // jwt-compact with the features `ed25519-compact` and `p256` (for ES256).
@@ -82,23 +83,6 @@ fn verify_access_token(token: &str, keys: &JwkSet) -> Result<AccessClaims, Strin
     Ok(claims.custom.clone())
 }
 // --- docs/integrating.md example end
-
-fn issuer_with(algorithm: SigningAlgorithm) -> TokenKeys {
-    TokenKeys::new(
-        KeyMaterial {
-            algorithm,
-            signing_key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
-            ..KeyMaterial::default()
-        },
-        Issuance {
-            issuer: "https://auth.allmine.app".into(),
-            audience: "allmine".into(),
-            client_id: "allmine-app".into(),
-            scope: "allmine".into(),
-        },
-    )
-    .unwrap()
-}
 
 fn issuer() -> TokenKeys {
     issuer_with(SigningAlgorithm::EdDsa)

@@ -5,29 +5,13 @@
 
 use std::time::Instant;
 
-use allmine_auth::domain::token::{
-    Issuance, KeyMaterial, SigningAlgorithm, Subject, TokenKeys, TokenUse,
-};
+mod common;
+
+use allmine_auth::domain::token::{SigningAlgorithm, Subject, TokenUse};
 use chrono::Utc;
+use common::issuer_with as keys;
 
 const ROUNDS: u32 = 2000;
-
-fn keys(algorithm: SigningAlgorithm) -> TokenKeys {
-    TokenKeys::new(
-        KeyMaterial {
-            algorithm,
-            signing_key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
-            ..KeyMaterial::default()
-        },
-        Issuance {
-            issuer: "https://auth.allmine.app".into(),
-            audience: "allmine".into(),
-            client_id: "allmine-app".into(),
-            scope: "allmine".into(),
-        },
-    )
-    .unwrap()
-}
 
 #[test]
 #[ignore = "a timing, run on demand with --release"]

@@ -184,19 +184,23 @@ describe("strangers cannot keep the owner out", () => {
   });
 });
 
+/** The deployed limits with Turnstile at the stand-in, for our site and the send action. */
+function withTurnstile(turnstile, overrides = {}) {
+  return {
+    ...DEFAULT_LIMITS,
+    TURNSTILE_SECRET_KEY: TURNSTILE_SECRET,
+    TURNSTILE_VERIFY_URL: turnstile.url,
+    TURNSTILE_HOSTNAMES: TURNSTILE_HOSTNAME,
+    TURNSTILE_ACTION: TURNSTILE_ACTION,
+    ...overrides,
+  };
+}
+
 describe("with Turnstile configured", () => {
   let turnstile, guarded;
   before(async () => {
     turnstile = await startTurnstileStub();
-    guarded = await spawnApp({
-      vars: {
-        ...DEFAULT_LIMITS,
-        TURNSTILE_SECRET_KEY: TURNSTILE_SECRET,
-        TURNSTILE_VERIFY_URL: turnstile.url,
-        TURNSTILE_HOSTNAMES: TURNSTILE_HOSTNAME,
-        TURNSTILE_ACTION: TURNSTILE_ACTION,
-      },
-    });
+    guarded = await spawnApp({ vars: withTurnstile(turnstile) });
   });
   after(async () => {
     await guarded?.dispose();
@@ -229,16 +233,7 @@ describe("with Turnstile configured", () => {
 
   test("a challenge solved on another site, or for another action, does not count", async () => {
     for (const vars of [{ TURNSTILE_HOSTNAMES: "allmine.app" }, { TURNSTILE_ACTION: "signup" }]) {
-      const strict = await spawnApp({
-        vars: {
-          ...DEFAULT_LIMITS,
-          TURNSTILE_SECRET_KEY: TURNSTILE_SECRET,
-          TURNSTILE_VERIFY_URL: turnstile.url,
-          TURNSTILE_HOSTNAMES: TURNSTILE_HOSTNAME,
-          TURNSTILE_ACTION: TURNSTILE_ACTION,
-          ...vars,
-        },
-      });
+      const strict = await spawnApp({ vars: withTurnstile(turnstile, vars) });
       try {
         const email = freshEmail();
         await spendBudget(strict, email, "198.18.5");
