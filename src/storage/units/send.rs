@@ -166,6 +166,11 @@ pub async fn withdraw(
     why: Withdrawal,
 ) -> Result<(), AppError> {
     let batch = withdraw_batch(keys, now_ms, why);
+    if why == Withdrawal::NotSent {
+        // Refused before the mail, the KV copy was never written: a refusal
+        // costs one D1 call, not a KV write too.
+        return db.batch(&batch, "withdraw send").await.map(|_| ());
+    }
     let (ledger, copy) =
         futures_util::join!(db.batch(&batch, "withdraw send"), kv.forget(email.as_str()));
     ledger?;
