@@ -164,6 +164,35 @@ async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without
     call,
     /** Any request, with exactly the body and headers given (no content type added). */
     raw,
+    /**
+     * GET /health, and the configuration problems the worker logged for it:
+     * the public answer names no setting, the log names each.
+     */
+    health: async () => {
+      const start = logs.length;
+      const res = await call("GET", "/health");
+      let problems = [];
+      for (let waited = 0; res.status === 503 && waited < 5000; waited += 50) {
+        const line = logs
+          .slice(start)
+          .join("")
+          .split("\n")
+          .map((text) => {
+            try {
+              return JSON.parse(text.slice(text.indexOf("{")));
+            } catch {
+              return undefined;
+            }
+          })
+          .find((entry) => entry?.event === "error" && entry.status === 503);
+        if (line) {
+          problems = line.cause.split("\n").filter((cause) => cause.startsWith("Configuration: "));
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return { ...res, problems };
+    },
     sendOtp: (email, extra = {}, headers = {}) =>
       call("POST", "/api/v1/auth/send-otp-email", { email, ...extra }, headers),
     verifyOtp: (email, code, headers = {}) =>

@@ -139,6 +139,13 @@ export function problems(config, secretNames, env, existingQueues) {
   }
   const issuer = issuerProblem(config);
   if (issuer) found.push(issuer);
+  // send_email is not inherited by environments: each must declare its own.
+  if (vars.EMAIL_PROVIDER === "cloudflare") {
+    if (!(config.send_email ?? []).some((binding) => binding.name === "EMAIL")) {
+      found.push(`EMAIL_PROVIDER is cloudflare but [[env.${env}.send_email]] with name = "EMAIL" is missing`);
+    }
+    if (!vars.EMAIL_FROM) found.push("EMAIL_PROVIDER is cloudflare but EMAIL_FROM is not set");
+  }
   return found;
 }
 

@@ -70,12 +70,12 @@ describe("mailing codes through Cloudflare Email Service", () => {
     }
   });
 
-  test("without EMAIL_FROM the configuration is refused and health names it", async () => {
+  test("without EMAIL_FROM the configuration is refused and the log names it", async () => {
     const unsigned = await spawnApp({ mail: "cloudflare", vars: { EMAIL_FROM: "" } });
     try {
-      const health = await unsigned.get("/health");
+      const health = await unsigned.health();
       assertEnvelope(health, 503);
-      assert.deepEqual(health.body.errors, ["Configuration: EMAIL_FROM is not set"]);
+      assert.deepEqual(health.problems, ["Configuration: EMAIL_FROM is not set"]);
       assertEnvelope(await unsigned.sendOtp(freshEmail()), 500);
     } finally {
       await unsigned.dispose();

@@ -350,3 +350,15 @@ test("queue lists: recorded wrangler tables are read; anything else is an error"
     "allmine-auth-events-dlq",
   ]);
 });
+
+test("Cloudflare mail needs the environment's own send_email binding and a sender", () => {
+  const vars = { EMAIL_PROVIDER: "cloudflare", EMAIL_FROM: "Allmine <login@allmine.app>" };
+  const secrets = ["JWT_PRIVATE_KEY", "OTP_HASH_KEY"];
+  assert.deepEqual(problems({ vars, send_email: [{ name: "EMAIL" }] }, secrets, "x"), []);
+  assert.deepEqual(problems({ vars }, secrets, "x"), [
+    'EMAIL_PROVIDER is cloudflare but [[env.x.send_email]] with name = "EMAIL" is missing',
+  ]);
+  assert.deepEqual(problems({ vars: { EMAIL_PROVIDER: "cloudflare" }, send_email: [{ name: "EMAIL" }] }, secrets, "x"), [
+    "EMAIL_PROVIDER is cloudflare but EMAIL_FROM is not set",
+  ]);
+});

@@ -6,6 +6,8 @@ import { assertEnvelope } from "../../harness/envelope.mjs";
 
 // What /health says of the test build (the one these tests run) outside
 // ENVIRONMENT=local (src/config/mod.rs, test_build_problem).
+// /health names no setting (it is public); the worker's log names each.
+const CONFIGURATION_INVALID = "The configuration is invalid: the worker's log names each problem";
 const TEST_BUILD_REFUSED =
   "Configuration: ENVIRONMENT must be local in a test build (built with fault-injection); deploy a release build";
 
@@ -107,9 +109,9 @@ describe("the request log line", () => {
   test("an unknown REQUEST_LOG is a configuration problem", async () => {
     const odd = await spawnApp({ vars: { REQUEST_LOG: "some" } });
     try {
-      const res = await odd.get("/health");
+      const res = await odd.health();
       assertEnvelope(res, 503);
-      assert.ok(res.body.errors.some((e) => e.includes("REQUEST_LOG must be all or failures")), res.text);
+      assert.ok(res.problems.some((e) => e.includes("REQUEST_LOG must be all or failures")), res.problems);
     } finally {
       await odd.dispose();
     }
@@ -169,15 +171,16 @@ describe("misconfiguration", () => {
     for (const value of Object.values(TEST_SECRETS)) assert.ok(!res.text.includes(value), "a secret leaked");
   }
 
-  test("a missing secret: the API answers 500 naming nothing, health 503 naming the setting", async () => {
+  test("a missing secret: the API answers 500 and health 503, naming nothing; the log names the setting", async () => {
     await withApp({ secrets: { ...TEST_SECRETS, JWT_PRIVATE_KEY: "" } }, async (broken) => {
       const res = await broken.sendOtp("someone@example.com");
       assertEnvelope(res, 500);
       assert.deepEqual(res.body.errors, ["Internal server error"]);
-      const health = await broken.get("/health");
+      const health = await broken.health();
       assertEnvelope(health, 503);
-      assert.deepEqual(health.body.errors, ["Configuration: JWT_PRIVATE_KEY is not set"]);
-      assert.ok(broken.logs.join("").includes("JWT_PRIVATE_KEY is not set"));
+      assert.deepEqual(health.body.errors, [CONFIGURATION_INVALID]);
+      assert.ok(!health.text.includes("JWT_PRIVATE_KEY"), health.text);
+      assert.deepEqual(health.problems, ["Configuration: JWT_PRIVATE_KEY is not set"]);
     });
   });
 
@@ -186,9 +189,10 @@ describe("misconfiguration", () => {
   test("a blank or malformed ENVIRONMENT fails closed", async () => {
     for (const ENVIRONMENT of ["", "Staging!"]) {
       await withApp({ vars: { ENVIRONMENT } }, async (broken) => {
-        const health = await broken.get("/health");
+        const health = await broken.health();
         assertEnvelope(health, 503);
-        assert.deepEqual(health.body.errors, [
+        assert.deepEqual(health.body.errors, [CONFIGURATION_INVALID]);
+        assert.deepEqual(health.problems, [
           "Configuration: ENVIRONMENT must be local, development, production or another environment's name (a-z, 0-9, - and _, from a letter)",
         ]);
         assertEnvelope(await broken.sendOtp("someone@example.com"), 500);
@@ -198,21 +202,22 @@ describe("misconfiguration", () => {
 
   test("a test build refuses a new environment's name (staging) like production's", async () => {
     await withApp({ vars: { ENVIRONMENT: "staging", JWT_ISSUER: "https://auth.test" } }, async (app) => {
-      const health = await app.get("/health");
+      const health = await app.health();
       assertEnvelope(health, 503);
-      assert.equal(health.body.errors[0], TEST_BUILD_REFUSED);
+      assert.equal(health.problems[0], TEST_BUILD_REFUSED);
     });
   });
 
   test("production refuses weak settings and the log provider, naming each, never a value", async () => {
     const vars = { ENVIRONMENT: "production", JWT_ISSUER: "https://auth.test", OTP_LENGTH: "4", EMAIL_PROVIDER: "log" };
     await withApp({ vars }, async (broken) => {
-      const health = await broken.get("/health");
+      const health = await broken.health();
       assertEnvelope(health, 503);
+      assert.deepEqual(health.body.errors, [CONFIGURATION_INVALID]);
       // The harness relaxes the per-address limits, which production refuses too.
       const weak = (setting, rule) =>
         `Configuration: ${setting} must be ${rule} in production (or set ALLOW_WEAK_SETTINGS=true)`;
-      assert.deepEqual(health.body.errors, [
+      assert.deepEqual(health.problems, [
         TEST_BUILD_REFUSED,
         weak("OTP_LENGTH", "at least 6"),
         weak("OTP_RESEND_COOLDOWN_SECONDS", "at least 30"),
@@ -234,9 +239,9 @@ describe("misconfiguration", () => {
   test("ALLOW_WEAK_SETTINGS=true lets production's weak settings through; a test build still refuses it", async () => {
     const vars = { ENVIRONMENT: "production", JWT_ISSUER: "https://auth.test", OTP_LENGTH: "4", ALLOW_WEAK_SETTINGS: "true" };
     await withApp({ vars }, async (app) => {
-      const health = await app.get("/health");
+      const health = await app.health();
       assertEnvelope(health, 503);
-      assert.deepEqual(health.body.errors, [TEST_BUILD_REFUSED]);
+      assert.deepEqual(health.problems, [TEST_BUILD_REFUSED]);
       const res = await app.sendOtp("someone@example.com");
       assertEnvelope(res, 500);
       assert.deepEqual(res.body.errors, ["Internal server error"]);
@@ -246,9 +251,9 @@ describe("misconfiguration", () => {
 
   test("a test build deployed anywhere but local serves neither /__faults nor a client's clock", async () => {
     await withApp({ vars: { ENVIRONMENT: "development", JWT_ISSUER: "https://auth.test" } }, async (app) => {
-      const health = await app.get("/health");
+      const health = await app.health();
       assertEnvelope(health, 503);
-      assert.deepEqual(health.body.errors, [TEST_BUILD_REFUSED]);
+      assert.deepEqual(health.problems, [TEST_BUILD_REFUSED]);
       const faults = await app.post("/__faults", { d1: 1 });
       assertEnvelope(faults, 500);
       assert.deepEqual(faults.body.errors, ["Internal server error"]);

@@ -1,5 +1,5 @@
 //! `GET /health`: proves the configuration is valid and the worker can reach
-//! KV and D1; a 503 names each problem.
+//! KV and D1. A 503 says which part failed; the log says why.
 
 use serde::Serialize;
 use worker::Response;
@@ -9,6 +9,10 @@ use crate::http::context::RequestCtx;
 use crate::http::respond;
 use crate::storage::units::health;
 
+/// What /health shows for any configuration problem; the log names each.
+const CONFIGURATION_INVALID: &str =
+    "The configuration is invalid: the worker's log names each problem";
+
 #[derive(Serialize)]
 struct Health {
     status: &'static str,
@@ -17,14 +21,17 @@ struct Health {
 }
 
 pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
-    // The configuration's problems name settings only, so they can be shown:
-    // an operator fixing a deployment should not need the logs to learn which.
-    let mut problems: Vec<String> = ctx
+    // /health is public: naming a missing secret or a weak setting tells a
+    // stranger what this deployment lacks. The names go to the log only.
+    let mut causes: Vec<String> = ctx
         .config_problems()
         .into_iter()
         .map(|problem| format!("Configuration: {problem}"))
         .collect();
-    let mut causes = problems.clone();
+    let mut problems = Vec::new();
+    if !causes.is_empty() {
+        problems.push(CONFIGURATION_INVALID.to_string());
+    }
     let (kv, d1) = health::probe(ctx.kv(), ctx.db()).await;
     for (what, probe) in [("KV", kv), ("D1", d1)] {
         if let Err(cause) = probe {
@@ -46,6 +53,7 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     }
     Err(AppError::Unhealthy {
         problems,
-        cause: causes.join("; "),
+        // One cause a line: a problem's own text may hold "; ".
+        cause: causes.join("\n"),
     })
 }
