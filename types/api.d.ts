@@ -3244,7 +3244,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The configuration is invalid (each problem named by its setting, never a value) or a dependency could not be reached */
+            /** @description The configuration is invalid (the worker's log names each setting at fault; the answer names none) or KV or D1 could not be reached */
             503: {
                 headers: {
                     "Error-Code": components["headers"]["ErrorCode"];
@@ -3257,7 +3257,7 @@ export interface operations {
                      *       "statusCode": 503,
                      *       "data": null,
                      *       "errors": [
-                     *         "Configuration: OTP_LENGTH must be at least 6 in production (or set ALLOW_WEAK_SETTINGS=true)",
+                     *         "The configuration is invalid: the worker's log names each problem",
                      *         "KV is unavailable"
                      *       ],
                      *       "timestamp": "2026-01-15T10:30:00.000Z"
