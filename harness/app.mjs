@@ -33,6 +33,15 @@ export function fromNetwork(ip) {
   return { "cf-connecting-ip": ip };
 }
 
+/**
+ * Headers that give one request its own `request.cf` (e.g. `{ country: "TR",
+ * city: "Istanbul" }`), in place of the app's `cf`: Miniflare's entry worker
+ * reads the request's `cf` from this header.
+ */
+export function fromPlace(cf) {
+  return { "MF-CF-Blob": JSON.stringify(cf) };
+}
+
 /** A unique address per call, so tests sharing an app never share state. */
 export function freshEmail(tag = "user") {
   return `${tag}-${randomUUID().slice(0, 8)}@example.com`;

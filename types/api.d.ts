@@ -93,7 +93,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End this session or all sessions */
+        /**
+         * End this session or all sessions
+         * @description Ends the session of `refreshToken` (one of the caller's own; raises `session.revoked`), or with `allSessions: true` every session of the user (raises `session.revoked_all`). The caller's own session must be live. To end a session of which this client holds no refresh token, use `DELETE /api/v1/users/me/sessions/{id}`.
+         */
         post: operations["logout"];
         delete?: never;
         options?: never;
@@ -155,6 +158,46 @@ export interface paths {
         post: operations["scheduleDeletion"];
         /** Cancel a scheduled deletion */
         delete: operations["cancelDeletion"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The devices the user is signed in on
+         * @description The caller's live sessions (not ended, not expired), each with what the login that opened it was made from: a device label read from its User-Agent (the User-Agent itself is not kept) and the country and city Cloudflare placed it in. The caller's own session comes first, marked `current`; then the others, most recently active first; at most 100. Sessions opened before devices were recorded have `null` there.
+         */
+        get: operations["listSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of the user's sessions
+         * @description Ends one of the caller's live sessions: its refresh token no longer refreshes and its access tokens no longer work here. Ending the caller's own session is a logout. Raises `session.revoked`. An id that is not one of the caller's live sessions (unknown, already ended, another user's, or not an id at all) is a 404, the same whichever it is.
+         */
+        delete: operations["revokeSession"];
         options?: never;
         head?: never;
         patch?: never;
@@ -339,6 +382,26 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "session.revoked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The user ended one session
+         * @description One session of the user ended, by a logout with its refresh token or from the user's list of sessions: drop what you cached for that `sid`; its access tokens no longer work here. Delivered at least once to every URL in `WEBHOOK_ENDPOINTS`, signed; see docs/integrating.md, "Events".
+         */
+        post: operations["sessionRevokedWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "session.revoked_all": {
         parameters: {
             query?: never;
@@ -453,6 +516,35 @@ export interface components {
             /** @constant */
             statusCode: 200;
             data: components["schemas"]["LoggedOut"];
+            errors: string[];
+            timestamp: components["schemas"]["Timestamp"];
+        };
+        /** @description A live session of the user: a device they are signed in on. */
+        Session: {
+            /** @description The session's id (the `sid` claim of its tokens, and `sessionId` in `session.revoked`). Opaque: it names the session, and grants nothing. */
+            id: string;
+            /** @description What the login was made from, in English, from a fixed vocabulary: "Chrome on macOS", "Safari on iPhone", "Allmine app on Android", "Firefox", "Windows". `null` when the User-Agent named nothing recognised (show your own words for an unknown device). */
+            deviceLabel: string | null;
+            /** @description ISO 3166-1 alpha-2 country Cloudflare placed the login in; `null` when unknown. */
+            country: string | null;
+            /** @description The city Cloudflare placed the login in; `null` when unknown. */
+            city: string | null;
+            /** @description The login that opened the session. */
+            createdAt: components["schemas"]["Timestamp"];
+            /** @description The session's last refresh; `null` before its first. */
+            refreshedAt: components["schemas"]["Timestamp"] | null;
+            /** @description This is the session of the access token that asked. */
+            current: boolean;
+        };
+        SessionList: {
+            sessions: components["schemas"]["Session"][];
+        };
+        SessionsResponse: {
+            /** @constant */
+            isSuccess: true;
+            /** @constant */
+            statusCode: 200;
+            data: components["schemas"]["SessionList"];
             errors: string[];
             timestamp: components["schemas"]["Timestamp"];
         };
@@ -762,6 +854,21 @@ export interface components {
                 userId: string;
             };
         };
+        SessionRevokedEvent: {
+            /** @constant */
+            type: "session.revoked";
+            /** @description When the change happened. */
+            timestamp: components["schemas"]["Timestamp"];
+            data: {
+                /**
+                 * Format: uuid
+                 * @description The user's id (the `sub` of their tokens).
+                 */
+                userId: string;
+                /** @description The session that ended: the `sid` claim of its tokens. */
+                sessionId: string;
+            };
+        };
         SessionsRevokedAllEvent: {
             /** @constant */
             type: "session.revoked_all";
@@ -779,7 +886,7 @@ export interface components {
          * @description The stable code of an error answer, sent in the `Error-Code` response header beside the envelope (whose five keys never change). Branch on it, not on the English sentence in `errors`: one code per kind of error, and a failure of the service's own is always `internal`. New codes may be added; treat an unknown one by its status.
          * @enum {string}
          */
-        ErrorCode: "validation" | "wrong_code" | "unauthorized" | "invalid_client" | "unsupported_grant_type" | "challenge_required" | "route_not_found" | "no_pending_code" | "method_not_allowed" | "username_taken" | "username_change_too_soon" | "registration_complete" | "account_deleted" | "deletion_scheduled" | "no_deletion_scheduled" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "resend_cooldown" | "hourly_cap" | "daily_cap" | "locked_out" | "too_many_requests" | "mail_ceiling" | "internal" | "email_rejected" | "unavailable" | "unhealthy";
+        ErrorCode: "validation" | "wrong_code" | "unauthorized" | "invalid_client" | "unsupported_grant_type" | "challenge_required" | "route_not_found" | "no_pending_code" | "session_not_found" | "method_not_allowed" | "username_taken" | "username_change_too_soon" | "registration_complete" | "account_deleted" | "deletion_scheduled" | "no_deletion_scheduled" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "resend_cooldown" | "hourly_cap" | "daily_cap" | "locked_out" | "too_many_requests" | "mail_ceiling" | "internal" | "email_rejected" | "unavailable" | "unhealthy";
         /** @description RFC 8414 authorization server metadata: the members true of this service (a token endpoint for public clients, no authorization endpoint). */
         AuthorizationServerMetadata: {
             /** @description Equal to the tokens' `iss` (`JWT_ISSUER`, an origin without a path). */
@@ -885,6 +992,9 @@ export type RefreshTokenResponse = components['schemas']['RefreshTokenResponse']
 export type LogoutRequest = components['schemas']['LogoutRequest'];
 export type LoggedOut = components['schemas']['LoggedOut'];
 export type LogoutResponse = components['schemas']['LogoutResponse'];
+export type Session = components['schemas']['Session'];
+export type SessionList = components['schemas']['SessionList'];
+export type SessionsResponse = components['schemas']['SessionsResponse'];
 export type Gender = components['schemas']['Gender'];
 export type AvailabilityStatus = components['schemas']['AvailabilityStatus'];
 export type Username = components['schemas']['Username'];
@@ -904,6 +1014,7 @@ export type UserCreatedEvent = components['schemas']['UserCreatedEvent'];
 export type RegistrationCompletedEvent = components['schemas']['RegistrationCompletedEvent'];
 export type DeletionScheduledEvent = components['schemas']['DeletionScheduledEvent'];
 export type UserDeletedEvent = components['schemas']['UserDeletedEvent'];
+export type SessionRevokedEvent = components['schemas']['SessionRevokedEvent'];
 export type SessionsRevokedAllEvent = components['schemas']['SessionsRevokedAllEvent'];
 export type ErrorCode = components['schemas']['ErrorCode'];
 export type AuthorizationServerMetadata = components['schemas']['AuthorizationServerMetadata'];
@@ -2899,6 +3010,242 @@ export interface operations {
             };
         };
     };
+    listSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": true,
+                     *       "statusCode": 200,
+                     *       "data": {
+                     *         "sessions": [
+                     *           {
+                     *             "id": "0f8e3a52-5198-4599-803e-771906343485",
+                     *             "deviceLabel": "Safari on iPhone",
+                     *             "country": "TR",
+                     *             "city": "Istanbul",
+                     *             "createdAt": "2026-01-15T10:30:00.000Z",
+                     *             "refreshedAt": "2026-01-20T08:12:45.000Z",
+                     *             "current": true
+                     *           },
+                     *           {
+                     *             "id": "7c1d9b40-2e6f-4a83-9d15-3b8e6f0a2c77",
+                     *             "deviceLabel": "Chrome on macOS",
+                     *             "country": "DE",
+                     *             "city": "Berlin",
+                     *             "createdAt": "2026-01-02T18:04:11.000Z",
+                     *             "refreshedAt": null,
+                     *             "current": false
+                     *           }
+                     *         ]
+                     *       },
+                     *       "errors": [],
+                     *       "timestamp": "2026-01-20T08:13:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SessionsResponse"];
+                };
+            };
+            /** @description Missing, malformed, expired, revoked or foreign token */
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: "Bearer";
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 401,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "The access token is invalid or expired"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Wrong method for this path (see `Allow`) */
+            405: {
+                headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 405,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Method not allowed; use GET"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged, never sent */
+            500: {
+                headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 500,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Internal server error"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    revokeSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A session's `id` from the list.
+                 * @example 7c1d9b40-2e6f-4a83-9d15-3b8e6f0a2c77
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success: the session ended */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": true,
+                     *       "statusCode": 200,
+                     *       "data": {
+                     *         "revokedSessions": 1
+                     *       },
+                     *       "errors": [],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["LogoutResponse"];
+                };
+            };
+            /** @description Missing, malformed, expired, revoked or foreign token */
+            401: {
+                headers: {
+                    "WWW-Authenticate"?: "Bearer";
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 401,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "The access token is invalid or expired"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No live session of the caller by that id (`session_not_found`) */
+            404: {
+                headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 404,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "No such session"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Wrong method for this path (see `Allow`) */
+            405: {
+                headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 405,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Method not allowed; use DELETE"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Unexpected failure; the cause is logged, never sent */
+            500: {
+                headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 500,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Internal server error"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     jwks: {
         parameters: {
             query?: never;
@@ -3393,6 +3740,42 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["UserDeletedEvent"];
+            };
+        };
+        responses: {
+            /** @description Accepted: this event is not sent to you again. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Anything else, or no answer within 15 s: retried later (410 Gone: not retried), then moved to the dead-letter queue. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    sessionRevokedWebhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id, the same on every attempt: deduplicate by it. */
+                "webhook-id": components["parameters"]["WebhookId"];
+                /** @description When this attempt was made, Unix seconds; refuse it when far from your clock (5 minutes, say). */
+                "webhook-timestamp": components["parameters"]["WebhookTimestamp"];
+                /** @description `v1,` and the base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed with the base64-decoded part of `WEBHOOK_SECRET` after `whsec_`. */
+                "webhook-signature": components["parameters"]["WebhookSignature"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SessionRevokedEvent"];
             };
         };
         responses: {

@@ -9,6 +9,8 @@ pub enum AuditKind {
     Login,
     RefreshReuse,
     Logout,
+    /// A session ended from its owner's list of sessions.
+    SessionRevoked,
     DeletionScheduled,
     DeletionCancelled,
     DeletionFinalized,
@@ -23,6 +25,7 @@ impl AuditKind {
             Self::Login => "login",
             Self::RefreshReuse => "refresh_reuse",
             Self::Logout => "logout",
+            Self::SessionRevoked => "session_revoked",
             Self::DeletionScheduled => "deletion_scheduled",
             Self::DeletionCancelled => "deletion_cancelled",
             Self::DeletionFinalized => "deletion_finalized",

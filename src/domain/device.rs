@@ -21,6 +21,13 @@ pub fn device_label(user_agent: &str) -> String {
     describe(user_agent).label("{browser} on {os}", UNKNOWN_DEVICE)
 }
 
+/// The label of a device this service recognises, or none: what a session
+/// keeps, so that a list of sessions can word the unknown its own way.
+pub fn known_label(user_agent: &str) -> Option<String> {
+    let device = describe(user_agent);
+    (device != Device::default()).then(|| device.label("{browser} on {os}", UNKNOWN_DEVICE))
+}
+
 /// Reads the browser and the operating system out of a User-Agent.
 pub fn describe(user_agent: &str) -> Device {
     Device {
@@ -129,6 +136,17 @@ mod tests {
             device_label("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"),
             "iPhone"
         );
+    }
+
+    #[test]
+    fn a_session_keeps_a_label_only_for_what_is_recognised() {
+        assert_eq!(known_label(CHROME_MAC).as_deref(), Some("Chrome on macOS"));
+        assert_eq!(
+            known_label("okhttp/4.12.0 (Android 14)").as_deref(),
+            Some("Android")
+        );
+        assert_eq!(known_label("curl/8.5.0"), None);
+        assert_eq!(known_label(""), None);
     }
 
     #[test]

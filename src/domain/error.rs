@@ -34,6 +34,8 @@ pub enum AppError {
     RouteNotFound,
     /// 404: no code is pending for the address (never sent, expired or used).
     NoPendingCode,
+    /// 404: the caller has no live session by that id (whoever else may).
+    SessionNotFound,
     /// 405: the path exists, the method does not.
     MethodNotAllowed { allow: Vec<&'static str> },
     /// 409: the resource exists or cannot change in its current state;
@@ -91,6 +93,7 @@ impl AppError {
             Self::ChallengeRequired => "challenge_required",
             Self::RouteNotFound => "route_not_found",
             Self::NoPendingCode => "no_pending_code",
+            Self::SessionNotFound => "session_not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Conflict { .. } => "conflict",
             Self::PayloadTooLarge { .. } => "payload_too_large",
@@ -144,6 +147,7 @@ impl AppError {
                         .into(),
                 ]
             }
+            Self::SessionNotFound => vec!["No such session".into()],
             Self::MethodNotAllowed { allow } => {
                 vec![format!("Method not allowed; use {}", allow.join(", "))]
             }
@@ -232,6 +236,7 @@ mod tests {
             AppError::ChallengeRequired,
             AppError::RouteNotFound,
             AppError::NoPendingCode,
+            AppError::SessionNotFound,
             AppError::MethodNotAllowed { allow: vec![] },
             AppError::PayloadTooLarge { limit: 1 },
             AppError::UnsupportedMediaType,

@@ -30,6 +30,9 @@ pub enum EventKind {
     DeletionScheduled,
     /// The account's personal data was erased. Data: `userId`.
     UserDeleted,
+    /// The user ended one session (a logout, or from their list of
+    /// sessions). Data: `userId`, `sessionId`.
+    SessionRevoked,
     /// The user signed out everywhere. Data: `userId`.
     SessionsRevokedAll,
 }
@@ -41,6 +44,7 @@ impl EventKind {
             Self::RegistrationCompleted => "user.registration_completed",
             Self::DeletionScheduled => "user.deletion_scheduled",
             Self::UserDeleted => "user.deleted",
+            Self::SessionRevoked => "session.revoked",
             Self::SessionsRevokedAll => "session.revoked_all",
         }
     }
@@ -76,6 +80,9 @@ struct Data<'a> {
     email: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scheduled_for: Option<&'a str>,
+    /// The `sid` of the session's tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_id: Option<&'a str>,
 }
 
 impl Event {
@@ -107,6 +114,7 @@ impl Event {
             user_id,
             email: None,
             scheduled_for: None,
+            session_id: None,
         }
     }
 
@@ -145,6 +153,19 @@ impl Event {
     pub fn user_deleted(rng: &mut impl Random, user_id: &str, at: DateTime<Utc>) -> Self {
         let data = Self::only_id(user_id);
         Self::new(rng, EventKind::UserDeleted, user_id, at, data)
+    }
+
+    pub fn session_revoked(
+        rng: &mut impl Random,
+        user_id: &str,
+        session_id: &str,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let data = Data {
+            session_id: Some(session_id),
+            ..Self::only_id(user_id)
+        };
+        Self::new(rng, EventKind::SessionRevoked, user_id, at, data)
     }
 
     pub fn sessions_revoked_all(rng: &mut impl Random, user_id: &str, at: DateTime<Utc>) -> Self {
@@ -294,6 +315,10 @@ mod tests {
         assert!(scheduled
             .payload
             .contains(r#""data":{"userId":"u1","scheduledFor":"2026-05-01T12:00:00.000Z"}"#));
+        assert_eq!(
+            Event::session_revoked(&mut Fixed, "u1", "s1", at()).payload,
+            r#"{"type":"session.revoked","timestamp":"2026-05-01T12:00:00.000Z","data":{"userId":"u1","sessionId":"s1"}}"#
+        );
         assert_eq!(
             Event::sessions_revoked_all(&mut Fixed, "u1", at())
                 .kind

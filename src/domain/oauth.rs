@@ -148,6 +148,7 @@ impl From<&AppError> for OAuthError {
             | AppError::PayloadTooLarge { .. }
             | AppError::UnsupportedMediaType
             | AppError::RouteNotFound
+            | AppError::SessionNotFound
             | AppError::MethodNotAllowed { .. } => "invalid_request",
             AppError::InvalidClient { .. } => "invalid_client",
             AppError::UnsupportedGrantType => "unsupported_grant_type",

@@ -21,6 +21,9 @@ pub enum Route {
     PatchMe,
     ScheduleDeletion,
     CancelDeletion,
+    ListSessions,
+    /// The session is the path's last segment (`{id}`).
+    RevokeSession,
     /// Test builds only: panics on purpose, to prove a panic still answers an envelope.
     #[cfg(feature = "fault-injection")]
     FaultPanic,
@@ -36,7 +39,8 @@ pub enum Route {
     FaultMemory,
 }
 
-/// Every route the service answers: method, exact path, handler.
+/// Every route the service answers: method, path, handler. A path segment
+/// written `{name}` matches any one non-empty segment; the rest match exactly.
 #[rustfmt::skip]
 pub const ROUTES: &[(&str, &str, Route)] = &[
     ("GET",    "/health",                              Route::Health),
@@ -54,7 +58,12 @@ pub const ROUTES: &[(&str, &str, Route)] = &[
     ("PATCH",  "/api/v1/users/me",                     Route::PatchMe),
     ("POST",   "/api/v1/users/me/deletion",            Route::ScheduleDeletion),
     ("DELETE", "/api/v1/users/me/deletion",            Route::CancelDeletion),
+    ("GET",    "/api/v1/users/me/sessions",            Route::ListSessions),
+    ("DELETE", SESSION_PATH,                           Route::RevokeSession),
 ];
+
+/// The path of one of the caller's sessions.
+pub const SESSION_PATH: &str = "/api/v1/users/me/sessions/{id}";
 
 /// Routes of test builds (`--features fault-injection`); none in a release build.
 #[cfg(feature = "fault-injection")]
@@ -87,9 +96,34 @@ fn all_routes() -> impl Iterator<Item = &'static (&'static str, &'static str, Ro
     ROUTES.iter().chain(TEST_ROUTES)
 }
 
+/// Whether `path` is one `pattern` describes.
+fn matches(pattern: &str, path: &str) -> bool {
+    let (mut want, mut got) = (pattern.split('/'), path.split('/'));
+    loop {
+        match (want.next(), got.next()) {
+            (None, None) => return true,
+            (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') && !g.is_empty() => {}
+            (Some(w), Some(g)) if w == g => {}
+            _ => return false,
+        }
+    }
+}
+
+/// The segment of `path` that `pattern`'s `{name}` matched.
+pub fn param<'a>(pattern: &str, name: &str, path: &'a str) -> Option<&'a str> {
+    if !matches(pattern, path) {
+        return None;
+    }
+    let placeholder = format!("{{{name}}}");
+    pattern
+        .split('/')
+        .zip(path.split('/'))
+        .find_map(|(w, g)| (w == placeholder).then_some(g))
+}
+
 pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
-    // Exact: methods are case-sensitive, and fetch already upper-cases the standard ones.
-    if let Some((_, _, route)) = all_routes().find(|(m, p, _)| *p == path && *m == method) {
+    // Methods are case-sensitive, and fetch already upper-cases the standard ones.
+    if let Some((_, _, route)) = all_routes().find(|(m, p, _)| matches(p, path) && *m == method) {
         return Ok(*route);
     }
     let allow = methods_for(path)?;
@@ -99,7 +133,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, AppError> {
 /// The methods a path answers (what `Allow` and a CORS preflight list).
 pub fn methods_for(path: &str) -> Result<Vec<&'static str>, AppError> {
     let allow: Vec<&'static str> = all_routes()
-        .filter(|(_, p, _)| *p == path)
+        .filter(|(_, p, _)| matches(p, path))
         .map(|(m, _, _)| *m)
         .collect();
     if allow.is_empty() {
@@ -166,6 +200,37 @@ mod tests {
         documented.sort();
         routed.sort();
         assert_eq!(documented, routed);
+    }
+
+    #[test]
+    fn a_named_segment_matches_one_segment_and_is_read_back() {
+        let id = "0f8e3a52-5198-4599-803e-771906343485";
+        let path = format!("/api/v1/users/me/sessions/{id}");
+        assert_eq!(resolve("DELETE", &path), Ok(Route::RevokeSession));
+        assert_eq!(param(SESSION_PATH, "id", &path), Some(id));
+        assert_eq!(
+            resolve("GET", &path),
+            Err(AppError::MethodNotAllowed {
+                allow: vec!["DELETE"]
+            })
+        );
+        assert_eq!(
+            resolve("GET", "/api/v1/users/me/sessions"),
+            Ok(Route::ListSessions)
+        );
+        for path in [
+            "/api/v1/users/me/sessions/",
+            "/api/v1/users/me/sessions/a/b",
+            "/api/v1/users/me/sessions//",
+            "/api/v1/users/me/other/x",
+        ] {
+            assert_eq!(
+                resolve("DELETE", path),
+                Err(AppError::RouteNotFound),
+                "{path}"
+            );
+            assert_eq!(param(SESSION_PATH, "id", path), None, "{path}");
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub fn of(err: &AppError) -> u16 {
         }
         AppError::Unauthorized(_) | AppError::InvalidClient { .. } => 401,
         AppError::ChallengeRequired => 403,
-        AppError::RouteNotFound | AppError::NoPendingCode => 404,
+        AppError::RouteNotFound | AppError::NoPendingCode | AppError::SessionNotFound => 404,
         AppError::MethodNotAllowed { .. } => 405,
         AppError::Conflict { .. } => 409,
         AppError::PayloadTooLarge { .. } => 413,
@@ -32,6 +32,7 @@ mod tests {
         assert_eq!(of(&AppError::validation("x")), 400);
         assert_eq!(of(&AppError::WrongCode { attempts_left: 2 }), 400);
         assert_eq!(of(&AppError::NoPendingCode), 404);
+        assert_eq!(of(&AppError::SessionNotFound), 404);
         assert_eq!(
             of(&AppError::Conflict {
                 code: "x",

@@ -2,6 +2,8 @@
 import type {
   ErrorResponse,
   SendOtpEmailRequest,
+  Session,
+  SessionsResponse,
   User,
   VerifyOtpEmailRequest,
   VerifyOtpEmailResponse,
@@ -18,4 +20,9 @@ function greet(res: VerifyOtpEmailResponse | ErrorResponse): string {
   return res.errors.join(", ");
 }
 
-export { greet };
+function devices(res: SessionsResponse): string[] {
+  return res.data.sessions.map((s: Session) =>
+    `${s.current ? "*" : " "} ${s.deviceLabel ?? "?"} ${[s.city, s.country].filter(Boolean).join(", ")}`);
+}
+
+export { devices, greet };

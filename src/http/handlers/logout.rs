@@ -1,5 +1,6 @@
-//! `POST /api/v1/auth/logout`: ends this session, or with `allSessions` every
-//! session of the user (and tells downstream services: `session.revoked_all`).
+//! `POST /api/v1/auth/logout`: ends the session of a refresh token, or with
+//! `allSessions` every session of the user (and tells downstream services:
+//! `session.revoked`, `session.revoked_all`).
 
 use serde::Serialize;
 use worker::{Request, Response};
@@ -12,12 +13,13 @@ use crate::domain::requests::LogoutRequest;
 use crate::domain::token::TokenUse;
 use crate::http::context::RequestCtx;
 use crate::http::{auth, respond};
-use crate::storage::units::logout;
+use crate::storage::units::logout::{self, Logout};
 
+/// The `data` of a logout, and of ending one session from the list.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct LoggedOut {
-    revoked_sessions: usize,
+pub(super) struct LoggedOut {
+    pub(super) revoked_sessions: usize,
 }
 
 pub async fn handle(req: Request, ctx: &RequestCtx) -> Result<Response, AppError> {
@@ -41,24 +43,27 @@ pub async fn handle(req: Request, ctx: &RequestCtx) -> Result<Response, AppError
         }
         (None, false) => return Err(AppError::validation("refreshToken is required")),
     };
-    // Logging out everywhere tells downstream services (same batch).
-    let revoked_all = session_id
-        .is_none()
-        .then(|| Event::sessions_revoked_all(&mut OsRandom, &access.sub, ctx.now));
+    // Downstream services are told in the same batch: one session ended, or all.
+    let event = match &session_id {
+        Some(session) => Event::session_revoked(&mut OsRandom, &access.sub, session, ctx.now),
+        None => Event::sessions_revoked_all(&mut OsRandom, &access.sub, ctx.now),
+    };
     // The caller's own session must be live: a signature and an expiry alone
     // would let the access token of an ended session end every other one.
     let revoked = logout::logout(
         &ctx.db()?,
-        &access.sub,
-        &access.sid,
-        session_id.as_deref(),
-        &ctx.timestamp(),
-        revoked_all.as_ref(),
+        &Logout {
+            user_id: &access.sub,
+            caller_session: &access.sid,
+            target: session_id.as_deref(),
+            now: &ctx.timestamp(),
+            event: &event,
+        },
     )
     .await?
     .ok_or(auth::SESSION_ENDED)?;
-    if let Some(event) = &revoked_all {
-        ctx.publish(event);
+    if revoked > 0 {
+        ctx.publish(&event);
     }
     ctx.audit(
         AuditEvent::new(AuditKind::Logout)

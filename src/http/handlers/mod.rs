@@ -14,6 +14,7 @@ mod oauth_token;
 pub mod openapi;
 mod refresh_token;
 mod send_otp_email;
+mod sessions;
 mod users_me;
 mod verify_otp_email;
 
@@ -50,6 +51,8 @@ pub async fn dispatch(route: Route, req: Request, ctx: &RequestCtx) -> Result<Re
         Route::PatchMe => users_me::patch(req, ctx).await,
         Route::ScheduleDeletion => account_deletion::schedule(req, ctx).await,
         Route::CancelDeletion => account_deletion::cancel(req, ctx).await,
+        Route::ListSessions => sessions::list(req, ctx).await,
+        Route::RevokeSession => sessions::revoke(req, ctx).await,
         #[cfg(feature = "fault-injection")]
         Route::FaultPanic => faults::panic(ctx),
         #[cfg(feature = "fault-injection")]

@@ -22,6 +22,7 @@ use crate::domain::ids::{random_hex, uuid_v4, OsRandom};
 use crate::domain::limits::{client_network, Keys};
 use crate::domain::otp::{CodeRefusal, PendingCodes};
 use crate::domain::requests::VerifyOtpRequest;
+use crate::domain::session_list::LoginOrigin;
 use crate::domain::token::REFRESH_TTL_SECONDS;
 use crate::http::context::RequestCtx;
 use crate::http::respond;
@@ -150,6 +151,12 @@ impl Verify<'_> {
                 .email_hash(&config.keys.audit_tag("email", self.email.as_str()))
                 .detail(session_id.clone()),
         )?;
+        let whence = &ctx.whence;
+        let origin = LoginOrigin::of(
+            &whence.user_agent,
+            whence.country.as_deref(),
+            whence.city.as_deref(),
+        );
         let new_user_id = uuid_v4(rng);
         let created = Event::user_created(rng, &new_user_id, self.email, ctx.now);
         let login = Login {
@@ -162,6 +169,7 @@ impl Verify<'_> {
                 refresh_jti: &refresh_jti,
                 created_at: &at,
                 expires_at: &expires_at,
+                origin: &origin,
             },
             audit: &audit,
             created: &created,

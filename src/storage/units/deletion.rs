@@ -86,8 +86,10 @@ fn finalize_batch(
             text(RevokeReason::AccountDeleted.as_str()),
         ]);
         format!(
-            "UPDATE sessions SET revoked_at = {at}, revoked_reason = {reason}
-             WHERE user_id = {id} AND revoked_at IS NULL AND {}",
+            "UPDATE sessions SET revoked_at = COALESCE(revoked_at, {at}),
+                 revoked_reason = COALESCE(revoked_reason, {reason}),
+                 device_label = NULL, country = NULL, city = NULL
+             WHERE user_id = {id} AND {}",
             finalized_now(p, id, now)
         )
     }));
@@ -114,7 +116,8 @@ fn finalize_batch(
 }
 
 /// Erases the personal data of an account that is still pending and due, and
-/// only then revokes its sessions, drops its pending code, records the audit
+/// only then revokes its sessions (and forgets the devices and places they
+/// were opened from), drops its pending code, records the audit
 /// event and writes `deleted` (`user.deleted`) to the outbox. Returns whether
 /// this call finalised it.
 pub async fn finalize(
@@ -140,4 +143,54 @@ pub async fn finalize(
 pub async fn purge_expired_codes(db: &Db, before_ms: i64) -> Result<(), AppError> {
     db.run(otp_codes::purge_expired(before_ms), "otp_codes purge")
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::OsRandom;
+    use crate::storage::testing::Sqlite;
+
+    const NOW: &str = "2026-05-01T12:00:00.000Z";
+
+    #[test]
+    fn a_finalised_account_keeps_no_device_or_place_of_its_sessions() {
+        let db = Sqlite::migrated();
+        db.query(&format!(
+            "INSERT INTO users (id, email, account_deletion_status, account_deletion_scheduled_for,
+                 created_at, updated_at)
+             VALUES ('u1', 'u1@example.com', 'pending', '2026-04-01T00:00:00.000Z', '{NOW}', '{NOW}')"
+        ));
+        for (id, revoked) in [("live", "NULL"), ("ended", "'2026-04-02T00:00:00.000Z'")] {
+            db.query(&format!(
+                "INSERT INTO sessions (id, user_id, refresh_jti, created_at, expires_at,
+                     revoked_at, revoked_reason, device_label, country, city)
+                 VALUES ('{id}', 'u1', 'j-{id}', '{NOW}', '2026-06-01T00:00:00.000Z', {revoked},
+                     CASE WHEN {revoked} IS NULL THEN NULL ELSE 'logout' END,
+                     'Chrome on macOS', 'TR', 'Istanbul')"
+            ));
+        }
+        let account = DueAccount {
+            id: "u1".into(),
+            email: "u1@example.com".into(),
+            tombstone: "tomb".into(),
+        };
+        let at = chrono::DateTime::parse_from_rfc3339(NOW).unwrap().into();
+        let deleted = Event::user_deleted(&mut OsRandom, "u1", at);
+        let (batch, erased) = finalize_batch(&account, NOW, &deleted);
+        assert!(db.run(&batch).unwrap().returned(erased).unwrap());
+        let rows = db.query(
+            "SELECT id, revoked_at, revoked_reason, device_label, country, city
+             FROM sessions ORDER BY id",
+        );
+        assert_eq!(
+            rows,
+            [
+                serde_json::json!({"id": "ended", "revoked_at": "2026-04-02T00:00:00.000Z",
+                    "revoked_reason": "logout", "device_label": null, "country": null, "city": null}),
+                serde_json::json!({"id": "live", "revoked_at": NOW,
+                    "revoked_reason": "account_deleted", "device_label": null, "country": null, "city": null}),
+            ]
+        );
+    }
 }

@@ -287,6 +287,7 @@ mod tests {
     use super::*;
     use crate::domain::audit::AuditKind;
     use crate::domain::otp::PendingCode;
+    use crate::domain::session_list::LoginOrigin;
     use crate::storage::testing::Sqlite;
 
     const NOW: i64 = 1_800_000_000_000;
@@ -297,6 +298,7 @@ mod tests {
         keys: Keys,
         policy: OtpPolicy,
         limits: EmailLimits,
+        origin: LoginOrigin,
     }
 
     impl World {
@@ -306,6 +308,11 @@ mod tests {
                 keys: Keys::new("owner@example.com", "net-1"),
                 policy: OtpPolicy::default(),
                 limits: EmailLimits::default(),
+                origin: LoginOrigin {
+                    device_label: Some("Chrome on macOS".into()),
+                    country: Some("TR".into()),
+                    city: None,
+                },
             }
         }
 
@@ -352,6 +359,7 @@ mod tests {
                     refresh_jti: ["jti_1", "jti_2"][n],
                     created_at: AT,
                     expires_at: "2027-02-15T08:00:00.000Z",
+                    origin: &self.origin,
                 },
                 audit,
                 created,
@@ -391,10 +399,11 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        let sessions =
+            db.query("SELECT device_label, country, city FROM sessions WHERE user_id = 'usr_1'");
         assert_eq!(
-            db.query("SELECT 1 FROM sessions WHERE user_id = 'usr_1'")
-                .len(),
-            1
+            sessions,
+            [serde_json::json!({"device_label": "Chrome on macOS", "country": "TR", "city": null})]
         );
         assert_eq!(
             db.query("SELECT 1 FROM audit_events WHERE user_id = 'usr_1'")
