@@ -22,3 +22,7 @@ bash scripts/build.sh
 
 log "end-to-end tests (workerd via Miniflare and wrangler dev)"
 node --test --test-concurrency=1 tests/e2e/
+
+log "client package (client/): built, then run against the worker"
+node client/scripts/build.mjs
+node --test --test-concurrency=1 client/test/*.test.mjs
