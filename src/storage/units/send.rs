@@ -6,7 +6,7 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
 use crate::domain::limits::{BudgetPolicy, EmailLimits, Keys, Refusal};
-use crate::domain::otp::{OtpPolicy, PendingCode};
+use crate::domain::otp::{OtpPolicy, Path, PendingCode};
 use crate::storage::batch::{Batch, Results, Slot, StatementResult};
 use crate::storage::statement::Written;
 use crate::storage::tables::rate_limits::{self, KeyedCounter, NotLocked, SendGate};
@@ -47,7 +47,8 @@ struct AdmitSlots {
 }
 
 fn admit_batch(r: &SendRequest<'_>) -> Result<(Batch, AdmitSlots), AppError> {
-    let lock = NotLocked::new(r.keys, r.limits, r.budget, r.now_ms);
+    // What would refuse the owner's attempts refuses the send.
+    let lock = NotLocked::new(r.keys, r.limits, r.budget, Path::Owner { login: "" }, r.now_ms);
     let gate = SendGate {
         keys: r.keys,
         limits: r.limits,
@@ -61,7 +62,7 @@ fn admit_batch(r: &SendRequest<'_>) -> Result<(Batch, AdmitSlots), AppError> {
     let cooldown = batch.push(rate_limits::take_cooldown(&gate));
     batch.push_after(
         cooldown,
-        otp_codes::insert_if_admitted(r.email, r.code, r.otp, r.now_ms),
+        otp_codes::insert_if_admitted(r.email, r.code, r.challenge_passed, r.otp, r.now_ms),
     )?;
     batch.push(rate_limits::count_sends(r.keys, r.now_ms));
     Ok((
@@ -196,6 +197,7 @@ mod tests {
         PendingCode {
             id: id.into(),
             hash: format!("hash-{id}"),
+            login: Some(format!("login-{id}")),
         }
     }
 
