@@ -11,8 +11,8 @@ use serde::Serialize;
 use super::discovery::{EMAIL_OTP_GRANT_TYPE, REFRESH_TOKEN_GRANT_TYPE};
 use super::email::EmailAddress;
 use super::error::AppError;
-use super::otp::OtpCode;
 use super::login_id::LoginId;
+use super::otp::OtpCode;
 use super::requests::{RefreshTokenRequest, VerifyOtpRequest, MAX_TOKEN_LEN};
 
 /// Parameters a client uses to authenticate itself (RFC 6749 §2.3.1, RFC 7523);

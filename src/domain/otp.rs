@@ -283,11 +283,15 @@ impl LedgerSnapshot {
         let owner_budget_spent = limits
             .owner_budget_spent_until(self.counters.address_owner_failures.as_ref(), now_ms)
             .is_some();
+        // Without a login id, the address's newest codes; with one, that
+        // login's (of which there are never more than `LIVE_CODES`).
+        let live = self
+            .unexpired
+            .iter()
+            .filter(|u| path.covers(&u.code))
+            .take(LIVE_CODES);
         PendingCodes {
-            codes: self
-                .unexpired
-                .iter()
-                .filter(|u| path.covers(&u.code))
+            codes: live
                 .filter(|u| match path {
                     Path::Anonymous => u.attempts < policy.max_attempts,
                     Path::Owner { .. } => {
@@ -296,7 +300,6 @@ impl LedgerSnapshot {
                     }
                 })
                 .map(|u| u.code.clone())
-                .take(LIVE_CODES)
                 .collect(),
         }
     }
@@ -315,12 +318,17 @@ impl CodeRefusal {
         if let Some(until) = limits.verify_locked_until(&snapshot.counters, budget, path, now_ms) {
             return Self::LockedOut { until };
         }
-        if !snapshot.usable(policy, limits, path, now_ms).codes.is_empty() {
+        if !snapshot
+            .usable(policy, limits, path, now_ms)
+            .codes
+            .is_empty()
+        {
             // Usable codes, yet not counted: a concurrent request changed the
             // ledger between the attempt and the read. Not pending, not a guess.
             return Self::NotPending;
         }
-        if snapshot.unexpired.is_empty() {
+        // Another login's codes are none of this attempt's business.
+        if !snapshot.unexpired.iter().any(|u| path.covers(&u.code)) {
             Self::NotPending
         } else {
             Self::Exhausted
@@ -521,7 +529,10 @@ mod tests {
         };
         // Strangers spent every anonymous attempt on the owner's code.
         let mut snapshot = LedgerSnapshot {
-            unexpired: vec![unexpired("mine", 5, 0, false), unexpired("theirs", 0, 5, false)],
+            unexpired: vec![
+                unexpired("mine", 5, 0, false),
+                unexpired("theirs", 0, 5, false),
+            ],
             counters: Counters::default(),
         };
         assert_eq!(ids(&snapshot, Path::Anonymous), vec!["theirs"]);

@@ -138,7 +138,7 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         AuditEvent::new(AuditKind::CodeSent)
             .email_hash(&config.keys.audit_tag("email", email.as_str())),
     )?;
-    send::activate(&db, email, &issued.pending.id, &ctx.timestamp(), &sent).await?;
+    send::activate(&db, email, &issued.pending, &ctx.timestamp(), &sent).await?;
 
     respond::ok(
         200,

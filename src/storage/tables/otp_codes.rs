@@ -10,18 +10,36 @@ use crate::domain::limits::{Counter, Keys};
 use crate::domain::otp::{LedgerSnapshot, OtpPolicy, Path, PendingCode, Unexpired, LIVE_CODES};
 use crate::storage::statement::{int, opt_text, text, Param, Params, Statement, Written};
 
-/// The SQL condition "usable": unused, unexpired, attempts left.
-fn usable(p: &mut Params, policy: &OtpPolicy, now_ms: i64) -> String {
-    let [now, max] = p.bind_all([int(now_ms), int(i64::from(policy.max_attempts))]);
-    format!("consumed_by IS NULL AND expires_at > {now} AND attempts < {max}")
+/// The SQL condition "usable without a login id": one of the address's
+/// `LIVE_CODES` newest unused, unexpired codes, with attempts left. Codes
+/// strangers asked for push the owner's out of this path, never out of its
+/// login's (`usable_on`).
+fn usable(p: &mut Params, email: Param, policy: &OtpPolicy, now_ms: i64) -> String {
+    let [now, max, live] = p.bind_all([
+        int(now_ms),
+        int(i64::from(policy.max_attempts)),
+        int(LIVE_CODES as i64),
+    ]);
+    format!(
+        "consumed_by IS NULL AND expires_at > {now} AND attempts < {max}
+         AND code_id IN (SELECT code_id FROM otp_codes WHERE email = {email}
+                         AND consumed_by IS NULL AND expires_at > {now}
+                         ORDER BY issued_at DESC LIMIT {live})"
+    )
 }
 
 /// The SQL condition "usable on the attempt's path" (`LedgerSnapshot::usable`):
 /// for a login, its own codes with owner attempts left, and once the owner
 /// budget is spent only those sent after a challenge.
-fn usable_on(p: &mut Params, policy: &OtpPolicy, now_ms: i64, lock: &NotLocked<'_>) -> String {
+fn usable_on(
+    p: &mut Params,
+    email: Param,
+    policy: &OtpPolicy,
+    now_ms: i64,
+    lock: &NotLocked<'_>,
+) -> String {
     match lock.path() {
-        Path::Anonymous => usable(p, policy, now_ms),
+        Path::Anonymous => usable(p, email, policy, now_ms),
         Path::Owner { login } => {
             let [now, max, login] = p.bind_all([
                 int(now_ms),
@@ -75,14 +93,23 @@ pub(in crate::storage) fn activate(email: &EmailAddress, code_id: &str) -> State
     )
 }
 
-/// Retires all but the newest `LIVE_CODES` delivered codes of the address.
-pub(in crate::storage) fn retire_all_but_newest(email: &EmailAddress) -> Statement<Written> {
+/// Retires all but the newest `LIVE_CODES` delivered codes of a login (its
+/// tag, or codes sent without one): a stranger's sends never retire the
+/// owner's code, they only push it out of the path without a login id.
+pub(in crate::storage) fn retire_all_but_newest(
+    email: &EmailAddress,
+    login: Option<&str>,
+) -> Statement<Written> {
     Statement::new(
         "UPDATE otp_codes SET consumed_by = 'retired'
-         WHERE email = ?1 AND consumed_by IS NULL AND code_id NOT IN
-           (SELECT code_id FROM otp_codes WHERE email = ?1 AND consumed_by IS NOT 'unsent'
-            ORDER BY issued_at DESC LIMIT ?2)",
-        vec![text(email.as_str()), int(LIVE_CODES as i64)],
+         WHERE email = ?1 AND login_id IS ?3 AND consumed_by IS NULL AND code_id NOT IN
+           (SELECT code_id FROM otp_codes WHERE email = ?1 AND login_id IS ?3
+            AND consumed_by IS NOT 'unsent' ORDER BY issued_at DESC LIMIT ?2)",
+        vec![
+            text(email.as_str()),
+            int(LIVE_CODES as i64),
+            opt_text(login),
+        ],
     )
 }
 
@@ -119,7 +146,7 @@ pub(in crate::storage) fn newest_usable(
         format!(
             "SELECT code_id AS id, code_hash AS hash, login_id AS login FROM otp_codes
              WHERE email = {email} AND {} ORDER BY issued_at DESC LIMIT 1",
-            usable(p, policy, now_ms)
+            usable(p, email, policy, now_ms)
         )
     })
 }
@@ -159,7 +186,7 @@ pub(in crate::storage) fn attempt(
 ) -> Statement<Attempts> {
     Statement::compose(|p| {
         let email_p = p.bind(text(email.as_str()));
-        let usable_now = usable_on(p, policy, now_ms, lock);
+        let usable_now = usable_on(p, email_p, policy, now_ms, lock);
         // Each path spends its own attempts (`attempts` AS the returned name).
         let spent = match lock.path() {
             Path::Anonymous => "attempts",
@@ -179,7 +206,7 @@ pub(in crate::storage) fn attempt(
                 let newest = format!(
                     "{seen} = (SELECT code_id FROM otp_codes WHERE email = {email_p} AND {}
                                ORDER BY issued_at DESC LIMIT 1)",
-                    usable_on(p, policy, now_ms, lock)
+                    usable_on(p, email_p, policy, now_ms, lock)
                 );
                 ("last_attempt_by", p.bind(text(token)), newest)
             }

@@ -86,8 +86,6 @@ impl<'a> NotLocked<'a> {
     }
 }
 
-
-
 /// A failure counter and the rule it runs by.
 struct FailureCounter<'a> {
     key: &'a str,

@@ -161,10 +161,12 @@ fn wrong_attempt_outcome<S: StatementResult>(
         .map(|a| a.attempts)
         .max();
     let snapshot = attempt.snapshot(results, slots.ledger)?;
-    let locked =
-        attempt
-            .limits
-            .verify_locked_until(&snapshot.counters, attempt.budget, attempt.path, attempt.now_ms);
+    let locked = attempt.limits.verify_locked_until(
+        &snapshot.counters,
+        attempt.budget,
+        attempt.path,
+        attempt.now_ms,
+    );
     let usable = attempt.usable(&snapshot);
     Ok(match (locked, counted) {
         (Some(until), Some(_)) => WrongAttempt::LockedNow { until },
@@ -561,7 +563,10 @@ mod tests {
             db.run(&batch).unwrap();
         }
         let attempts = db.query("SELECT attempts, owner_attempts FROM otp_codes");
-        assert_eq!(attempts[0]["attempts"], i64::from(world.policy.max_attempts));
+        assert_eq!(
+            attempts[0]["attempts"],
+            i64::from(world.policy.max_attempts)
+        );
         // The owner's own typo counts on the owner path and the owner budget…
         let owner = world.owner_attempt("mine");
         let (batch, slots) = wrong_attempt_batch(&owner, &seen.on(owner.path), "typo");
