@@ -204,8 +204,9 @@ async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without
     },
     sendOtp: (email, extra = {}, headers = {}) =>
       call("POST", "/api/v1/auth/send-otp-email", { email, ...extra }, headers),
-    verifyOtp: (email, code, headers = {}) =>
-      call("POST", "/api/v1/auth/verify-otp-email", { email, code }, headers),
+    /** `extra`: more body fields (`loginId`). */
+    verifyOtp: (email, code, headers = {}, extra = {}) =>
+      call("POST", "/api/v1/auth/verify-otp-email", { email, code, ...extra }, headers),
     /** Sends a code and reads it from the mailbox, as a user would. */
     async requestCode(email, extra, headers) {
       const res = await app.sendOtp(email, extra, headers);

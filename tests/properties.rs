@@ -153,6 +153,7 @@ proptest! {
             failures_before_lockout: failures,
             lockout_seconds: lockout,
             daily_failure_budget: budget,
+            owner_failure_budget: budget,
         };
         let now = DateTime::from_timestamp(1_780_000_000, 0).unwrap();
         let now_ms = now.timestamp_millis();
@@ -174,6 +175,7 @@ proptest! {
             address_sends: c,
             address_daily_sends: c,
             address_failures: c,
+            address_owner_failures: c,
         };
         let still_read = limits.send_refusal(&every, BudgetPolicy::Lock, now_ms).is_some();
         prop_assert!(!(purged && still_read), "{counter:?} {limits:?}");

@@ -445,13 +445,18 @@ export interface components {
             locale?: string | null;
             /** @description A Cloudflare Turnstile token. Needed only after this endpoint answered 403 with the challenge message: the address is under sustained guessing (its daily failure budget is spent) and Turnstile is configured. Web apps render the Turnstile widget with the site key and send the token it returns; mobile apps render it in a web view. Ignored otherwise. */
             turnstileToken?: string | null;
+            /** @description The `loginId` an earlier send returned, to keep it for this resend: the code of either mail then signs in with it. Without it, the send returns a new one. */
+            loginId?: string;
         };
         CodeSent: {
             /** @description Seconds the code lives */
             expiresIn: number;
+            /** @description Digits in the code: `OTP_LENGTH`, or 8 when the send needed a solved challenge (the address is under attack) */
             codeLength: number;
             /** @description Seconds before another code can be requested */
             resendAfter: number;
+            /** @description Opaque id of this login: send it back with `verify-otp-email` (and with a resend). Attempts that carry it are counted on this login alone. Keep it in the client that asked, nowhere else; it is no credential (a code is still needed). */
+            loginId?: string;
         };
         SendOtpEmailResponse: {
             /** @constant */
@@ -465,8 +470,10 @@ export interface components {
         VerifyOtpEmailRequest: {
             /** Format: email */
             email: string;
-            /** @description Exactly `OTP_LENGTH` digits */
+            /** @description Exactly `OTP_LENGTH` digits, or 8 for a code sent after a solved challenge (the send's `codeLength` says which) */
             code: string;
+            /** @description The `loginId` a send returned. With it, a wrong code counts on that login's codes alone, apart from anyone else's guesses at the address, so strangers guessing cannot make your code fail; without it, the attempt is counted against every code of the address, as before. */
+            loginId?: string;
         };
         SessionTokens: {
             /** @description An RFC 9068 JWT access token: header `alg: EdDSA` (or `ES256`, `JWT_ALGORITHM`), `typ: at+jwt`, `kid`; claims `iss`, `exp`, `aud`, `sub`, `client_id`, `iat`, `jti`, `scope`, `sid`, `roles`, `token_use: access`. Other services verify it against the JWK Set. */
@@ -926,7 +933,7 @@ export interface components {
             email: string;
             /** @description The code from the email (`OTP_LENGTH` digits). */
             code: string;
-            /** @description Reserved for a later login flow; accepted and ignored today. */
+            /** @description Optional: the `loginId` the send returned (as `verify-otp-email` takes it). */
             login_id?: string;
             /** @description Optional (public clients). When sent, it must be `TOKEN_CLIENT_ID`, the client the tokens name; any other is `invalid_client`. */
             client_id?: string;

@@ -48,6 +48,11 @@ pub(super) fn email_limits(s: &mut Settings) -> EmailLimits {
             defaults.daily_failure_budget,
             1..=100_000,
         ),
+        owner_failure_budget: s.number(
+            "LOGIN_DAILY_OWNER_FAILURE_BUDGET",
+            defaults.owner_failure_budget,
+            1..=100_000,
+        ),
         failures_before_lockout: s.number(
             "LOGIN_FAILURES_BEFORE_LOCKOUT",
             defaults.failures_before_lockout,

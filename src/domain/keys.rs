@@ -88,6 +88,12 @@ impl PurposeKeys {
             .tag("address-network", &format!("{email}\0{network}"))
     }
 
+    /// What storage keeps of a login id: a tag bound to its address, so the
+    /// id alone names no row and a read of the table yields no usable id.
+    pub fn login_tag(&self, email: &str, login_id: &str) -> String {
+        self.limits.tag("login", &format!("{email}\0{login_id}"))
+    }
+
     /// The audit trail's hash of a value (`"email"`, `"ip"`).
     pub fn audit_tag(&self, kind: &str, value: &str) -> String {
         self.audit.tag(kind, value)

@@ -12,6 +12,16 @@
 //! after the failure that set it, and failures refused during a lock are not
 //! counted (so they cannot extend it).
 //!
+//! An attempt that carries the login id its send returned (the owner's
+//! client) is counted apart (`otp::Path::Owner`): on that login's codes and
+//! against the address's *owner budget*, so strangers' guesses without it
+//! never spend the owner's code, and the anonymous budget never locks it.
+//! Strangers can get login ids of their own only by asking for codes; once
+//! the owner budget is spent, only codes sent after a solved challenge (eight
+//! digits) take attempts with a login id. With Turnstile, a spent budget or
+//! per-address cap asks a sender for a challenge instead of refusing: whoever
+//! floods an address, its owner can still get a code and sign in.
+//!
 //! Per address (counted in D1, exact across locations, because an attacker can
 //! spread requests over the world). Per client network, coarsely, the Workers
 //! rate-limiting binding floods (counted per location, where a local count is
@@ -20,6 +30,7 @@
 use std::net::IpAddr;
 
 use super::error::AppError;
+use super::otp::Path;
 
 /// How the per-address limits are set; read once from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +52,9 @@ pub struct EmailLimits {
     /// Wrong codes (weighted by live codes) for one address per day, from all
     /// networks together; spent, the address needs a challenge or is locked.
     pub daily_failure_budget: u32,
+    /// Wrong codes with a login id for one address per day; spent, a send
+    /// needs a challenge (or is refused) and only challenged codes take them.
+    pub owner_failure_budget: u32,
 }
 
 impl Default for EmailLimits {
@@ -53,6 +67,7 @@ impl Default for EmailLimits {
             failures_before_lockout: 10,
             lockout_seconds: 900,
             daily_failure_budget: 15,
+            owner_failure_budget: 5,
         }
     }
 }
@@ -104,6 +119,7 @@ pub struct Keys {
     pub address_sends: String,
     pub address_daily_sends: String,
     pub address_failures: String,
+    pub address_owner_failures: String,
 }
 
 impl Keys {
@@ -115,6 +131,7 @@ impl Keys {
             address_sends: format!("address-sends:{address}"),
             address_daily_sends: format!("address-day-sends:{address}"),
             address_failures: format!("address-failures:{address}"),
+            address_owner_failures: format!("address-owner-failures:{address}"),
         }
     }
 }
@@ -136,6 +153,7 @@ pub struct Counters {
     pub address_sends: Option<Counter>,
     pub address_daily_sends: Option<Counter>,
     pub address_failures: Option<Counter>,
+    pub address_owner_failures: Option<Counter>,
 }
 
 /// Seconds until `until_ms`, rounded up, at least 1: the `Retry-After` value.
@@ -178,6 +196,20 @@ impl EmailLimits {
         (c.count >= i64::from(self.daily_failure_budget) && until > now_ms).then_some(until)
     }
 
+    /// If the address's owner budget is spent now, until when.
+    pub fn owner_budget_spent_until(&self, failures: Option<&Counter>, now_ms: i64) -> Option<i64> {
+        let c = failures?;
+        let until = c.updated_at + BUDGET_WINDOW_MS;
+        (c.count >= i64::from(self.owner_failure_budget) && until > now_ms).then_some(until)
+    }
+
+    /// If the address's hourly send cap (all networks) is reached now, until when.
+    pub fn address_capped_until(&self, sends: Option<&Counter>, now_ms: i64) -> Option<i64> {
+        let c = sends?;
+        let until = c.window_start + WINDOW_MS;
+        (until > now_ms && c.count >= i64::from(self.address_sends_per_hour)).then_some(until)
+    }
+
     /// If the address's daily send cap is reached now, until when.
     pub fn daily_capped_until(&self, sends: Option<&Counter>, now_ms: i64) -> Option<i64> {
         let c = sends?;
@@ -186,33 +218,43 @@ impl EmailLimits {
     }
 
     /// Whether a send needs a solved challenge before anything else is asked:
-    /// the address's budget is spent or its daily sends are used up, and
-    /// there is a challenge to offer (under `Lock` they refuse instead).
+    /// either budget of the address is spent or its sends (hourly or daily,
+    /// all networks) are used up, and there is a challenge to offer (under
+    /// `Lock` they refuse instead). A challenged send mails a longer code.
     pub fn challenge_needed(&self, counters: &Counters, policy: BudgetPolicy, now_ms: i64) -> bool {
         policy == BudgetPolicy::Challenge
-            && (self
-                .budget_spent_until(counters.address_failures.as_ref(), now_ms)
-                .is_some()
-                || self
-                    .daily_capped_until(counters.address_daily_sends.as_ref(), now_ms)
-                    .is_some())
+            && [
+                self.budget_spent_until(counters.address_failures.as_ref(), now_ms),
+                self.owner_budget_spent_until(counters.address_owner_failures.as_ref(), now_ms),
+                self.daily_capped_until(counters.address_daily_sends.as_ref(), now_ms),
+                self.address_capped_until(counters.address_sends.as_ref(), now_ms),
+            ]
+            .iter()
+            .any(Option::is_some)
     }
 
-    /// Whether attempts on codes are refused now, and until when.
+    /// Whether attempts on `path` are refused now, and until when. The
+    /// network lock always holds (it is the requester's own). Without a login
+    /// id, a spent address budget locks the attempt. With one, only where
+    /// there is no challenge to offer (`Lock`) do the budgets lock it: with
+    /// Turnstile the owner's login goes on (the owner budget bounds it per
+    /// code, `LedgerSnapshot::usable`).
     pub fn verify_locked_until(
         &self,
         counters: &Counters,
         policy: BudgetPolicy,
+        path: Path<'_>,
         now_ms: i64,
     ) -> Option<i64> {
         let network = self.network_locked_until(counters.failures.as_ref(), now_ms);
-        let budget = match policy {
-            BudgetPolicy::Lock => {
-                self.budget_spent_until(counters.address_failures.as_ref(), now_ms)
-            }
-            BudgetPolicy::Challenge => None,
+        let budget = self.budget_spent_until(counters.address_failures.as_ref(), now_ms);
+        let owner = self.owner_budget_spent_until(counters.address_owner_failures.as_ref(), now_ms);
+        let address = match (path, policy) {
+            (Path::Anonymous, _) => budget,
+            (Path::Owner { .. }, BudgetPolicy::Lock) => budget.max(owner),
+            (Path::Owner { .. }, BudgetPolicy::Challenge) => None,
         };
-        network.max(budget)
+        network.max(address)
     }
 
     /// Why a send was refused, given the counters as they were before it.
@@ -224,7 +266,9 @@ impl EmailLimits {
         policy: BudgetPolicy,
         now_ms: i64,
     ) -> Option<Refusal> {
-        if let Some(until) = self.verify_locked_until(counters, policy, now_ms) {
+        // A send is refused by what would refuse its owner's attempts.
+        let owner = Path::Owner { login: "" };
+        if let Some(until) = self.verify_locked_until(counters, policy, owner, now_ms) {
             return Some(Refusal::LockedOut { until });
         }
         if let Some(c) = counters.cooldown {
@@ -239,7 +283,11 @@ impl EmailLimits {
             (until > now_ms && c.count >= i64::from(cap)).then_some(Refusal::HourlyCap { until })
         };
         capped(counters.sends, self.sends_per_hour)
-            .or_else(|| capped(counters.address_sends, self.address_sends_per_hour))
+            .or_else(|| match policy {
+                // With a challenge to offer, the caller asks for it instead.
+                BudgetPolicy::Challenge => None,
+                BudgetPolicy::Lock => capped(counters.address_sends, self.address_sends_per_hour),
+            })
             .or_else(|| match policy {
                 // With a challenge to offer, the caller asks for it instead.
                 BudgetPolicy::Challenge => None,
@@ -419,12 +467,20 @@ mod tests {
             address_failures: counter(NOW - 5_000_000, 15, NOW - 1_000),
             ..Counters::default()
         };
+        let (anonymous, owner) = (Path::Anonymous, Path::Owner { login: "l" });
+        for policy in [BudgetPolicy::Lock, BudgetPolicy::Challenge] {
+            assert_eq!(
+                limits.verify_locked_until(&spent, policy, anonymous, NOW),
+                Some(NOW - 1_000 + BUDGET_WINDOW_MS)
+            );
+        }
         assert_eq!(
-            limits.verify_locked_until(&spent, BudgetPolicy::Lock, NOW),
+            limits.verify_locked_until(&spent, BudgetPolicy::Lock, owner, NOW),
             Some(NOW - 1_000 + BUDGET_WINDOW_MS)
         );
+        // With Turnstile, strangers' guesses never lock the owner's login.
         assert_eq!(
-            limits.verify_locked_until(&spent, BudgetPolicy::Challenge, NOW),
+            limits.verify_locked_until(&spent, BudgetPolicy::Challenge, owner, NOW),
             None
         );
         assert_eq!(

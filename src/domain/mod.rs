@@ -16,6 +16,7 @@ pub mod fields;
 pub mod ids;
 pub mod keys;
 pub mod limits;
+pub mod login_id;
 pub mod oauth;
 pub mod otp;
 pub mod otp_message;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::discovery::{EMAIL_OTP_GRANT_TYPE, REFRESH_TOKEN_GRANT_TYPE};
 use super::email::EmailAddress;
 use super::error::AppError;
+use super::login_id::LoginId;
 use super::otp::OtpCode;
 use super::requests::{RefreshTokenRequest, VerifyOtpRequest, MAX_TOKEN_LEN};
 
@@ -23,7 +24,7 @@ const CLIENT_CREDENTIALS: [&str; 3] =
 #[derive(Debug)]
 pub enum TokenRequest {
     /// `urn:allmine:params:oauth:grant-type:email-otp`: `email` and `code`.
-    /// `login_id` is reserved (a later login flow's handle) and ignored today.
+    /// `login_id`, optional: the `loginId` the send returned.
     EmailOtp(VerifyOtpRequest),
     /// `refresh_token`.
     RefreshToken(RefreshTokenRequest),
@@ -67,10 +68,21 @@ impl TokenRequest {
                 let code = required(&params, "code").and_then(|raw| {
                     OtpCode::parse(raw, rules.code_length).map_err(|e| format!("code {e}"))
                 });
-                match (email, code) {
-                    (Ok(email), Ok(code)) => Ok(Self::EmailOtp(VerifyOtpRequest { email, code })),
-                    (email, code) => Err(AppError::Validation(
-                        [email.err(), code.err()].into_iter().flatten().collect(),
+                let login_id = params
+                    .get("login_id")
+                    .map(|raw| LoginId::parse(raw).map_err(|e| format!("login_id {e}")))
+                    .transpose();
+                match (email, code, login_id) {
+                    (Ok(email), Ok(code), Ok(login_id)) => Ok(Self::EmailOtp(VerifyOtpRequest {
+                        email,
+                        code,
+                        login_id,
+                    })),
+                    (email, code, login_id) => Err(AppError::Validation(
+                        [email.err(), code.err(), login_id.err()]
+                            .into_iter()
+                            .flatten()
+                            .collect(),
                     )),
                 }
             }
@@ -194,16 +206,20 @@ mod tests {
     }
 
     #[test]
-    fn the_email_code_grant_reads_email_and_code_and_ignores_login_id() {
+    fn the_email_code_grant_reads_email_code_and_login_id() {
         let form = "grant_type=urn%3Aallmine%3Aparams%3Aoauth%3Agrant-type%3Aemail-otp\
-                    &email=+A%40B.co&code=123456&login_id=reserved&client_id=allmine-app";
+                    &email=+A%40B.co&code=123456&login_id=0123456789abcdef0123456789abcdef\
+                    &client_id=allmine-app";
         match parse(form).unwrap() {
             TokenRequest::EmailOtp(req) => {
                 assert_eq!(req.email.as_str(), "a@b.co");
                 assert_eq!(req.code.expose(), "123456");
+                let id = req.login_id.unwrap();
+                assert_eq!(id.expose(), "0123456789abcdef0123456789abcdef");
             }
             other => panic!("{other:?}"),
         }
+        assert!(parse(&form.replace("login_id=0123", "login_id=x")).is_err());
     }
 
     #[test]

@@ -11,6 +11,9 @@ use super::limits::{BudgetPolicy, Counters, EmailLimits, Refusal};
 
 pub const MIN_LENGTH: u8 = 4;
 pub const MAX_LENGTH: u8 = 8;
+/// The length of a code sent after a solved challenge (the address is under
+/// attack): a hundred times harder to guess than six digits, still typeable.
+pub const CHALLENGED_LENGTH: u8 = MAX_LENGTH;
 /// Workers KV refuses an `expirationTtl` under 60 seconds.
 pub const MIN_TTL_SECONDS: u32 = 60;
 pub const MAX_TTL_SECONDS: u32 = 3600;
@@ -33,7 +36,8 @@ impl Default for OtpPolicy {
     }
 }
 
-/// A code as typed by the user: exactly `policy.length` ASCII digits.
+/// A code as typed by the user: exactly `policy.length` ASCII digits, or
+/// `CHALLENGED_LENGTH` (a code sent after a solved challenge).
 #[derive(Clone, PartialEq, Eq)]
 pub struct OtpCode(String);
 
@@ -46,7 +50,8 @@ impl std::fmt::Debug for OtpCode {
 
 impl OtpCode {
     pub fn parse(raw: &str, length: u8) -> Result<Self, String> {
-        if raw.len() != usize::from(length) || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        let long = raw.len() == usize::from(CHALLENGED_LENGTH);
+        if (raw.len() != usize::from(length) && !long) || !raw.bytes().all(|b| b.is_ascii_digit()) {
             return Err(format!("must be exactly {length} digits"));
         }
         Ok(Self(raw.to_owned()))
@@ -64,6 +69,11 @@ impl OtpCode {
             }
         }
         Self(code)
+    }
+
+    /// How many digits it has.
+    pub fn length(&self) -> u8 {
+        self.0.len() as u8
     }
 
     /// The digits; only for composing the email that carries the code.
@@ -122,6 +132,9 @@ pub struct PendingCode {
     /// Random id of this issuance; ties the KV record to its row in D1.
     pub id: String,
     pub hash: String,
+    /// The keyed tag of the login id its send returned (`Keys::login_tag`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
 }
 
 /// How many codes of one address are usable at once: the newest and the one
@@ -162,6 +175,38 @@ impl PendingCodes {
     pub fn holds(&self, id: &str) -> bool {
         self.codes.iter().any(|c| c.id == id)
     }
+
+    /// The codes an attempt on `path` may use: all of them, or one login's.
+    pub fn on(&self, path: Path<'_>) -> Self {
+        Self {
+            codes: self
+                .codes
+                .iter()
+                .filter(|c| path.covers(c))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+/// Whom an attempt is counted against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path<'a> {
+    /// The documented `{email, code}`: against every usable code of the
+    /// address, under the address's daily failure budget.
+    Anonymous,
+    /// An attempt carrying a login id (its tag): against that login's codes
+    /// alone, so strangers' guesses never spend them; under the owner budget.
+    Owner { login: &'a str },
+}
+
+impl Path<'_> {
+    fn covers(&self, code: &PendingCode) -> bool {
+        match self {
+            Self::Anonymous => true,
+            Self::Owner { login } => code.login.as_deref() == Some(*login),
+        }
+    }
 }
 
 /// A freshly issued code: the plain code goes to the mailbox, the rest to storage.
@@ -170,18 +215,24 @@ pub struct IssuedCode {
     pub pending: PendingCode,
 }
 
+/// Draws a code of `length` digits for the login tagged `login`.
 pub fn issue(
     email: &EmailAddress,
-    policy: &OtpPolicy,
+    length: u8,
+    login: &str,
     hasher: &CodeHasher,
     rng: &mut impl Random,
 ) -> IssuedCode {
-    let code = OtpCode::generate(policy.length, rng);
+    let code = OtpCode::generate(length, rng);
     let id = random_hex(rng, 16);
     let hash = hasher.hash(email, &id, &code);
     IssuedCode {
         code,
-        pending: PendingCode { id, hash },
+        pending: PendingCode {
+            id,
+            hash,
+            login: Some(login.to_owned()),
+        },
     }
 }
 
@@ -198,25 +249,57 @@ pub enum CodeRefusal {
     LockedOut { until: i64 },
 }
 
+/// An unused, unexpired code as D1 holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unexpired {
+    pub code: PendingCode,
+    /// Wrong codes counted on it without its login id.
+    pub attempts: u32,
+    /// Wrong codes counted on it with its login id.
+    pub owner_attempts: u32,
+    /// Sent after a solved challenge (`CHALLENGED_LENGTH` digits): its login
+    /// keeps its attempts when the owner budget is spent.
+    pub challenged: bool,
+}
+
 /// D1's codes and counters as they stand right after an attempt that did not
 /// log in, read in the attempt's own transaction.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LedgerSnapshot {
-    /// Unused, unexpired codes, newest first, with the attempts spent on each.
-    pub unexpired: Vec<(PendingCode, u32)>,
+    /// Unused, unexpired codes, newest first.
+    pub unexpired: Vec<Unexpired>,
     pub counters: Counters,
 }
 
 impl LedgerSnapshot {
-    /// The codes still usable (attempts left), newest first.
-    pub fn usable(&self, policy: &OtpPolicy) -> PendingCodes {
+    /// The codes an attempt on `path` may still use, newest first.
+    pub fn usable(
+        &self,
+        policy: &OtpPolicy,
+        limits: &EmailLimits,
+        path: Path<'_>,
+        now_ms: i64,
+    ) -> PendingCodes {
+        let owner_budget_spent = limits
+            .owner_budget_spent_until(self.counters.address_owner_failures.as_ref(), now_ms)
+            .is_some();
+        // Without a login id, the address's newest codes; with one, that
+        // login's (of which there are never more than `LIVE_CODES`).
+        let live = self
+            .unexpired
+            .iter()
+            .filter(|u| path.covers(&u.code))
+            .take(LIVE_CODES);
         PendingCodes {
-            codes: self
-                .unexpired
-                .iter()
-                .filter(|(_, attempts)| *attempts < policy.max_attempts)
-                .map(|(code, _)| code.clone())
-                .take(LIVE_CODES)
+            codes: live
+                .filter(|u| match path {
+                    Path::Anonymous => u.attempts < policy.max_attempts,
+                    Path::Owner { .. } => {
+                        u.owner_attempts < policy.max_attempts
+                            && (u.challenged || !owner_budget_spent)
+                    }
+                })
+                .map(|u| u.code.clone())
                 .collect(),
         }
     }
@@ -229,17 +312,23 @@ impl CodeRefusal {
         policy: &OtpPolicy,
         limits: &EmailLimits,
         budget: BudgetPolicy,
+        path: Path<'_>,
         now_ms: i64,
     ) -> Self {
-        if let Some(until) = limits.verify_locked_until(&snapshot.counters, budget, now_ms) {
+        if let Some(until) = limits.verify_locked_until(&snapshot.counters, budget, path, now_ms) {
             return Self::LockedOut { until };
         }
-        if !snapshot.usable(policy).codes.is_empty() {
+        if !snapshot
+            .usable(policy, limits, path, now_ms)
+            .codes
+            .is_empty()
+        {
             // Usable codes, yet not counted: a concurrent request changed the
             // ledger between the attempt and the read. Not pending, not a guess.
             return Self::NotPending;
         }
-        if snapshot.unexpired.is_empty() {
+        // Another login's codes are none of this attempt's business.
+        if !snapshot.unexpired.iter().any(|u| path.covers(&u.code)) {
             Self::NotPending
         } else {
             Self::Exhausted
@@ -273,6 +362,9 @@ mod tests {
     fn code_of_wrong_length_or_non_digits_is_rejected() {
         assert!(OtpCode::parse("12345", 6).is_err());
         assert!(OtpCode::parse("1234567", 6).is_err());
+        // A code sent after a challenge is longer, whatever the policy.
+        assert!(OtpCode::parse("12345678", 6).is_ok());
+        assert!(OtpCode::parse("123456789", 6).is_err());
         assert!(OtpCode::parse("12345a", 6).is_err());
         assert!(OtpCode::parse(" 123456", 6).is_err());
         assert!(OtpCode::parse("١٢٣٤٥٦", 6).is_err()); // Arabic-Indic digits
@@ -329,7 +421,8 @@ mod tests {
     #[test]
     fn stored_hash_does_not_contain_the_code() {
         let hasher = CodeHasher::new(b"secret".to_vec());
-        let issued = issue(&email(), &OtpPolicy::default(), &hasher, &mut OsRandom);
+        let issued = issue(&email(), 6, "login", &hasher, &mut OsRandom);
+        assert_eq!(issued.pending.login.as_deref(), Some("login"));
         assert!(!issued.pending.hash.contains(issued.code.expose()));
         assert_eq!(issued.pending.hash.len(), 64);
         assert!(hasher.matches(
@@ -366,8 +459,18 @@ mod tests {
         let code = |id: &str| PendingCode {
             id: id.into(),
             hash: "h".into(),
+            login: None,
         };
         let classify = |unexpired: Vec<(PendingCode, u32)>, counters| {
+            let unexpired = unexpired
+                .into_iter()
+                .map(|(code, attempts)| Unexpired {
+                    code,
+                    attempts,
+                    owner_attempts: 0,
+                    challenged: false,
+                })
+                .collect();
             CodeRefusal::classify(
                 &LedgerSnapshot {
                     unexpired,
@@ -376,6 +479,7 @@ mod tests {
                 &policy,
                 &limits,
                 BudgetPolicy::Lock,
+                Path::Anonymous,
                 100_000_000,
             )
         };
@@ -401,10 +505,52 @@ mod tests {
     }
 
     #[test]
+    fn an_owner_attempt_sees_its_own_login_only_and_spends_apart() {
+        let (policy, limits) = (OtpPolicy::default(), EmailLimits::default());
+        let unexpired = |login: &str, attempts, owner_attempts, challenged| Unexpired {
+            code: PendingCode {
+                id: login.into(),
+                hash: "h".into(),
+                login: Some(login.into()),
+            },
+            attempts,
+            owner_attempts,
+            challenged,
+        };
+        let now = 100_000_000;
+        let spent = crate::domain::limits::Counter {
+            window_start: now - 1000,
+            count: i64::from(limits.owner_failure_budget),
+            updated_at: now - 1000,
+        };
+        let ids = |snapshot: &LedgerSnapshot, path| {
+            let usable = snapshot.usable(&policy, &limits, path, now);
+            usable.codes.into_iter().map(|c| c.id).collect::<Vec<_>>()
+        };
+        // Strangers spent every anonymous attempt on the owner's code.
+        let mut snapshot = LedgerSnapshot {
+            unexpired: vec![
+                unexpired("mine", 5, 0, false),
+                unexpired("theirs", 0, 5, false),
+            ],
+            counters: Counters::default(),
+        };
+        assert_eq!(ids(&snapshot, Path::Anonymous), vec!["theirs"]);
+        assert_eq!(ids(&snapshot, Path::Owner { login: "mine" }), vec!["mine"]);
+        assert!(ids(&snapshot, Path::Owner { login: "theirs" }).is_empty());
+        // A spent owner budget leaves only codes sent after a challenge.
+        snapshot.counters.address_owner_failures = Some(spent);
+        assert!(ids(&snapshot, Path::Owner { login: "mine" }).is_empty());
+        snapshot.unexpired[0].challenged = true;
+        assert_eq!(ids(&snapshot, Path::Owner { login: "mine" }), vec!["mine"]);
+    }
+
+    #[test]
     fn a_resend_keeps_the_previous_code_usable_and_no_more() {
         let code = |id: &str| PendingCode {
             id: id.into(),
             hash: "h".into(),
+            login: None,
         };
         let both = PendingCodes::after_resend(code("new"), Some(code("old")));
         assert_eq!(both.newest_id(), Some("new"));
@@ -416,10 +562,12 @@ mod tests {
             PendingCode {
                 id: "n".into(),
                 hash: hasher.hash(&email(), "n", &new),
+                login: None,
             },
             Some(PendingCode {
                 id: "o".into(),
                 hash: hasher.hash(&email(), "o", &old),
+                login: None,
             }),
         );
         assert_eq!(pending.matching(&hasher, &email(), &old).unwrap().id, "o");

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::email::EmailAddress;
 use super::error::AppError;
 use super::fields::{raw_string, Fields};
+use super::login_id::LoginId;
 use super::otp::OtpCode;
 use super::otp_message::Locale;
 
@@ -21,6 +22,9 @@ pub struct SendOtpRequest {
     pub locale: Locale,
     /// A Turnstile token, when the app was asked for a challenge (403).
     pub turnstile_token: Option<String>,
+    /// The login id an earlier send returned: a resend keeps it, so the code
+    /// of either mail signs in with it.
+    pub login_id: Option<LoginId>,
 }
 
 /// `POST /api/v1/auth/verify-otp-email`
@@ -28,6 +32,8 @@ pub struct SendOtpRequest {
 pub struct VerifyOtpRequest {
     pub email: EmailAddress,
     pub code: OtpCode,
+    /// The login id the send returned: the attempt counts on that login alone.
+    pub login_id: Option<LoginId>,
 }
 
 /// `POST /api/v1/auth/refresh-token` and the body of `POST /api/v1/auth/logout`.
@@ -58,6 +64,10 @@ fn locale(value: &Value) -> Result<Locale, String> {
     })(value)
 }
 
+fn login_id(value: &Value) -> Result<LoginId, String> {
+    raw_string(LoginId::parse)(value)
+}
+
 fn token(value: &Value) -> Result<String, String> {
     raw_string(|s| {
         if s.is_empty() || s.len() > MAX_TOKEN_LEN {
@@ -76,12 +86,14 @@ impl SendOtpRequest {
             .optional("locale", &locale)
             .map(Option::unwrap_or_default);
         let turnstile_token = fields.optional("turnstileToken", &token);
-        let ((email, locale), turnstile_token) =
-            fields.finish(email.zip(locale).zip(turnstile_token))?;
+        let login_id = fields.optional("loginId", &login_id);
+        let (((email, locale), turnstile_token), login_id) =
+            fields.finish(email.zip(locale).zip(turnstile_token).zip(login_id))?;
         Ok(Self {
             email,
             locale,
             turnstile_token,
+            login_id,
         })
     }
 }
@@ -91,8 +103,13 @@ impl VerifyOtpRequest {
         let mut fields = Fields::parse(body)?;
         let email = fields.required("email", &email);
         let code = fields.required("code", &raw_string(|s| OtpCode::parse(s, code_length)));
-        let (email, code) = fields.finish(email.zip(code))?;
-        Ok(Self { email, code })
+        let login_id = fields.optional("loginId", &login_id);
+        let ((email, code), login_id) = fields.finish(email.zip(code).zip(login_id))?;
+        Ok(Self {
+            email,
+            code,
+            login_id,
+        })
     }
 }
 
@@ -185,6 +202,21 @@ mod tests {
             6,
         ));
         assert_eq!(found, vec!["code must be exactly 6 digits"]);
+    }
+
+    #[test]
+    fn a_login_id_is_optional_and_checked() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let body = format!(r#"{{"email":"a@b.co","code":"123456","loginId":"{id}"}}"#);
+        let req = VerifyOtpRequest::parse(body.as_bytes(), 6).unwrap();
+        assert_eq!(req.login_id.unwrap().expose(), id);
+        let found = problems(VerifyOtpRequest::parse(
+            br#"{"email":"a@b.co","code":"123456","loginId":"x"}"#,
+            6,
+        ));
+        assert_eq!(found, vec!["loginId must be the loginId a send returned"]);
+        let send = SendOtpRequest::parse(br#"{"email":"a@b.co","loginId":null}"#).unwrap();
+        assert!(send.login_id.is_none());
     }
 
     #[test]

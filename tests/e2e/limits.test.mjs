@@ -207,7 +207,7 @@ describe("with Turnstile configured", () => {
     await turnstile?.close();
   });
 
-  test("a spent budget asks senders for a challenge; a solved one gets the code, and verifying goes on", async () => {
+  test("a spent budget asks senders for a challenge; a solved one gets an 8-digit code that signs in with its login id", async () => {
     const email = freshEmail();
     await spendBudget(guarded, email, "198.18.4");
     const asked = await guarded.sendOtp(email, {}, OWNER);
@@ -221,7 +221,14 @@ describe("with Turnstile configured", () => {
     assertEnvelope(solved, 200);
     assert.equal(turnstile.calls.at(-1).secret, TURNSTILE_SECRET);
     assert.equal(turnstile.calls.at(-1).remoteip, OWNER["cf-connecting-ip"]);
-    assertEnvelope(await guarded.verifyOtp(email, guarded.mail.codeFor(email), OWNER), 200);
+    assert.equal(solved.body.data.codeLength, 8);
+    const code = guarded.mail.codeFor(email);
+    assert.match(code, /^\d{8}$/);
+    // Strangers spent the address's budget: an attempt without the login id
+    // is refused unchecked; the owner's, carrying it, signs in.
+    assertEnvelope(await guarded.verifyOtp(email, code, OWNER), 429);
+    const { loginId } = solved.body.data;
+    assertEnvelope(await guarded.verifyOtp(email, code, OWNER, { loginId }), 200);
   });
 
   test("below the budget nobody is asked, and no token is checked, even one the client attached", async () => {

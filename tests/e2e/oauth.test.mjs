@@ -128,8 +128,10 @@ describe("discovery", () => {
 describe("the email-code grant", () => {
   test("signs in through the discovered token_endpoint; the access token verifies against jwks_uri", async () => {
     const email = freshEmail("oauth");
-    const code = await app.requestCode(email);
-    const tokens = await client.genericGrantRequest(config, EMAIL_OTP, { email, code, login_id: "reserved-for-later" });
+    const sent = await app.sendOtp(email);
+    const code = app.mail.codeFor(email);
+    const login_id = sent.body.data.loginId;
+    const tokens = await client.genericGrantRequest(config, EMAIL_OTP, { email, code, login_id });
     assert.equal(tokens.token_type.toLowerCase(), "bearer");
     assert.equal(tokens.expires_in, 3600);
     assert.equal(tokens.scope, "allmine", "the configured scope, as the access token carries it");

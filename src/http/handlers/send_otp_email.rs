@@ -8,6 +8,7 @@ use crate::domain::audit::{AuditEvent, AuditKind};
 use crate::domain::error::AppError;
 use crate::domain::ids::OsRandom;
 use crate::domain::limits::{client_network, Keys};
+use crate::domain::login_id::LoginId;
 use crate::domain::otp::{self, PendingCodes};
 use crate::domain::otp_message::{self, Requested};
 use crate::domain::requests::SendOtpRequest;
@@ -29,6 +30,8 @@ struct CodeSent {
     code_length: u8,
     /// Seconds before another code can be requested for this address.
     resend_after: u32,
+    /// For the verify (and a resend): attempts carrying it count apart.
+    login_id: String,
 }
 
 /// Answers the same whether or not an account exists, so it reveals nothing.
@@ -45,31 +48,41 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         &config.keys.address_tag(email.as_str()),
         &config.keys.address_network_tag(email.as_str(), &network),
     );
+    // A resend keeps the login id it carries; a first send draws one.
+    let login_id = request
+        .login_id
+        .unwrap_or_else(|| LoginId::generate(&mut OsRandom));
+    let login = config.keys.login_tag(email.as_str(), login_id.expose());
+    let draw = |length| otp::issue(email, length, &login, &config.keys.codes, &mut OsRandom);
     // Drawn before admission: the admitting batch stores it (a refused send
     // wasted a few microseconds), so that nothing is written after the mail.
-    let issued = otp::issue(email, &config.otp, &config.keys.codes, &mut OsRandom);
-    let mut admission = SendRequest {
+    let first = draw(config.otp.length);
+    let admission = |code, challenge_passed| SendRequest {
         email,
         keys: &keys,
         limits: &config.limits,
         otp: &config.otp,
         budget: config.budget_policy(),
-        challenge_passed: false,
-        code: &issued.pending,
+        challenge_passed,
+        code,
         now_ms,
     };
-    let mut admitted = send::admit(&db, &admission).await?;
+    let mut admitted = send::admit(&db, &admission(&first.pending, false)).await?;
+    let mut challenged = None;
     // A token is checked only when a challenge is required: a client that
     // always attaches one is not refused while the challenge service is down.
     if let (Admission::ChallengeRequired, Some(turnstile), Some(token)) =
         (&admitted, &config.turnstile, &request.turnstile_token)
     {
-        admission.challenge_passed =
-            challenge::solved(&ctx.trips, turnstile, token, ctx.client_ip()).await?;
-        if admission.challenge_passed {
-            admitted = send::admit(&db, &admission).await?;
+        if challenge::solved(&ctx.trips, turnstile, token, ctx.client_ip()).await? {
+            // The address is under attack: a longer code, so that codes a
+            // solver can keep asking for cannot be guessed faster.
+            let long = draw(config.otp.length.max(otp::CHALLENGED_LENGTH));
+            admitted = send::admit(&db, &admission(&long.pending, true)).await?;
+            challenged = Some(long);
         }
     }
+    let issued = challenged.unwrap_or(first);
     let previous = match admitted {
         Admission::Admitted { previous } => previous,
         Admission::Refused(refusal) => return Err(refusal.into_error(now_ms)),
@@ -125,14 +138,15 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         AuditEvent::new(AuditKind::CodeSent)
             .email_hash(&config.keys.audit_tag("email", email.as_str())),
     )?;
-    send::activate(&db, email, &issued.pending.id, &ctx.timestamp(), &sent).await?;
+    send::activate(&db, email, &issued.pending, &ctx.timestamp(), &sent).await?;
 
     respond::ok(
         200,
         CodeSent {
             expires_in: config.otp.ttl_seconds,
-            code_length: config.otp.length,
+            code_length: issued.code.length(),
             resend_after: config.limits.resend_cooldown_seconds,
+            login_id: login_id.expose().to_owned(),
         },
         ctx.now,
     )

@@ -20,7 +20,7 @@ use crate::domain::error::AppError;
 use crate::domain::events::Event;
 use crate::domain::ids::{random_hex, uuid_v4, OsRandom};
 use crate::domain::limits::{client_network, Keys};
-use crate::domain::otp::{CodeRefusal, PendingCodes};
+use crate::domain::otp::{CodeRefusal, Path, PendingCodes};
 use crate::domain::requests::VerifyOtpRequest;
 use crate::domain::session_list::LoginOrigin;
 use crate::domain::token::REFRESH_TTL_SECONDS;
@@ -48,7 +48,11 @@ pub async fn login(
     config: &Config,
     request: VerifyOtpRequest,
 ) -> Result<SessionTokens, AppError> {
-    let VerifyOtpRequest { email, code } = request;
+    let VerifyOtpRequest {
+        email,
+        code,
+        login_id,
+    } = request;
     let (kv, db) = (ctx.kv()?, ctx.db()?);
     // The flood check and the KV read side by side; D1 waits for the verdict,
     // so a flooding client never reaches it.
@@ -62,12 +66,19 @@ pub async fn login(
         &config.keys.address_tag(email.as_str()),
         &config.keys.address_network_tag(email.as_str(), &network),
     );
+    // With the send's login id, the attempt counts on that login's codes alone.
+    let login = login_id.map(|id| config.keys.login_tag(email.as_str(), id.expose()));
+    let path = match &login {
+        Some(login) => Path::Owner { login },
+        None => Path::Anonymous,
+    };
     let attempt = Attempt {
         email: &email,
         keys: &keys,
         policy: &config.otp,
         limits: &config.limits,
         budget: config.budget_policy(),
+        path,
         now_ms: ctx.now_ms(),
     };
     let verify = Verify {
@@ -80,7 +91,7 @@ pub async fn login(
     // those were missing or stale. A stale copy gets the answer a current one
     // would have: a code D1 does not hold usable is a wrong code while others
     // are pending, whether or not this location's KV still lists it.
-    let mut known = seen;
+    let mut known = seen.on(path);
     for _ in 0..2 {
         if let Some(matched) = known.matching(&config.keys.codes, &email, &code) {
             match verify.login(attempt, &matched.id).await? {

@@ -7,13 +7,52 @@ use super::rate_limits::{self, KeyedCounter, NotLocked};
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
 use crate::domain::limits::{Counter, Keys};
-use crate::domain::otp::{LedgerSnapshot, OtpPolicy, PendingCode, LIVE_CODES};
+use crate::domain::otp::{LedgerSnapshot, OtpPolicy, Path, PendingCode, Unexpired, LIVE_CODES};
 use crate::storage::statement::{int, opt_text, text, Param, Params, Statement, Written};
 
-/// The SQL condition "usable": unused, unexpired, attempts left.
-fn usable(p: &mut Params, policy: &OtpPolicy, now_ms: i64) -> String {
-    let [now, max] = p.bind_all([int(now_ms), int(i64::from(policy.max_attempts))]);
-    format!("consumed_by IS NULL AND expires_at > {now} AND attempts < {max}")
+/// The SQL condition "usable without a login id": one of the address's
+/// `LIVE_CODES` newest unused, unexpired codes, with attempts left. Codes
+/// strangers asked for push the owner's out of this path, never out of its
+/// login's (`usable_on`).
+fn usable(p: &mut Params, email: Param, policy: &OtpPolicy, now_ms: i64) -> String {
+    let [now, max, live] = p.bind_all([
+        int(now_ms),
+        int(i64::from(policy.max_attempts)),
+        int(LIVE_CODES as i64),
+    ]);
+    format!(
+        "consumed_by IS NULL AND expires_at > {now} AND attempts < {max}
+         AND code_id IN (SELECT code_id FROM otp_codes WHERE email = {email}
+                         AND consumed_by IS NULL AND expires_at > {now}
+                         ORDER BY issued_at DESC LIMIT {live})"
+    )
+}
+
+/// The SQL condition "usable on the attempt's path" (`LedgerSnapshot::usable`):
+/// for a login, its own codes with owner attempts left, and once the owner
+/// budget is spent only those sent after a challenge.
+fn usable_on(
+    p: &mut Params,
+    email: Param,
+    policy: &OtpPolicy,
+    now_ms: i64,
+    lock: &NotLocked<'_>,
+) -> String {
+    match lock.path() {
+        Path::Anonymous => usable(p, email, policy, now_ms),
+        Path::Owner { login } => {
+            let [now, max, login] = p.bind_all([
+                int(now_ms),
+                int(i64::from(policy.max_attempts)),
+                text(login),
+            ]);
+            format!(
+                "consumed_by IS NULL AND expires_at > {now} AND owner_attempts < {max}
+                 AND login_id = {login} AND (challenged = 1 OR {})",
+                lock.owner_budget_left(p)
+            )
+        }
+    }
 }
 
 /// Stores a new code, in the batch that admits its send, right after the
@@ -25,18 +64,22 @@ fn usable(p: &mut Params, policy: &OtpPolicy, now_ms: i64) -> String {
 pub(in crate::storage) fn insert_if_admitted(
     email: &EmailAddress,
     code: &PendingCode,
+    challenged: bool,
     policy: &OtpPolicy,
     now_ms: i64,
 ) -> Statement<Written> {
     Statement::new(
-        "INSERT INTO otp_codes (email, code_id, code_hash, attempts, issued_at, expires_at, consumed_by)
-         SELECT ?1, ?2, ?3, 0, ?4, ?5, 'unsent' WHERE changes() > 0",
+        "INSERT INTO otp_codes (email, code_id, code_hash, attempts, issued_at, expires_at,
+                                consumed_by, login_id, challenged)
+         SELECT ?1, ?2, ?3, 0, ?4, ?5, 'unsent', ?6, ?7 WHERE changes() > 0",
         vec![
             text(email.as_str()),
             text(&code.id),
             text(&code.hash),
             int(now_ms),
             int(now_ms + i64::from(policy.ttl_seconds) * 1000),
+            opt_text(code.login.as_deref()),
+            int(i64::from(challenged)),
         ],
     )
 }
@@ -50,14 +93,23 @@ pub(in crate::storage) fn activate(email: &EmailAddress, code_id: &str) -> State
     )
 }
 
-/// Retires all but the newest `LIVE_CODES` delivered codes of the address.
-pub(in crate::storage) fn retire_all_but_newest(email: &EmailAddress) -> Statement<Written> {
+/// Retires all but the newest `LIVE_CODES` delivered codes of a login (its
+/// tag, or codes sent without one): a stranger's sends never retire the
+/// owner's code, they only push it out of the path without a login id.
+pub(in crate::storage) fn retire_all_but_newest(
+    email: &EmailAddress,
+    login: Option<&str>,
+) -> Statement<Written> {
     Statement::new(
         "UPDATE otp_codes SET consumed_by = 'retired'
-         WHERE email = ?1 AND consumed_by IS NULL AND code_id NOT IN
-           (SELECT code_id FROM otp_codes WHERE email = ?1 AND consumed_by IS NOT 'unsent'
-            ORDER BY issued_at DESC LIMIT ?2)",
-        vec![text(email.as_str()), int(LIVE_CODES as i64)],
+         WHERE email = ?1 AND login_id IS ?3 AND consumed_by IS NULL AND code_id NOT IN
+           (SELECT code_id FROM otp_codes WHERE email = ?1 AND login_id IS ?3
+            AND consumed_by IS NOT 'unsent' ORDER BY issued_at DESC LIMIT ?2)",
+        vec![
+            text(email.as_str()),
+            int(LIVE_CODES as i64),
+            opt_text(login),
+        ],
     )
 }
 
@@ -92,9 +144,9 @@ pub(in crate::storage) fn newest_usable(
     Statement::compose(|p| {
         let email = p.bind(text(email.as_str()));
         format!(
-            "SELECT code_id AS id, code_hash AS hash FROM otp_codes
+            "SELECT code_id AS id, code_hash AS hash, login_id AS login FROM otp_codes
              WHERE email = {email} AND {} ORDER BY issued_at DESC LIMIT 1",
-            usable(p, policy, now_ms)
+            usable(p, email, policy, now_ms)
         )
     })
 }
@@ -134,7 +186,12 @@ pub(in crate::storage) fn attempt(
 ) -> Statement<Attempts> {
     Statement::compose(|p| {
         let email_p = p.bind(text(email.as_str()));
-        let usable_now = usable(p, policy, now_ms);
+        let usable_now = usable_on(p, email_p, policy, now_ms, lock);
+        // Each path spends its own attempts (`attempts` AS the returned name).
+        let spent = match lock.path() {
+            Path::Anonymous => "attempts",
+            Path::Owner { .. } => "owner_attempts",
+        };
         let (marks, mark, which) = match on {
             AttemptOn::Use { code_id, consumer } => {
                 let code = p.bind(text(code_id));
@@ -149,15 +206,15 @@ pub(in crate::storage) fn attempt(
                 let newest = format!(
                     "{seen} = (SELECT code_id FROM otp_codes WHERE email = {email_p} AND {}
                                ORDER BY issued_at DESC LIMIT 1)",
-                    usable(p, policy, now_ms)
+                    usable_on(p, email_p, policy, now_ms, lock)
                 );
                 ("last_attempt_by", p.bind(text(token)), newest)
             }
         };
         format!(
-            "UPDATE otp_codes SET attempts = attempts + 1, {marks} = {mark}
+            "UPDATE otp_codes SET {spent} = {spent} + 1, {marks} = {mark}
              WHERE email = {email_p} AND {usable_now} AND {locked} AND {which}
-             RETURNING attempts",
+             RETURNING {spent} AS attempts",
             locked = lock.sql(p)
         )
     })
@@ -191,7 +248,10 @@ pub(in crate::storage) fn retire_others(
 pub(in crate::storage) struct LedgerRow {
     id: Option<String>,
     hash: Option<String>,
+    login: Option<String>,
     attempts: Option<u32>,
+    owner_attempts: Option<u32>,
+    challenged: Option<u8>,
     key: Option<String>,
     window_start: Option<i64>,
     count: Option<i64>,
@@ -209,12 +269,14 @@ pub(in crate::storage) fn ledger(
     Statement::compose(|p| {
         let [email, now] = p.bind_all([text(email.as_str()), int(now_ms)]);
         format!(
-            "SELECT 'code' AS kind, code_id AS id, code_hash AS hash, attempts,
+            "SELECT 'code' AS kind, code_id AS id, code_hash AS hash, login_id AS login, attempts,
+                    owner_attempts, challenged,
                     NULL AS key, NULL AS window_start, NULL AS count, NULL AS updated_at,
                     issued_at AS ord
                FROM otp_codes WHERE email = {email} AND consumed_by IS NULL AND expires_at > {now}
              UNION ALL
-             SELECT 'counter', NULL, NULL, NULL, key, window_start, count, updated_at, 0
+             SELECT 'counter', NULL, NULL, NULL, NULL, NULL, NULL,
+                    key, window_start, count, updated_at, 0
                FROM rate_limits WHERE {}
              ORDER BY kind, ord DESC",
             rate_limits::any_key(p, keys)
@@ -234,9 +296,17 @@ pub(in crate::storage) fn snapshot(
             LedgerRow {
                 id: Some(id),
                 hash: Some(hash),
+                login,
                 attempts: Some(attempts),
+                owner_attempts: Some(owner_attempts),
+                challenged: Some(challenged),
                 ..
-            } => unexpired.push((PendingCode { id, hash }, attempts)),
+            } => unexpired.push(Unexpired {
+                code: PendingCode { id, hash, login },
+                attempts,
+                owner_attempts,
+                challenged: challenged == 1,
+            }),
             LedgerRow {
                 key: Some(key),
                 window_start: Some(window_start),

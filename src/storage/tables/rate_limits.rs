@@ -8,14 +8,16 @@ use crate::domain::email::EmailAddress;
 use crate::domain::limits::{
     BudgetPolicy, Counter, Counters, EmailLimits, Keys, BUDGET_WINDOW_MS, WINDOW_MS,
 };
+use crate::domain::otp::Path;
 use crate::storage::statement::{int, text, Params, Statement, Value, Written};
 
 /// The condition "this request is not locked out": its network's lock, and
-/// the address's spent budget where that locks (`BudgetPolicy::Lock`).
+/// the budgets that lock its path (`EmailLimits::verify_locked_until`).
 pub(in crate::storage) struct NotLocked<'a> {
     keys: &'a Keys,
     limits: &'a EmailLimits,
     budget: BudgetPolicy,
+    path: Path<'a>,
     now_ms: i64,
 }
 
@@ -24,22 +26,46 @@ impl<'a> NotLocked<'a> {
         keys: &'a Keys,
         limits: &'a EmailLimits,
         budget: BudgetPolicy,
+        path: Path<'a>,
         now_ms: i64,
     ) -> Self {
         Self {
             keys,
             limits,
             budget,
+            path,
             now_ms,
         }
     }
 
+    /// Whom the attempt is counted against.
+    pub(in crate::storage) fn path(&self) -> Path<'a> {
+        self.path
+    }
+
+    /// The SQL condition "the address's owner budget is not spent".
+    pub(in crate::storage) fn owner_budget_left(&self, p: &mut Params) -> String {
+        let [key, budget, since] = p.bind_all([
+            text(&self.keys.address_owner_failures),
+            int(i64::from(self.limits.owner_failure_budget)),
+            int(self.now_ms - BUDGET_WINDOW_MS),
+        ]);
+        format!(
+            "NOT EXISTS (SELECT 1 FROM rate_limits WHERE key = {key} AND count >= {budget}
+                         AND updated_at > {since})"
+        )
+    }
+
     /// The SQL condition, its values bound into `p`.
     pub(in crate::storage) fn sql(&self, p: &mut Params) -> String {
-        let budget_key = match self.budget {
-            BudgetPolicy::Lock => text(&self.keys.address_failures),
-            // A key no row has: a spent budget asks for a challenge, not a lock.
-            BudgetPolicy::Challenge => Value::Null,
+        // NULL is a key no row has: that budget does not lock this path.
+        let (budget_key, owner_key) = match (self.path, self.budget) {
+            (Path::Anonymous, _) => (text(&self.keys.address_failures), Value::Null),
+            (Path::Owner { .. }, BudgetPolicy::Lock) => (
+                text(&self.keys.address_failures),
+                text(&self.keys.address_owner_failures),
+            ),
+            (Path::Owner { .. }, BudgetPolicy::Challenge) => (Value::Null, Value::Null),
         };
         let [key, threshold, since, budget_key, budget, budget_since] = p.bind_all([
             text(&self.keys.failures),
@@ -49,10 +75,13 @@ impl<'a> NotLocked<'a> {
             int(i64::from(self.limits.daily_failure_budget)),
             int(self.now_ms - BUDGET_WINDOW_MS),
         ]);
+        let [owner_key, owner_budget] =
+            p.bind_all([owner_key, int(i64::from(self.limits.owner_failure_budget))]);
         format!(
             "NOT EXISTS (SELECT 1 FROM rate_limits WHERE
                 (key = {key} AND count >= {threshold} AND updated_at > {since})
-             OR (key = {budget_key} AND count >= {budget} AND updated_at > {budget_since}))"
+             OR (key = {budget_key} AND count >= {budget} AND updated_at > {budget_since})
+             OR (key = {owner_key} AND count >= {owner_budget} AND updated_at > {budget_since}))"
         )
     }
 }
@@ -108,10 +137,16 @@ fn add_failures(
 pub(in crate::storage) fn record_failures(
     keys: &Keys,
     limits: &EmailLimits,
+    path: Path<'_>,
     email: &EmailAddress,
     attempt: &str,
     now_ms: i64,
 ) -> [Statement<Written>; 2] {
+    // A login's wrong codes spend the owner budget, strangers' the address's.
+    let (budget_key, budget) = match path {
+        Path::Anonymous => (&keys.address_failures, limits.daily_failure_budget),
+        Path::Owner { .. } => (&keys.address_owner_failures, limits.owner_failure_budget),
+    };
     [
         add_failures(
             FailureCounter {
@@ -126,9 +161,9 @@ pub(in crate::storage) fn record_failures(
         ),
         add_failures(
             FailureCounter {
-                key: &keys.address_failures,
+                key: budget_key,
                 window_ms: BUDGET_WINDOW_MS,
-                threshold: limits.daily_failure_budget,
+                threshold: budget,
                 lock_ms: BUDGET_WINDOW_MS,
             },
             email,
@@ -148,15 +183,16 @@ pub(in crate::storage) struct KeyedCounter {
 
 /// The SQL condition "`key` is one of the request's counter keys".
 pub(in crate::storage) fn any_key(p: &mut Params, keys: &Keys) -> String {
-    let [a, b, c, d, e, f] = p.bind_all([
+    let [a, b, c, d, e, f, g] = p.bind_all([
         text(&keys.cooldown),
         text(&keys.sends),
         text(&keys.failures),
         text(&keys.address_sends),
         text(&keys.address_daily_sends),
         text(&keys.address_failures),
+        text(&keys.address_owner_failures),
     ]);
-    format!("key IN ({a}, {b}, {c}, {d}, {e}, {f})")
+    format!("key IN ({a}, {b}, {c}, {d}, {e}, {f}, {g})")
 }
 
 /// Reads every counter of the keys (`by_purpose` sorts them).
@@ -179,6 +215,7 @@ pub(in crate::storage) fn by_purpose(rows: &[KeyedCounter], keys: &Keys) -> Coun
         address_sends: find(&keys.address_sends),
         address_daily_sends: find(&keys.address_daily_sends),
         address_failures: find(&keys.address_failures),
+        address_owner_failures: find(&keys.address_owner_failures),
     }
 }
 
@@ -193,8 +230,8 @@ pub(in crate::storage) struct SendGate<'a> {
 }
 
 /// Takes the address's cooldown, only if every limit passes: the request's
-/// lock, the hourly caps of the network and of the address and, without a
-/// solved challenge, the address's daily failure budget. `RETURNING` gives a
+/// lock, the network's hourly cap and, without a solved challenge, the
+/// address's hourly and daily caps and both of its budgets. `RETURNING` gives a
 /// row only to the send it admits; its `changes()` are the admission for the
 /// statement pushed right after it.
 pub(in crate::storage) fn take_cooldown(g: &SendGate<'_>) -> Statement<Written> {
@@ -219,15 +256,21 @@ pub(in crate::storage) fn take_cooldown(g: &SendGate<'_>) -> Statement<Written> 
             text(&keys.address_daily_sends),
             int(i64::from(limits.address_sends_per_day)),
         ]);
+        let [owner_key, owner_budget] = p.bind_all([
+            text(&keys.address_owner_failures),
+            int(i64::from(limits.owner_failure_budget)),
+        ]);
         format!(
             "INSERT INTO rate_limits (key, window_start, count, updated_at)
              SELECT {cooldown}, {now}, 1, {now} WHERE {lock}
                AND NOT EXISTS (SELECT 1 FROM rate_limits WHERE key = {sends}
                                AND window_start > {now} - {window} AND count >= {sends_cap})
-               AND NOT EXISTS (SELECT 1 FROM rate_limits WHERE key = {address_sends}
-                               AND window_start > {now} - {window} AND count >= {address_cap})
+               AND ({challenged} = 1 OR NOT EXISTS (SELECT 1 FROM rate_limits WHERE key = {address_sends}
+                               AND window_start > {now} - {window} AND count >= {address_cap}))
                AND ({challenged} = 1 OR NOT EXISTS (SELECT 1 FROM rate_limits WHERE key = {budget_key}
                                AND count >= {budget} AND updated_at > {now} - {day}))
+               AND ({challenged} = 1 OR NOT EXISTS (SELECT 1 FROM rate_limits WHERE key = {owner_key}
+                               AND count >= {owner_budget} AND updated_at > {now} - {day}))
                AND ({challenged} = 1 OR NOT EXISTS (SELECT 1 FROM rate_limits WHERE key = {daily_sends}
                                AND window_start > {now} - {day} AND count >= {daily_cap}))
              ON CONFLICT (key) DO UPDATE SET window_start = {now}, count = 1, updated_at = {now}

@@ -8,7 +8,7 @@ use crate::domain::error::AppError;
 use crate::domain::events::Event;
 use crate::domain::ids::{random_hex, OsRandom};
 use crate::domain::limits::{BudgetPolicy, EmailLimits, Keys};
-use crate::domain::otp::{CodeRefusal, LedgerSnapshot, OtpPolicy, PendingCodes};
+use crate::domain::otp::{CodeRefusal, LedgerSnapshot, OtpPolicy, Path, PendingCodes};
 use crate::domain::user::User;
 use crate::storage::batch::{Batch, Results, Slot, StatementResult};
 use crate::storage::statement::{text, Param, Params, Written};
@@ -27,6 +27,8 @@ pub struct Attempt<'a> {
     pub policy: &'a OtpPolicy,
     pub limits: &'a EmailLimits,
     pub budget: BudgetPolicy,
+    /// With the login id of the send (its tag), or without.
+    pub path: Path<'a>,
     pub now_ms: i64,
 }
 
@@ -78,7 +80,7 @@ pub enum WrongAttempt {
 
 impl Attempt<'_> {
     fn not_locked(&self) -> NotLocked<'_> {
-        NotLocked::new(self.keys, self.limits, self.budget, self.now_ms)
+        NotLocked::new(self.keys, self.limits, self.budget, self.path, self.now_ms)
     }
 
     fn ledger(&self) -> crate::storage::statement::Statement<LedgerRow> {
@@ -94,7 +96,19 @@ impl Attempt<'_> {
     }
 
     fn classify(&self, snapshot: &LedgerSnapshot) -> CodeRefusal {
-        CodeRefusal::classify(snapshot, self.policy, self.limits, self.budget, self.now_ms)
+        CodeRefusal::classify(
+            snapshot,
+            self.policy,
+            self.limits,
+            self.budget,
+            self.path,
+            self.now_ms,
+        )
+    }
+
+    /// The codes this attempt may still use, as the ledger stands.
+    fn usable(&self, snapshot: &LedgerSnapshot) -> PendingCodes {
+        snapshot.usable(self.policy, self.limits, self.path, self.now_ms)
     }
 }
 
@@ -124,6 +138,7 @@ fn wrong_attempt_batch(
     for counter in rate_limits::record_failures(
         attempt.keys,
         attempt.limits,
+        attempt.path,
         attempt.email,
         token,
         attempt.now_ms,
@@ -146,11 +161,13 @@ fn wrong_attempt_outcome<S: StatementResult>(
         .map(|a| a.attempts)
         .max();
     let snapshot = attempt.snapshot(results, slots.ledger)?;
-    let locked =
-        attempt
-            .limits
-            .verify_locked_until(&snapshot.counters, attempt.budget, attempt.now_ms);
-    let usable = snapshot.usable(attempt.policy);
+    let locked = attempt.limits.verify_locked_until(
+        &snapshot.counters,
+        attempt.budget,
+        attempt.path,
+        attempt.now_ms,
+    );
+    let usable = attempt.usable(&snapshot);
     Ok(match (locked, counted) {
         (Some(until), Some(_)) => WrongAttempt::LockedNow { until },
         (Some(until), None) => WrongAttempt::Refused(CodeRefusal::LockedOut { until }),
@@ -251,7 +268,7 @@ fn login_outcome<S: StatementResult>(
         // time, or this request is locked out.
         let snapshot = attempt.snapshot(results, slots.ledger)?;
         let refusal = attempt.classify(&snapshot);
-        let usable = snapshot.usable(attempt.policy);
+        let usable = attempt.usable(&snapshot);
         if refusal == CodeRefusal::NotPending
             && !usable.codes.is_empty()
             && !usable.holds(login.code_id)
@@ -323,21 +340,45 @@ mod tests {
                 policy: &self.policy,
                 limits: &self.limits,
                 budget: BudgetPolicy::Lock,
+                path: Path::Anonymous,
                 now_ms: NOW,
+            }
+        }
+
+        /// An attempt carrying the login id tagged `login`, with Turnstile on.
+        fn owner_attempt<'a>(&'a self, login: &'a str) -> Attempt<'a> {
+            Attempt {
+                budget: BudgetPolicy::Challenge,
+                path: Path::Owner { login },
+                ..self.attempt()
             }
         }
 
         /// A delivered, usable code.
         fn pending(&self, db: &Sqlite, id: &str, issued_at: i64) -> PendingCode {
+            self.pending_for(db, id, issued_at, None)
+        }
+
+        /// A delivered, usable code of the login tagged `login`.
+        fn pending_for(
+            &self,
+            db: &Sqlite,
+            id: &str,
+            issued_at: i64,
+            login: Option<&str>,
+        ) -> PendingCode {
+            let login_sql = login.map_or("NULL".to_string(), |l| format!("'{l}'"));
             db.query(&format!(
-                "INSERT INTO otp_codes (email, code_id, code_hash, attempts, issued_at, expires_at)
-                 VALUES ('{}', '{id}', 'h-{id}', 0, {issued_at}, {})",
+                "INSERT INTO otp_codes (email, code_id, code_hash, attempts, issued_at, expires_at,
+                                        login_id)
+                 VALUES ('{}', '{id}', 'h-{id}', 0, {issued_at}, {}, {login_sql})",
                 self.email.as_str(),
                 NOW + 600_000
             ));
             PendingCode {
                 id: id.into(),
                 hash: format!("h-{id}"),
+                login: login.map(str::to_owned),
             }
         }
 
@@ -506,6 +547,7 @@ mod tests {
             PendingCode {
                 id: "gone".into(),
                 hash: "h".into(),
+                login: None,
             },
             None,
         );
@@ -515,5 +557,70 @@ mod tests {
         assert!(matches!(outcome.unwrap(), WrongAttempt::Stale(_)));
         assert!(db.query("SELECT 1 FROM rate_limits").is_empty());
         assert_eq!(db.query("SELECT attempts FROM otp_codes")[0]["attempts"], 0);
+    }
+
+    #[test]
+    fn strangers_guesses_never_spend_the_owners_code() {
+        let db = Sqlite::migrated();
+        let world = World::new();
+        let mine = world.pending_for(&db, "c1", NOW - 1000, Some("mine"));
+        let seen = PendingCodes::after_resend(mine, None);
+        // Strangers spend every anonymous attempt on it, and more.
+        let stranger = world.attempt();
+        for i in 0..world.policy.max_attempts + 2 {
+            let (batch, _) = wrong_attempt_batch(&stranger, &seen, &format!("tok{i}"));
+            db.run(&batch).unwrap();
+        }
+        let attempts = db.query("SELECT attempts, owner_attempts FROM otp_codes");
+        assert_eq!(
+            attempts[0]["attempts"],
+            i64::from(world.policy.max_attempts)
+        );
+        // The owner's own typo counts on the owner path and the owner budget…
+        let owner = world.owner_attempt("mine");
+        let (batch, slots) = wrong_attempt_batch(&owner, &seen.on(owner.path), "typo");
+        let outcome = wrong_attempt_outcome(&owner, &seen, &db.run(&batch).unwrap(), &slots);
+        assert!(matches!(
+            outcome.unwrap(),
+            WrongAttempt::Refused(CodeRefusal::Wrong { attempts: 1 })
+        ));
+        let owner_budget = db.query(&format!(
+            "SELECT count FROM rate_limits WHERE key = '{}'",
+            world.keys.address_owner_failures
+        ));
+        assert_eq!(owner_budget[0]["count"], 1);
+        // …and the right code still signs in.
+        let (audit, created) = (AuditEvent::new(AuditKind::Login), created_event(0));
+        let login = Login {
+            attempt: owner,
+            ..world.login(0, "c1", &audit, &created)
+        };
+        assert!(matches!(
+            commit_on(&db, &login, "consumer-a"),
+            LoginOutcome::LoggedIn { .. }
+        ));
+    }
+
+    #[test]
+    fn another_logins_id_cannot_use_or_spend_the_code() {
+        let db = Sqlite::migrated();
+        let world = World::new();
+        world.pending_for(&db, "c1", NOW - 1000, Some("mine"));
+        let theirs = world.owner_attempt("theirs");
+        let (audit, created) = (AuditEvent::new(AuditKind::Login), created_event(0));
+        let login = Login {
+            attempt: theirs,
+            ..world.login(0, "c1", &audit, &created)
+        };
+        assert!(matches!(
+            commit_on(&db, &login, "consumer-a"),
+            LoginOutcome::NotUsable(_)
+        ));
+        let (batch, _) = wrong_attempt_batch(&theirs, &PendingCodes::default(), "tok");
+        db.run(&batch).unwrap();
+        let row = db.query("SELECT attempts, owner_attempts, consumed_by FROM otp_codes");
+        assert_eq!(row[0]["owner_attempts"], 0);
+        assert_eq!(row[0]["attempts"], 0);
+        assert!(row[0]["consumed_by"].is_null());
     }
 }

@@ -6,7 +6,7 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
 use crate::domain::limits::{BudgetPolicy, EmailLimits, Keys, Refusal};
-use crate::domain::otp::{OtpPolicy, PendingCode};
+use crate::domain::otp::{OtpPolicy, Path, PendingCode};
 use crate::storage::batch::{Batch, Results, Slot, StatementResult};
 use crate::storage::statement::Written;
 use crate::storage::tables::rate_limits::{self, KeyedCounter, NotLocked, SendGate};
@@ -47,7 +47,14 @@ struct AdmitSlots {
 }
 
 fn admit_batch(r: &SendRequest<'_>) -> Result<(Batch, AdmitSlots), AppError> {
-    let lock = NotLocked::new(r.keys, r.limits, r.budget, r.now_ms);
+    // What would refuse the owner's attempts refuses the send.
+    let lock = NotLocked::new(
+        r.keys,
+        r.limits,
+        r.budget,
+        Path::Owner { login: "" },
+        r.now_ms,
+    );
     let gate = SendGate {
         keys: r.keys,
         limits: r.limits,
@@ -61,7 +68,7 @@ fn admit_batch(r: &SendRequest<'_>) -> Result<(Batch, AdmitSlots), AppError> {
     let cooldown = batch.push(rate_limits::take_cooldown(&gate));
     batch.push_after(
         cooldown,
-        otp_codes::insert_if_admitted(r.email, r.code, r.otp, r.now_ms),
+        otp_codes::insert_if_admitted(r.email, r.code, r.challenge_passed, r.otp, r.now_ms),
     )?;
     batch.push(rate_limits::count_sends(r.keys, r.now_ms));
     Ok((
@@ -108,10 +115,13 @@ pub async fn admit(db: &Db, r: &SendRequest<'_>) -> Result<Admission, AppError> 
     admission(r, &results, &slots)
 }
 
-fn activate_batch(email: &EmailAddress, code_id: &str, at: &str, sent: &AuditEvent) -> Batch {
+fn activate_batch(email: &EmailAddress, code: &PendingCode, at: &str, sent: &AuditEvent) -> Batch {
     let mut batch = Batch::new();
-    batch.push(otp_codes::activate(email, code_id));
-    batch.push(otp_codes::retire_all_but_newest(email));
+    batch.push(otp_codes::activate(email, &code.id));
+    batch.push(otp_codes::retire_all_but_newest(
+        email,
+        code.login.as_deref(),
+    ));
     // `code_sent` rides in the same batch: recorded exactly when a delivered
     // code becomes usable, and no D1 call of its own after the response.
     batch.push(audit_events::insert(at, sent));
@@ -119,15 +129,15 @@ fn activate_batch(email: &EmailAddress, code_id: &str, at: &str, sent: &AuditEve
 }
 
 /// Makes a delivered code usable, retires all but the newest `LIVE_CODES`
-/// delivered codes of the address and records `sent` (`code_sent`), in one batch.
+/// delivered codes of its login and records `sent` (`code_sent`), in one batch.
 pub async fn activate(
     db: &Db,
     email: &EmailAddress,
-    code_id: &str,
+    code: &PendingCode,
     at: &str,
     sent: &AuditEvent,
 ) -> Result<(), AppError> {
-    db.batch(&activate_batch(email, code_id, at, sent), "activate code")
+    db.batch(&activate_batch(email, code, at, sent), "activate code")
         .await
         .map(|_| ())
 }
@@ -196,6 +206,7 @@ mod tests {
         PendingCode {
             id: id.into(),
             hash: format!("hash-{id}"),
+            login: Some(format!("login-{id}")),
         }
     }
 
@@ -267,8 +278,13 @@ mod tests {
         let now = 1_000_000;
         admit_on(&db, &send(&email, &keys, &limits, &otp, &first, now));
         let sent = AuditEvent::new(AuditKind::CodeSent);
-        db.run(&activate_batch(&email, "c1", "2026-01-01T00:00:00Z", &sent))
-            .unwrap();
+        db.run(&activate_batch(
+            &email,
+            &first,
+            "2026-01-01T00:00:00Z",
+            &sent,
+        ))
+        .unwrap();
         let later = now + limits.cooldown_ms() + 1;
         let second = code("c2");
         match admit_on(&db, &send(&email, &keys, &limits, &otp, &second, later)) {
@@ -364,5 +380,42 @@ mod tests {
                 "{why:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_strangers_sends_never_retire_the_owners_code() {
+        let db = Sqlite::migrated();
+        let email = EmailAddress::parse("a@example.com").unwrap();
+        let sent = AuditEvent::new(AuditKind::CodeSent);
+        let issue = |id: &str, login: &str, at: i64| {
+            db.query(&format!(
+                "INSERT INTO otp_codes (email, code_id, code_hash, issued_at, expires_at, login_id)
+                 VALUES ('a@example.com', '{id}', 'h', {at}, {}, '{login}')",
+                at + 300_000
+            ));
+            let code = PendingCode {
+                id: id.into(),
+                hash: "h".into(),
+                login: Some(login.into()),
+            };
+            db.run(&activate_batch(
+                &email,
+                &code,
+                "2026-01-01T00:00:00Z",
+                &sent,
+            ))
+            .unwrap();
+        };
+        issue("mine", "owner", 1_000);
+        for (i, id) in ["s1", "s2", "s3"].iter().enumerate() {
+            issue(id, "stranger", 2_000 + i as i64);
+        }
+        // The owner's resends retire its own codes beyond the newest two.
+        issue("mine2", "owner", 3_000);
+        issue("mine3", "owner", 3_001);
+        let live =
+            db.query("SELECT code_id FROM otp_codes WHERE consumed_by IS NULL ORDER BY code_id");
+        let ids: Vec<_> = live.iter().map(|r| r["code_id"].clone()).collect();
+        assert_eq!(ids, ["mine2", "mine3", "s2", "s3"]);
     }
 }
