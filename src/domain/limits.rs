@@ -66,8 +66,8 @@ impl Default for EmailLimits {
             address_sends_per_day: 30,
             failures_before_lockout: 10,
             lockout_seconds: 900,
-            daily_failure_budget: 15,
-            owner_failure_budget: 5,
+            daily_failure_budget: 10,
+            owner_failure_budget: 3,
         }
     }
 }

@@ -14,6 +14,9 @@ pub const MAX_LENGTH: u8 = 8;
 /// The length of a code sent after a solved challenge (the address is under
 /// attack): a hundred times harder to guess than six digits, still typeable.
 pub const CHALLENGED_LENGTH: u8 = MAX_LENGTH;
+/// Attempts a code sent after a solved challenge takes, on each path: fewer
+/// than a mailed code's, because a solver can keep asking for such codes.
+pub const CHALLENGED_ATTEMPTS: u32 = 3;
 /// Workers KV refuses an `expirationTtl` under 60 seconds.
 pub const MIN_TTL_SECONDS: u32 = 60;
 pub const MAX_TTL_SECONDS: u32 = 3600;
@@ -24,6 +27,17 @@ pub struct OtpPolicy {
     pub length: u8,
     pub ttl_seconds: u32,
     pub max_attempts: u32,
+}
+
+impl OtpPolicy {
+    /// Attempts a code takes on each path.
+    pub fn attempts_for(&self, challenged: bool) -> u32 {
+        if challenged {
+            CHALLENGED_ATTEMPTS.min(self.max_attempts)
+        } else {
+            self.max_attempts
+        }
+    }
 }
 
 impl Default for OtpPolicy {
@@ -292,11 +306,13 @@ impl LedgerSnapshot {
             .take(LIVE_CODES);
         PendingCodes {
             codes: live
-                .filter(|u| match path {
-                    Path::Anonymous => u.attempts < policy.max_attempts,
-                    Path::Owner { .. } => {
-                        u.owner_attempts < policy.max_attempts
-                            && (u.challenged || !owner_budget_spent)
+                .filter(|u| {
+                    let max = policy.attempts_for(u.challenged);
+                    match path {
+                        Path::Anonymous => u.attempts < max,
+                        Path::Owner { .. } => {
+                            u.owner_attempts < max && (u.challenged || !owner_budget_spent)
+                        }
                     }
                 })
                 .map(|u| u.code.clone())

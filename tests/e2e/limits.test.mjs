@@ -38,7 +38,7 @@ beforeEach(() => {
 async function spendBudget(app, email, prefix) {
   const spent = async () => {
     const { results } = await app.db.prepare("SELECT count FROM rate_limits WHERE key LIKE 'address-failures:%'").all();
-    return results.some((r) => r.count >= 15);
+    return results.some((r) => r.count >= 10); // LOGIN_DAILY_FAILURE_BUDGET in wrangler.toml
   };
   for (let n = 1; n < 50 && !(await spent()); n++) {
     const stranger = fromNetwork(`${prefix}.${n}`);

@@ -10,16 +10,22 @@ use crate::domain::limits::{Counter, Keys};
 use crate::domain::otp::{LedgerSnapshot, OtpPolicy, Path, PendingCode, Unexpired, LIVE_CODES};
 use crate::storage::statement::{int, opt_text, text, Param, Params, Statement, Written};
 
+/// The SQL expression "attempts this code takes" (`OtpPolicy::attempts_for`).
+fn max_attempts(p: &mut Params, policy: &OtpPolicy) -> String {
+    let [mailed, challenged] = p.bind_all([
+        int(i64::from(policy.attempts_for(false))),
+        int(i64::from(policy.attempts_for(true))),
+    ]);
+    format!("(CASE WHEN challenged = 1 THEN {challenged} ELSE {mailed} END)")
+}
+
 /// The SQL condition "usable without a login id": one of the address's
 /// `LIVE_CODES` newest unused, unexpired codes, with attempts left. Codes
 /// strangers asked for push the owner's out of this path, never out of its
 /// login's (`usable_on`).
 fn usable(p: &mut Params, email: Param, policy: &OtpPolicy, now_ms: i64) -> String {
-    let [now, max, live] = p.bind_all([
-        int(now_ms),
-        int(i64::from(policy.max_attempts)),
-        int(LIVE_CODES as i64),
-    ]);
+    let max = max_attempts(p, policy);
+    let [now, live] = p.bind_all([int(now_ms), int(LIVE_CODES as i64)]);
     format!(
         "consumed_by IS NULL AND expires_at > {now} AND attempts < {max}
          AND code_id IN (SELECT code_id FROM otp_codes WHERE email = {email}
@@ -41,11 +47,8 @@ fn usable_on(
     match lock.path() {
         Path::Anonymous => usable(p, email, policy, now_ms),
         Path::Owner { login } => {
-            let [now, max, login] = p.bind_all([
-                int(now_ms),
-                int(i64::from(policy.max_attempts)),
-                text(login),
-            ]);
+            let max = max_attempts(p, policy);
+            let [now, login] = p.bind_all([int(now_ms), text(login)]);
             format!(
                 "consumed_by IS NULL AND expires_at > {now} AND owner_attempts < {max}
                  AND login_id = {login} AND (challenged = 1 OR {})",
@@ -214,8 +217,11 @@ pub(in crate::storage) fn attempt(
         format!(
             "UPDATE otp_codes SET {spent} = {spent} + 1, {marks} = {mark}
              WHERE email = {email_p} AND {usable_now} AND {locked} AND {which}
-             RETURNING {spent} AS attempts",
-            locked = lock.sql(p)
+             RETURNING {spent} + {policy_max} - {max} AS attempts",
+            locked = lock.sql(p),
+            // On the policy's scale, so `max_attempts - attempts` is what is left.
+            policy_max = p.bind(int(i64::from(policy.max_attempts))),
+            max = max_attempts(p, policy),
         )
     })
 }
