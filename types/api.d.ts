@@ -15,7 +15,7 @@ export interface paths {
         put?: never;
         /**
          * Email a sign-in code
-         * @description Draws a code of `OTP_LENGTH` digits, mails it, and stores only its keyed hash. Answers the same whether or not an account exists. A new code does not void the previous one: the two newest codes of an address are usable; a third send retires the oldest. Limits are counted per address and client network (an IPv4 address or an IPv6 /64) and per address; once the address's daily failure budget is spent, a send needs a solved Turnstile challenge (403 until `turnstileToken` carries one) where Turnstile is configured, and is refused (429) where it is not.
+         * @description Draws a code of `OTP_LENGTH` digits, mails it, and stores only its keyed hash. Answers the same whether or not an account exists. A new code does not void the previous one: the two newest codes of an address are usable; a third send retires the oldest. Returns a `loginId`: send it back with the verify (and a resend), and strangers' guesses at the address never spend your code. Limits are counted per address and client network (an IPv4 address or an IPv6 /64) and per address; once an address-wide cap is reached or a daily budget is spent, a send needs a solved Turnstile challenge (403 until `turnstileToken` carries one) and then mails an 8-digit code, where Turnstile is configured, and is refused (429) where it is not.
          */
         post: operations["sendOtpEmail"];
         delete?: never;
@@ -1100,7 +1100,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description The address is under sustained guessing: solve a Turnstile challenge and send its token as `turnstileToken`. The message is stable; apps may match it to show the widget. */
+            /** @description The address is under attack (an address-wide cap reached or a daily budget spent): solve a Turnstile challenge and send its token as `turnstileToken`; the code then mailed has 8 digits. Branch on `Error-Code: challenge_required`. */
             403: {
                 headers: {
                     "Error-Code": components["headers"]["ErrorCode"];
