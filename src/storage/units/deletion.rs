@@ -12,7 +12,7 @@ use crate::storage::batch::Batch;
 use crate::storage::statement::{int, text, Param, Params, Statement, Written};
 use crate::storage::tables::sessions::RevokeReason;
 use crate::storage::tables::user_columns::erasure_sql;
-use crate::storage::tables::{event_outbox, otp_codes};
+use crate::storage::tables::{deletion_notices, event_outbox, otp_codes};
 use crate::storage::{Db, Kv};
 
 /// An account whose deletion is due, with the tombstone its address becomes.
@@ -22,7 +22,8 @@ pub struct DueAccount {
     pub tombstone: String,
 }
 
-/// Accounts whose deletion is due, oldest first. `tombstone` is the keyed
+/// Accounts whose deletion is due and whose owner was told in time
+/// (`deletion_notices::told_in_time`), oldest first. `tombstone` is the keyed
 /// marker an address leaves (`CodeHasher::tombstone`).
 pub async fn due(
     db: &Db,
@@ -36,9 +37,13 @@ pub async fn due(
         email: String,
     }
     let statement: Statement<Row> = Statement::new(
-        "SELECT id, email FROM users
-         WHERE account_deletion_status = 'pending' AND account_deletion_scheduled_for <= ?1
-         ORDER BY account_deletion_scheduled_for LIMIT ?2",
+        format!(
+            "SELECT id, email FROM users
+             WHERE account_deletion_status = 'pending' AND account_deletion_scheduled_for <= ?1
+               AND {}
+             ORDER BY account_deletion_scheduled_for LIMIT ?2",
+            deletion_notices::told_in_time("users.id", "?1")
+        ),
         vec![text(now), int(i64::from(limit))],
     );
     let rows = db.rows(statement, "due deletions").await?;
@@ -74,9 +79,10 @@ fn finalize_batch(
             "UPDATE users SET {}, account_deletion_status = 'finalized',
                  account_deletion_finalized_at = {at}, updated_at = {at}
              WHERE id = {id} AND account_deletion_status = 'pending'
-               AND account_deletion_scheduled_for <= {at}
+               AND account_deletion_scheduled_for <= {at} AND {}
              RETURNING id",
-            erasure_sql(tombstone)
+            erasure_sql(tombstone),
+            deletion_notices::told_in_time("users.id", at)
         )
     }));
     batch.push(Statement::<Written>::compose(|p| {
@@ -114,6 +120,7 @@ fn finalize_batch(
 }
 
 /// Erases the personal data of an account that is still pending and due, and
+/// whose owner was told in time,
 /// only then revokes its sessions, drops its pending code, records the audit
 /// event and writes `deleted` (`user.deleted`) to the outbox. Returns whether
 /// this call finalised it.
@@ -140,4 +147,55 @@ pub async fn finalize(
 pub async fn purge_expired_codes(db: &Db, before_ms: i64) -> Result<(), AppError> {
     db.run(otp_codes::purge_expired(before_ms), "otp_codes purge")
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::OsRandom;
+    use crate::storage::testing::Sqlite;
+
+    const NOW: &str = "2027-03-01T00:00:00.000Z";
+
+    #[test]
+    fn a_due_deletion_waits_until_its_owner_has_had_the_notice_a_day() {
+        let db = Sqlite::migrated();
+        db.query(
+            "INSERT INTO users (id, email, account_deletion_status, account_deletion_requested_at,
+                                account_deletion_scheduled_for, created_at, updated_at)
+             VALUES ('usr_1', 'owner@example.com', 'pending', '2027-01-15T08:00:00.000Z',
+                     '2027-02-14T08:00:00.000Z', 'x', 'x')",
+        );
+        db.query(
+            "INSERT INTO deletion_notices (user_id, requested_at, locale)
+             VALUES ('usr_1', '2027-01-15T08:00:00.000Z', 'en')",
+        );
+        let account = DueAccount {
+            id: "usr_1".into(),
+            email: "owner@example.com".into(),
+            tombstone: "deleted:x".into(),
+        };
+        let event = Event::user_deleted(&mut OsRandom, "usr_1", chrono::Utc::now());
+        let finalize = |db: &Sqlite| {
+            let (batch, erased) = finalize_batch(&account, NOW, &event);
+            db.run(&batch).unwrap().returned(erased).unwrap()
+        };
+        let due = |db: &Sqlite| {
+            let rows = db.query(&format!(
+                "SELECT id FROM users WHERE {}",
+                deletion_notices::told_in_time("users.id", format!("'{NOW}'"))
+            ));
+            rows.len()
+        };
+        assert_eq!(due(&db), 0);
+        assert!(!finalize(&db), "owed: the owner has not been told");
+        assert_eq!(db.query("SELECT 1 FROM event_outbox").len(), 0);
+        // Told late (a long mail outage): a day to cancel still.
+        db.query("UPDATE deletion_notices SET sent_at = '2027-02-28T12:00:00.000Z'");
+        assert_eq!(due(&db), 0);
+        assert!(!finalize(&db), "told less than a day ago");
+        db.query("UPDATE deletion_notices SET sent_at = '2027-02-28T00:00:00.000Z'");
+        assert_eq!(due(&db), 1);
+        assert!(finalize(&db), "told a day ago: it goes ahead");
+    }
 }
