@@ -228,6 +228,28 @@ async function startApp({ vars = {}, secrets = TEST_SECRETS, ratelimits, without
     authed(method, path, accessToken, body) {
       return call(method, path, body, { authorization: `Bearer ${accessToken}` });
     },
+    /**
+     * Schedules the deletion of a session's account as an app does: a code
+     * mailed to the account's address (the step-up), read from the mailbox,
+     * then the request with it. `extra`: more of the body (`locale`).
+     */
+    async scheduleDeletion(s, extra = {}) {
+      const code = await app.requestCode(s.email);
+      return app.authed("POST", "/api/v1/users/me/deletion", s.accessToken, { code, ...extra });
+    },
+    /**
+     * Makes the scheduled deletion of `email` due now, as if its grace period
+     * had passed with its owner told (the notice out for over a day).
+     */
+    async makeDeletionDue(email) {
+      const past = "2000-01-01T00:00:00.000Z";
+      await db.batch([
+        db.prepare("UPDATE users SET account_deletion_scheduled_for = ? WHERE email = ?").bind(past, email),
+        db.prepare(
+          "UPDATE deletion_notices SET sent_at = ? WHERE user_id = (SELECT id FROM users WHERE email = ?)",
+        ).bind(past, email),
+      ]);
+    },
     /** Runs the Cron Trigger now, as Cloudflare would on schedule. */
     async runScheduled() {
       const worker = await mf.getWorker();

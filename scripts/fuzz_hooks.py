@@ -55,6 +55,7 @@ _state = {"seq": 0, "offset": 0, "logins": 0}
 _codes = {}  # address -> the last code the dev console printed for it
 _counts = {}  # "METHOD /path" -> {"all"|"token": {status: n}, "why401": {message: n}}
 _refresh_of = {}  # access token -> the refresh token of the same login
+_email_of = {}  # access token -> the address of its account
 _session_of = {}  # operation -> the access token its calls use until it changes
 KEEP = object()  # the case already carries a token (from a link)
 
@@ -116,6 +117,11 @@ def send_code():
     with _lock:
         _state["seq"] += 1
         email = f"fuzz-{os.getpid()}-{_state['seq']}@example.com"
+    return email, code_to(email)
+
+
+def code_to(email):
+    """A code mailed to `email`, read from the dev console."""
     for _ in range(3):
         status, body = _post(SEND, {"email": email})
         if status != 429:
@@ -124,7 +130,7 @@ def send_code():
         time.sleep(min(float(body.get("retryAfter") or 0) or 10.0, 20.0))
     if status != 200:
         raise RuntimeError(f"send-otp-email answered {status}: {body}")
-    return email, _code_for(email)
+    return _code_for(email)
 
 
 def login():
@@ -137,12 +143,16 @@ def login():
     with _lock:
         _state["logins"] += 1
         _refresh_of[data["accessToken"]] = data["refreshToken"]
+        _email_of[data["accessToken"]] = email
     return data
 
 
-def _post_bearer(path, token):
+def _post_bearer(path, token, body):
     request = urllib.request.Request(
-        BASE + path, method="POST", headers={"authorization": f"Bearer {token}", "cf-connecting-ip": _ip()}
+        BASE + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json", "cf-connecting-ip": _ip()},
     )
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
@@ -182,8 +192,9 @@ class FreshLogin:
         if token is None:
             token = login()["accessToken"]
             if operation.method.upper() == "DELETE" and operation.path.endswith(DELETION):
-                # Something to cancel: this user asked for the account's deletion first.
-                _post_bearer(DELETION, token)
+                # Something to cancel: this user asked for the account's deletion
+                # first, confirmed with a code mailed to the account's address.
+                _post_bearer(DELETION, token, {"code": code_to(_email_of[token])})
             with _lock:
                 _session_of[label] = token
         return token
@@ -212,6 +223,11 @@ def before_call(context, case, kwargs):
     elif path.endswith(REFRESH) and not str(case.body.get("refreshToken", "")).startswith("ey"):
         if _rng.random() < REAL_SHARE:
             case.body = {**case.body, "refreshToken": login()["refreshToken"]}
+    elif path.endswith(DELETION) and case.operation.method.upper() == "POST" and _rng.random() < REAL_SHARE:
+        # The step-up: a code mailed to the address of the account signed in.
+        token = str((case.headers or {}).get("Authorization", ""))[len("Bearer ") :]
+        if token in _email_of:
+            case.body = {**case.body, "code": code_to(_email_of[token])}
     elif path.endswith(LOGOUT) and not case.body.get("allSessions") and _rng.random() < REAL_SHARE:
         # Log out of the session the call is signed in with.
         token = str((case.headers or {}).get("Authorization", ""))[len("Bearer ") :]

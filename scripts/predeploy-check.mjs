@@ -23,6 +23,15 @@ import { listQueues, parseQueueList, queuesOf } from "./wrangler-output.mjs";
 const ROOT = new URL("../", import.meta.url).pathname;
 const PLACEHOLDER = /^REPLACE_WITH_/;
 
+/** Whether the worker holds `vars` to production's rules: an ENVIRONMENT
+ * other than local and development (staging too), unless ALLOW_WEAK_SETTINGS
+ * is "true" (src/config/bounds.rs). */
+function heldToProduction(vars) {
+  const environment = typeof vars.ENVIRONMENT === "string" ? vars.ENVIRONMENT.trim() : undefined;
+  const production = environment !== undefined && !["local", "development"].includes(environment);
+  return production && String(vars.ALLOW_WEAK_SETTINGS ?? "").trim() !== "true";
+}
+
 /** The secrets the worker refuses to run without, given the environment's vars
  * and the secrets set (the same rules as src/config/). */
 export function requiredSecrets(vars, secretNames = []) {
@@ -30,6 +39,9 @@ export function requiredSecrets(vars, secretNames = []) {
   const signingKey = (vars.JWT_ALGORITHM ?? "EdDSA") === "ES256" ? "JWT_ES256_PRIVATE_KEY" : "JWT_PRIVATE_KEY";
   const required = [signingKey, "OTP_HASH_KEY"];
   if ((vars.EMAIL_PROVIDER ?? "log") === "resend") required.push("EMAIL_API_KEY");
+  // Without a challenge to offer, a spent failure budget locks an address for
+  // everyone, its owner included (docs/security.md, "Rate limits").
+  if (heldToProduction(vars)) required.push("TURNSTILE_SECRET_KEY");
   // Events cannot be signed without it (they wait in the queue until it is set).
   // With WEBHOOK_SECRETS set, receivers may all have their own: whether every
   // one does is in the values, which only the worker reads (/health says).
@@ -117,8 +129,10 @@ export function problems(config, secretNames, env, existingQueues) {
   if (!["EdDSA", "ES256", undefined].includes(vars.JWT_ALGORITHM)) {
     found.push(`JWT_ALGORITHM must be EdDSA or ES256 (it is ${JSON.stringify(vars.JWT_ALGORITHM)})`);
   }
-  // WEBHOOK_SECRETS and both signing keys hold secrets whenever they are set.
-  const secretOnly = [...requiredSecrets(vars), "WEBHOOK_SECRETS", "JWT_PRIVATE_KEY", "JWT_ES256_PRIVATE_KEY"];
+  // WEBHOOK_SECRETS, both signing keys and Turnstile's hold secrets whenever they are set.
+  const secretOnly = [
+    ...requiredSecrets(vars), "WEBHOOK_SECRETS", "JWT_PRIVATE_KEY", "JWT_ES256_PRIVATE_KEY", "TURNSTILE_SECRET_KEY",
+  ];
   for (const name of new Set(secretOnly)) {
     if (name in vars) found.push(`${name} is a plain var in wrangler.toml; it must be a secret only`);
   }

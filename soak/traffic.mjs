@@ -809,19 +809,34 @@ export class World {
     if (after.status !== 401 && !this.faulted(after)) this.fail("logout", `the access token still works after logout (${after.status})`);
   }
 
-  /** Schedules the account's deletion; half the users change their mind. */
+  /**
+   * Schedules the account's deletion, confirmed with a code mailed to its
+   * address (the step-up); half the users change their mind.
+   */
   async deletion() {
     const s = await this.useSession();
     if (!s) return this.send();
-    if (this.deletionBusy.has(s.email) || this.deletionState.get(s.email) === "pending") {
+    if (this.deletionBusy.has(s.email) || this.busy.has(s.email) || this.deletionState.get(s.email) === "pending") {
       this.sessions.push(s);
       return this.me();
     }
+    if (!this.mayMail()) {
+      this.sessions.push(s);
+      return this.instead();
+    }
     this.deletionBusy.add(s.email);
-    let keep = false;
-    let told = false; // an answer from the service; without one (a fault, no answer) the outcome is unknown
+    this.busy.add(s.email); // no other op sends to the address meanwhile
+    let keep = true; // until the deletion is asked for
+    let told = true; // an answer from the service; without one (a fault, no answer) the outcome is unknown
     try {
-      const res = await this.call("POST", DELETION, { token: s.accessToken });
+      const sent = await this.call("POST", SEND, { body: { email: s.email } });
+      if (this.faulted(sent)) return; // no code, nothing asked
+      if (sent.status === 429) return void this.counts.mailCeiling++;
+      if (sent.status !== 200) return this.unexpected("send for the deletion's step-up", sent);
+      const code = codeIn(this.mail.lastMailTo(s.email));
+      keep = false;
+      told = false;
+      const res = await this.call("POST", DELETION, { token: s.accessToken, body: { code } });
       if (this.faulted(res)) return; // unknown (finally)
       told = true;
       if (res.status !== 200 || res.body.data?.accountDeletionStatus !== "pending") {
@@ -844,6 +859,7 @@ export class World {
     } finally {
       if (!told) this.deletionUncertain.add(s.email);
       this.deletionBusy.delete(s.email);
+      this.busy.delete(s.email);
       if (keep) this.sessions.push(s);
     }
   }

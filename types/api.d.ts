@@ -154,7 +154,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Schedule account deletion */
+        /**
+         * Schedule account deletion
+         * @description Schedules the deletion of the signed-in account, final `ACCOUNT_DELETION_GRACE_DAYS` (30) days later. Needs a step-up on top of the access token: a fresh code mailed to the account's address (`send-otp-email` with the account's `email`), sent here as `code`. Without one: 403 `step_up_required`. The code is checked exactly as at login: a wrong one counts against the code's attempts and the address's and network's failure limits (400 `wrong_code`, then 429), a used or expired one is 404 `no_pending_code`, and a right one is used up. On success the owner is mailed a notice (in `locale`) saying when the deletion becomes final and that signing in and cancelling (`DELETE` on this path) keeps the account; if that mail fails, the deletion stands, the notice is sent again every 15 minutes until the provider accepts it, and the deletion is not finalised until a day after it went out. Raises `user.deletion_scheduled`.
+         */
         post: operations["scheduleDeletion"];
         /** Cancel a scheduled deletion */
         delete: operations["cancelDeletion"];
@@ -609,6 +612,14 @@ export interface components {
             profilePhoto?: string | null;
             username?: components["schemas"]["Username"];
         };
+        ScheduleDeletionRequest: {
+            /** @description A code mailed to the account's own address: ask for it with `POST /api/v1/auth/send-otp-email` (`{email: <the account's address>}`), as for a login. Exactly `OTP_LENGTH` digits. It is checked and used as a login code is: the same attempts per code, failure limits and locks, and it cannot be used again (nor to sign in). */
+            code: string;
+            /** @description BCP 47 tag of the notice mailed once the deletion is scheduled; `tr…` gives Turkish, anything else English */
+            locale?: string | null;
+            /** @description The `loginId` the send of that code returned: the attempt is then counted on that login alone, as `verify-otp-email` counts it. */
+            loginId?: string;
+        };
         /**
          * @description The documented user. Values not known yet are null; lists are always lists.
          * @example {
@@ -893,7 +904,7 @@ export interface components {
          * @description The stable code of an error answer, sent in the `Error-Code` response header beside the envelope (whose five keys never change). Branch on it, not on the English sentence in `errors`: one code per kind of error, and a failure of the service's own is always `internal`. New codes may be added; treat an unknown one by its status.
          * @enum {string}
          */
-        ErrorCode: "validation" | "wrong_code" | "unauthorized" | "invalid_client" | "unsupported_grant_type" | "challenge_required" | "route_not_found" | "no_pending_code" | "session_not_found" | "method_not_allowed" | "username_taken" | "username_change_too_soon" | "registration_complete" | "account_deleted" | "deletion_scheduled" | "no_deletion_scheduled" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "resend_cooldown" | "hourly_cap" | "daily_cap" | "locked_out" | "too_many_requests" | "mail_ceiling" | "internal" | "email_rejected" | "unavailable" | "unhealthy";
+        ErrorCode: "validation" | "wrong_code" | "unauthorized" | "invalid_client" | "unsupported_grant_type" | "challenge_required" | "step_up_required" | "route_not_found" | "no_pending_code" | "session_not_found" | "method_not_allowed" | "username_taken" | "username_change_too_soon" | "registration_complete" | "account_deleted" | "deletion_scheduled" | "no_deletion_scheduled" | "payload_too_large" | "unsupported_media_type" | "too_many_attempts" | "resend_cooldown" | "hourly_cap" | "daily_cap" | "locked_out" | "too_many_requests" | "mail_ceiling" | "internal" | "email_rejected" | "unavailable" | "unhealthy";
         /** @description RFC 8414 authorization server metadata: the members true of this service (a token endpoint for public clients, no authorization endpoint). */
         AuthorizationServerMetadata: {
             /** @description Equal to the tokens' `iss` (`JWT_ISSUER`, an origin without a path). */
@@ -1010,6 +1021,7 @@ export type Interests = components['schemas']['Interests'];
 export type SocialHandle = components['schemas']['SocialHandle'];
 export type CompleteRegistrationRequest = components['schemas']['CompleteRegistrationRequest'];
 export type UpdateProfileRequest = components['schemas']['UpdateProfileRequest'];
+export type ScheduleDeletionRequest = components['schemas']['ScheduleDeletionRequest'];
 export type User = components['schemas']['User'];
 export type UserResponse = components['schemas']['UserResponse'];
 export type Health = components['schemas']['Health'];
@@ -2706,7 +2718,17 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "code": "482913",
+                 *       "locale": "en"
+                 *     }
+                 */
+                "application/json": components["schemas"]["ScheduleDeletionRequest"];
+            };
+        };
         responses: {
             /** @description Success */
             200: {
@@ -2771,6 +2793,27 @@ export interface operations {
                     "application/json": components["schemas"]["UserResponse"];
                 };
             };
+            /** @description Malformed body or code, or a wrong code */
+            400: {
+                headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 400,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Invalid code; 4 attempt(s) left"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description Missing, malformed, expired, revoked or foreign token */
             401: {
                 headers: {
@@ -2786,6 +2829,48 @@ export interface operations {
                      *       "data": null,
                      *       "errors": [
                      *         "The access token is invalid or expired"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No code: confirm with a code mailed to the account's address (`send-otp-email`), sent as `code`. The message is stable. */
+            403: {
+                headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 403,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Confirm with a code: request one for the account's address with send-otp-email and send it as code"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description No code pending for the account's address (never sent, expired or used) */
+            404: {
+                headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 404,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "No pending code for this email; it expired, was used, or was never sent"
                      *       ],
                      *       "timestamp": "2026-01-15T10:30:00.000Z"
                      *     }
@@ -2828,6 +2913,71 @@ export interface operations {
                      *       "data": null,
                      *       "errors": [
                      *         "A deletion is already scheduled"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body over 16 KiB */
+            413: {
+                headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 413,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Request body must be at most 16384 bytes"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 415,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Content-Type must be application/json"
+                     *       ],
+                     *       "timestamp": "2026-01-15T10:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description A rate limit or the code's attempt limit */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    "Error-Code": components["headers"]["ErrorCode"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "isSuccess": false,
+                     *       "statusCode": 429,
+                     *       "data": null,
+                     *       "errors": [
+                     *         "Too many wrong attempts for this code; request a new code"
                      *       ],
                      *       "timestamp": "2026-01-15T10:30:00.000Z"
                      *     }

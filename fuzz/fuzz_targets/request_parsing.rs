@@ -5,7 +5,7 @@
 use allmine_auth::domain::email::EmailAddress;
 use allmine_auth::domain::profile::{ProfileUpdate, Registration};
 use allmine_auth::domain::requests::{
-    LogoutRequest, RefreshTokenRequest, SendOtpRequest, VerifyOtpRequest,
+    LogoutRequest, RefreshTokenRequest, ScheduleDeletionRequest, SendOtpRequest, VerifyOtpRequest,
 };
 use chrono::NaiveDate;
 use libfuzzer_sys::fuzz_target;
@@ -15,6 +15,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(EmailAddress::parse(req.email.as_str()).is_ok());
     }
     if let Ok(req) = VerifyOtpRequest::parse(data, 6) {
+        assert_eq!(req.code.expose().len(), 6);
+        assert!(req.code.expose().bytes().all(|b| b.is_ascii_digit()));
+    }
+    if let Ok(req) = ScheduleDeletionRequest::parse(Some(data), 6) {
         assert_eq!(req.code.expose().len(), 6);
         assert!(req.code.expose().bytes().all(|b| b.is_ascii_digit()));
     }

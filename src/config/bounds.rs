@@ -67,8 +67,12 @@ pub(super) fn email_limits(s: &mut Settings) -> EmailLimits {
 }
 
 /// Production holds these settings to tighter bounds: weaker values make
-/// guessing a code or flooding an inbox cheap. A limit that only a test or an incident needs
-/// relaxed takes `ALLOW_WEAK_SETTINGS=true`, said out loud in the deployment.
+/// guessing a code or flooding an inbox cheap. It also needs Turnstile
+/// (`TURNSTILE_SECRET_KEY`): without a challenge to offer, a spent failure
+/// budget locks the address for everyone, so any stranger can keep its
+/// owner out (docs/security.md, "Rate limits"). A limit that only a test or
+/// an incident needs relaxed takes `ALLOW_WEAK_SETTINGS=true`, said out loud
+/// in the deployment.
 pub(super) fn hold_production_to_bounds(
     s: &mut Settings,
     environment: Option<&Environment>,
@@ -82,8 +86,16 @@ pub(super) fn hold_production_to_bounds(
         for problem in weak_settings(otp, limits) {
             s.problem(problem);
         }
+        if s.filled("TURNSTILE_SECRET_KEY").is_none() {
+            s.problem(format!(
+                "TURNSTILE_SECRET_KEY must be set in production {OVERRIDE}"
+            ));
+        }
     }
 }
+
+/// How every production problem says it can be overridden.
+const OVERRIDE: &str = "(or set ALLOW_WEAK_SETTINGS=true)";
 
 /// Blank is unset; anything but true or false is a mistake, not a yes.
 fn parse_switch(raw: &str) -> Option<bool> {
@@ -95,9 +107,12 @@ fn parse_switch(raw: &str) -> Option<bool> {
 }
 
 /// Each entry: the setting, its value, the bound, and whether the bound is a
-/// minimum (`true`) or a maximum.
+/// minimum (`true`) or a maximum. The per-address caps and the daily failure
+/// budget are what the yearly guessing bound rests on (docs/security.md,
+/// "The long-term bound"): production keeps them at most at the defaults
+/// that bound was measured with, the daily cap up to 50.
 fn weak_settings(otp: &OtpPolicy, limits: &EmailLimits) -> Vec<String> {
-    let rules: [(&str, u32, u32, bool); 7] = [
+    let rules: [(&str, u32, u32, bool); 10] = [
         ("OTP_LENGTH", otp.length.into(), 6, true),
         ("OTP_MAX_ATTEMPTS", otp.max_attempts, 10, false),
         (
@@ -108,9 +123,27 @@ fn weak_settings(otp: &OtpPolicy, limits: &EmailLimits) -> Vec<String> {
         ),
         ("OTP_SENDS_PER_HOUR", limits.sends_per_hour, 20, false),
         (
+            "OTP_ADDRESS_SENDS_PER_HOUR",
+            limits.address_sends_per_hour,
+            15,
+            false,
+        ),
+        (
             "OTP_ADDRESS_SENDS_PER_DAY",
             limits.address_sends_per_day,
             50,
+            false,
+        ),
+        (
+            "LOGIN_DAILY_FAILURE_BUDGET",
+            limits.daily_failure_budget,
+            10,
+            false,
+        ),
+        (
+            "LOGIN_DAILY_OWNER_FAILURE_BUDGET",
+            limits.owner_failure_budget,
+            3,
             false,
         ),
         (
@@ -132,14 +165,14 @@ fn weak_settings(otp: &OtpPolicy, limits: &EmailLimits) -> Vec<String> {
         })
         .map(|(name, _, bound, minimum)| {
             let side = if minimum { "at least" } else { "at most" };
-            format!("{name} must be {side} {bound} in production (or set ALLOW_WEAK_SETTINGS=true)")
+            format!("{name} must be {side} {bound} in production {OVERRIDE}")
         })
         .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::config::tests::{deployed, load};
+    use crate::config::tests::{base, deployed, load};
 
     /// Each production bound: the value at the bound passes, one step past it
     /// is refused by name, and `ALLOW_WEAK_SETTINGS=true` lets it through.
@@ -150,7 +183,10 @@ mod tests {
             ("OTP_MAX_ATTEMPTS", "10", "11", "at most 10"),
             ("OTP_RESEND_COOLDOWN_SECONDS", "30", "29", "at least 30"),
             ("OTP_SENDS_PER_HOUR", "20", "21", "at most 20"),
+            ("OTP_ADDRESS_SENDS_PER_HOUR", "15", "16", "at most 15"),
             ("OTP_ADDRESS_SENDS_PER_DAY", "50", "51", "at most 50"),
+            ("LOGIN_DAILY_FAILURE_BUDGET", "10", "11", "at most 10"),
+            ("LOGIN_DAILY_OWNER_FAILURE_BUDGET", "3", "4", "at most 3"),
             ("LOGIN_FAILURES_BEFORE_LOCKOUT", "20", "21", "at most 20"),
             ("LOGIN_LOCKOUT_SECONDS", "300", "299", "at least 300"),
         ];
@@ -172,6 +208,36 @@ mod tests {
             vars.insert(name, past.into());
             assert!(load(&vars).is_ok(), "{name}={past} in development");
         }
+    }
+
+    /// Without a challenge to offer, a spent budget locks the owner out:
+    /// production needs Turnstile unless told otherwise out loud.
+    #[test]
+    fn production_needs_turnstile_unless_weak_settings_are_allowed() {
+        let refused =
+            "TURNSTILE_SECRET_KEY must be set in production (or set ALLOW_WEAK_SETTINGS=true)";
+        for environment in ["production", "staging"] {
+            let mut vars = deployed(environment);
+            vars.remove("TURNSTILE_SECRET_KEY");
+            assert_eq!(load(&vars).err().unwrap(), vec![refused], "{environment}");
+            // Blank is unset.
+            vars.insert("TURNSTILE_SECRET_KEY", " ".into());
+            assert_eq!(load(&vars).err().unwrap(), vec![refused], "{environment}");
+            vars.insert("ALLOW_WEAK_SETTINGS", "true".into());
+            let config = load(&vars).ok().unwrap();
+            assert!(config.turnstile.is_none());
+        }
+        // Development and local run without it.
+        let mut vars = deployed("development");
+        vars.remove("TURNSTILE_SECRET_KEY");
+        assert!(load(&vars).is_ok());
+        assert!(load(&base()).ok().unwrap().turnstile.is_none());
+        // Set, it is the challenge production offers.
+        assert!(load(&deployed("production"))
+            .ok()
+            .unwrap()
+            .turnstile
+            .is_some());
     }
 
     #[test]

@@ -172,6 +172,7 @@ mod tests {
         for environment in ["development", "production"] {
             let mut vars = base();
             vars.insert("ENVIRONMENT", environment.into());
+            vars.insert("TURNSTILE_SECRET_KEY", "0x4AAAAAAA-test-secret".into());
             assert_eq!(
                 load(&vars).err().unwrap(),
                 vec!["EMAIL_PROVIDER=log is allowed only when ENVIRONMENT=local"]

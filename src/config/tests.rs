@@ -26,13 +26,15 @@ pub(super) fn load<K: Borrow<str> + Eq + Hash>(
     Config::from_lookup(|name| vars.get(name).cloned())
 }
 
-/// `base()` made a deployed environment: resend instead of the log.
+/// `base()` made a deployed environment: resend instead of the log, and
+/// Turnstile (which production requires).
 pub(super) fn deployed(environment: &str) -> HashMap<&'static str, String> {
     let mut vars = base();
     vars.insert("ENVIRONMENT", environment.into());
     vars.insert("EMAIL_PROVIDER", "resend".into());
     vars.insert("EMAIL_API_KEY", "re_123".into());
     vars.insert("EMAIL_FROM", "Allmine <login@allmine.app>".into());
+    vars.insert("TURNSTILE_SECRET_KEY", "0x4AAAAAAA-test-secret".into());
     vars
 }
 
@@ -162,8 +164,24 @@ fn wrangler_toml_sets_every_environment_and_a_bare_deploy_is_local() {
         vars.entry(name.into()).or_insert(value);
     }
     vars.insert("EMAIL_API_KEY".into(), "re_123".into());
+    // Its secrets, Turnstile's among them: the check requires it there.
+    assert_eq!(
+        load(&vars).err().unwrap(),
+        vec!["TURNSTILE_SECRET_KEY must be set in production (or set ALLOW_WEAK_SETTINGS=true)"]
+    );
+    vars.insert(
+        "TURNSTILE_SECRET_KEY".into(),
+        "0x4AAAAAAA-test-secret".into(),
+    );
     let config = load(&vars).ok().unwrap();
     assert_eq!(config.environment, production("production"));
+    // Development's own values pass without Turnstile.
+    let mut vars = wrangler_vars("env.development.vars");
+    for (name, value) in base() {
+        vars.entry(name.into()).or_insert(value);
+    }
+    vars.insert("EMAIL_API_KEY".into(), "re_123".into());
+    assert!(load(&vars).is_ok());
 }
 
 fn production(name: &str) -> Environment {

@@ -76,6 +76,13 @@ pub fn schedule(now: DateTime<Utc>, grace_days: u32) -> Transition {
     }
 }
 
+/// Whether an account in `status` may schedule its deletion: the state
+/// `Precondition::DeletionSchedulable` holds storage to, read before a code
+/// is spent on a step that would be refused anyway.
+pub fn schedulable(status: Option<DeletionStatus>) -> bool {
+    matches!(status, None | Some(DeletionStatus::Cancelled))
+}
+
 /// The user changes their mind before the deletion is final.
 pub fn cancel(now: DateTime<Utc>) -> Transition {
     let status = DeletionStatus::Cancelled.as_str().to_owned();
@@ -119,6 +126,14 @@ mod tests {
         assert!(step
             .changes
             .contains(&(UserField::AccountDeletionCancelledAt, FieldValue::Null)));
+    }
+
+    #[test]
+    fn only_an_account_without_a_live_deletion_can_schedule_one() {
+        assert!(schedulable(None));
+        assert!(schedulable(Some(DeletionStatus::Cancelled)));
+        assert!(!schedulable(Some(DeletionStatus::Pending)));
+        assert!(!schedulable(Some(DeletionStatus::Finalized)));
     }
 
     #[test]

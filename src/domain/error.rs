@@ -8,6 +8,10 @@ use std::fmt;
 pub const CHALLENGE_REQUIRED: &str =
     "Challenge required: solve the Turnstile challenge and send its token as turnstileToken";
 
+/// The stable message of a 403 on scheduling a deletion without a code.
+pub const STEP_UP_REQUIRED: &str =
+    "Confirm with a code: request one for the account's address with send-otp-email and send it as code";
+
 /// Everything that can go wrong while serving a request.
 ///
 /// Expected failures (the caller did something wrong) carry the messages we show;
@@ -30,6 +34,9 @@ pub enum AppError {
     /// 403: the address is under sustained guessing; sending a code to it
     /// needs a solved Turnstile challenge (`turnstileToken`).
     ChallengeRequired,
+    /// 403: the step needs a fresh code mailed to the account's address, on
+    /// top of the access token (scheduling a deletion).
+    StepUpRequired,
     /// 404: no such route.
     RouteNotFound,
     /// 404: no code is pending for the address (never sent, expired or used).
@@ -91,6 +98,7 @@ impl AppError {
             Self::InvalidClient { .. } => "invalid_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::ChallengeRequired => "challenge_required",
+            Self::StepUpRequired => "step_up_required",
             Self::RouteNotFound => "route_not_found",
             Self::NoPendingCode => "no_pending_code",
             Self::SessionNotFound => "session_not_found",
@@ -140,6 +148,7 @@ impl AppError {
                     .into(),
             ],
             Self::ChallengeRequired => vec![CHALLENGE_REQUIRED.into()],
+            Self::StepUpRequired => vec![STEP_UP_REQUIRED.into()],
             Self::RouteNotFound => vec!["Resource not found".into()],
             Self::NoPendingCode => {
                 vec![
@@ -234,6 +243,7 @@ mod tests {
             AppError::InvalidClient { via_header: true },
             AppError::UnsupportedGrantType,
             AppError::ChallengeRequired,
+            AppError::StepUpRequired,
             AppError::RouteNotFound,
             AppError::NoPendingCode,
             AppError::SessionNotFound,

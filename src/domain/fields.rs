@@ -46,6 +46,11 @@ impl Fields {
         }
     }
 
+    /// Whether the field is absent or null.
+    pub fn absent(&self, name: &str) -> bool {
+        matches!(self.object.get(name), None | Some(Value::Null))
+    }
+
     /// `Some(None)` when absent or null, `None` when present but invalid.
     pub fn optional<T>(&mut self, name: &str, parse: Parser<'_, T>) -> Option<Option<T>> {
         match self.object.get(name) {

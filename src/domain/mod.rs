@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod cors;
 pub mod deletion;
+pub mod deletion_notice;
 pub mod device;
 pub mod discovery;
 pub mod email;

@@ -171,8 +171,9 @@ impl From<&AppError> for OAuthError {
             | AppError::TooManyAttempts
             | AppError::Unauthorized(_)
             | AppError::Conflict { .. } => "invalid_grant",
-            // Only send-otp-email asks for a challenge; a token request never does.
-            AppError::ChallengeRequired => "invalid_grant",
+            // Only send-otp-email asks for a challenge, and only scheduling a
+            // deletion for a step-up; a token request never does either.
+            AppError::ChallengeRequired | AppError::StepUpRequired => "invalid_grant",
             AppError::RateLimited { .. } => RATE_LIMITED,
             AppError::Misconfigured(_) | AppError::Internal(_) | AppError::EmailRejected(_) => {
                 "server_error"

@@ -13,24 +13,28 @@ use super::otp::OtpCode;
 use super::place;
 use super::template::{render, Format};
 
-struct Templates {
-    tag: &'static str,
-    text: &'static str,
-    html: &'static str,
+/// One language's two files of one email.
+pub(super) struct Templates {
+    pub(super) tag: &'static str,
+    pub(super) text: &'static str,
+    pub(super) html: &'static str,
 }
 
-macro_rules! locale {
-    ($tag:literal) => {
+/// The two files of language `$tag` under `templates/email/$dir`.
+macro_rules! templates {
+    ($dir:literal, $tag:literal) => {
         Templates {
             tag: $tag,
-            text: include_str!(concat!("../../templates/email/", $tag, ".txt")),
-            html: include_str!(concat!("../../templates/email/", $tag, ".html")),
+            text: include_str!(concat!("../../templates/email/", $dir, $tag, ".txt")),
+            html: include_str!(concat!("../../templates/email/", $dir, $tag, ".html")),
         }
     };
 }
+pub(super) use templates;
 
-/// The languages the email is written in; the first is the fallback.
-const LOCALES: &[Templates] = &[locale!("en"), locale!("tr")];
+/// The languages the email is written in; the first is the fallback. Every
+/// other email (`deletion_notice`) is written in the same ones, in this order.
+const LOCALES: &[Templates] = &[templates!("", "en"), templates!("", "tr")];
 
 /// One of `LOCALES`. Unknown tags fall back to English.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,13 +60,19 @@ impl Locale {
         (0..LOCALES.len()).map(Self)
     }
 
+    /// Its position in `LOCALES`, which other emails' tables share.
+    pub(super) fn index(self) -> usize {
+        self.0
+    }
+
     fn templates(self) -> &'static Templates {
         &LOCALES[self.0]
     }
 }
 
+/// An email as the mail provider takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OtpMessage {
+pub struct Message {
     pub subject: String,
     pub text: String,
     pub html: String,
@@ -91,15 +101,10 @@ pub fn compose(
     locale: Locale,
     product: &str,
     requested: &Requested,
-) -> OtpMessage {
+) -> Message {
     let templates = locale.templates();
     let (headers, body) = split_headers(templates.text);
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(key, _)| *key == name)
-            .map_or("", |(_, value)| *value)
-    };
+    let header = |name: &str| header(&headers, name);
     let minutes = ttl_seconds.div_ceil(60).to_string();
     let when = requested.at.format("%Y-%m-%d %H:%M UTC").to_string();
     let place = place::label(requested.country, requested.city)
@@ -114,7 +119,7 @@ pub fn compose(
         ("place", &place),
         ("device", &device),
     ];
-    OtpMessage {
+    Message {
         subject: render(header("Subject"), &values, Format::Text),
         text: render(body, &values, Format::Text),
         html: render(templates.html, &values, Format::Html),
@@ -122,13 +127,47 @@ pub fn compose(
 }
 
 /// The `Name: value` lines before the first blank line, and the rest.
-fn split_headers(text: &'static str) -> (Vec<(&'static str, &'static str)>, &'static str) {
+pub(super) fn split_headers(
+    text: &'static str,
+) -> (Vec<(&'static str, &'static str)>, &'static str) {
     let (head, body) = text.split_once("\n\n").unwrap_or(("", text));
     let headers = head
         .lines()
         .filter_map(|line| line.split_once(": "))
         .collect();
     (headers, body)
+}
+
+/// The value of the header line `name`, empty if there is none.
+pub(super) fn header(headers: &[(&str, &'static str)], name: &str) -> &'static str {
+    headers
+        .iter()
+        .find(|(key, _)| *key == name)
+        .map_or("", |(_, value)| *value)
+}
+
+/// Compares `msg` in `locale` byte for byte with its two snapshot files,
+/// `src/domain/snapshots/<dir><tag>.txt` (the subject, then the text) and
+/// `.html`; with `UPDATE_SNAPSHOTS` set, writes them instead.
+#[cfg(test)]
+pub(super) fn assert_snapshots(dir: &str, locale: Locale, msg: &Message) {
+    let dir = format!("{}/src/domain/snapshots/{dir}", env!("CARGO_MANIFEST_DIR"));
+    let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+    let text = format!("Subject: {}\n\n{}", msg.subject, msg.text);
+    for (ext, rendered) in [("txt", &text), ("html", &msg.html)] {
+        let path = format!("{dir}{}.{ext}", locale.tag());
+        if update {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, rendered).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e} (UPDATE_SNAPSHOTS=1 writes it)"));
+        assert_eq!(
+            *rendered, expected,
+            "{path} differs (UPDATE_SNAPSHOTS=1 refreshes it)"
+        );
+    }
 }
 
 #[cfg(test)]
@@ -161,35 +200,15 @@ mod tests {
         }
     }
 
-    /// The rendered email as one snapshot file's worth: subject, then text.
-    fn text_snapshot(msg: &OtpMessage) -> String {
-        format!("Subject: {}\n\n{}", msg.subject, msg.text)
-    }
-
     /// Each language's email, compared byte for byte with the files under
     /// `src/domain/snapshots/`. After a deliberate change to a template, look
     /// at the new rendering and refresh the files with
     /// `UPDATE_SNAPSHOTS=1 cargo test --lib otp_message`, then review the diff.
     #[test]
     fn each_language_renders_as_its_snapshot() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/domain/snapshots");
-        let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
         for locale in Locale::all() {
             let msg = compose(&code(), 300, locale, "Allmine", &requested());
-            for (ext, rendered) in [("txt", text_snapshot(&msg)), ("html", msg.html.clone())] {
-                let path = format!("{dir}/{}.{ext}", locale.tag());
-                if update {
-                    std::fs::create_dir_all(dir).unwrap();
-                    std::fs::write(&path, &rendered).unwrap();
-                    continue;
-                }
-                let expected = std::fs::read_to_string(&path)
-                    .unwrap_or_else(|e| panic!("{path}: {e} (UPDATE_SNAPSHOTS=1 writes it)"));
-                assert_eq!(
-                    rendered, expected,
-                    "{path} differs (UPDATE_SNAPSHOTS=1 refreshes it)"
-                );
-            }
+            assert_snapshots("", locale, &msg);
         }
     }
 

@@ -36,6 +36,17 @@ pub struct VerifyOtpRequest {
     pub login_id: Option<LoginId>,
 }
 
+/// `POST /api/v1/users/me/deletion`: the step-up that confirms it.
+#[derive(Debug)]
+pub struct ScheduleDeletionRequest {
+    /// A code mailed to the account's address (`send-otp-email`).
+    pub code: OtpCode,
+    /// The language of the notice mailed once the deletion is scheduled.
+    pub locale: Locale,
+    /// The login id that code's send returned, counted as verify counts it.
+    pub login_id: Option<LoginId>,
+}
+
 /// `POST /api/v1/auth/refresh-token` and the body of `POST /api/v1/auth/logout`.
 #[derive(Debug)]
 pub struct RefreshTokenRequest {
@@ -113,6 +124,29 @@ impl VerifyOtpRequest {
     }
 }
 
+impl ScheduleDeletionRequest {
+    /// `body`: `None` when the request has none. No body, or no `code`, is
+    /// the step-up missing (403 `step_up_required`), which a client answers
+    /// by asking for a code; a code that is not one is a 400 like verify's.
+    pub fn parse(body: Option<&[u8]>, code_length: u8) -> Result<Self, AppError> {
+        let mut fields = Fields::parse(body.ok_or(AppError::StepUpRequired)?)?;
+        if fields.absent("code") {
+            return Err(AppError::StepUpRequired);
+        }
+        let code = fields.required("code", &raw_string(|s| OtpCode::parse(s, code_length)));
+        let locale = fields
+            .optional("locale", &locale)
+            .map(Option::unwrap_or_default);
+        let login_id = fields.optional("loginId", &login_id);
+        let ((code, locale), login_id) = fields.finish(code.zip(locale).zip(login_id))?;
+        Ok(Self {
+            code,
+            locale,
+            login_id,
+        })
+    }
+}
+
 impl RefreshTokenRequest {
     pub fn parse(body: &[u8]) -> Result<Self, AppError> {
         let mut fields = Fields::parse(body)?;
@@ -158,6 +192,31 @@ mod tests {
         let req = VerifyOtpRequest::parse(br#"{"email":" A@B.co ","code":"1234"}"#, 4).unwrap();
         assert_eq!(req.email.as_str(), "a@b.co");
         assert_eq!(req.code.expose(), "1234");
+    }
+
+    #[test]
+    fn a_deletion_without_a_code_asks_for_the_step_up_and_a_bad_code_is_a_400() {
+        for missing in [
+            None,
+            Some(&b"{}"[..]),
+            Some(br#"{"code":null,"locale":"tr"}"#),
+        ] {
+            assert_eq!(
+                ScheduleDeletionRequest::parse(missing, 6).unwrap_err(),
+                AppError::StepUpRequired,
+                "{missing:?}"
+            );
+        }
+        let found = problems(ScheduleDeletionRequest::parse(
+            Some(br#"{"code":"12345","locale":7}"#),
+            6,
+        ));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(ScheduleDeletionRequest::parse(Some(b"[]"), 6).is_err());
+        let req = ScheduleDeletionRequest::parse(Some(br#"{"code":"042917","locale":"tr-TR"}"#), 6)
+            .unwrap();
+        assert_eq!(req.code.expose(), "042917");
+        assert_eq!(req.locale.tag(), "tr");
     }
 
     #[test]

@@ -72,6 +72,15 @@ impl Body {
         self.of_type("application/json")
     }
 
+    /// The bytes of a JSON body, or `None` when the request sent no body at
+    /// all (an endpoint whose body is new reads an old client's empty one).
+    pub fn json_if_any(&self) -> Result<Option<&[u8]>, AppError> {
+        if self.bytes.is_empty() && !self.oversized {
+            return Ok(None);
+        }
+        self.json().map(Some)
+    }
+
     /// The bytes of an HTML form (`application/x-www-form-urlencoded`, what
     /// RFC 6749's token endpoint reads): 415 for another media type, 413 when
     /// too large.

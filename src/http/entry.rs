@@ -128,12 +128,19 @@ fn clock(_req: &Request) -> chrono::DateTime<Utc> {
 #[event(scheduled)]
 pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let now = Utc::now();
+    // Notices first: a deletion whose notice goes out now can be finalised
+    // in this same run, if it is due.
+    let notices = jobs::deletion_notices::run(&env, now).await;
     let deletions = jobs::account_deletion::run(&env, now).await;
     let retention = jobs::retention::run(&env, now).await;
     // Events the requests could not put on the queue; and the sent ones' purge.
     let events = jobs::events::run(&env, now).await;
     let cause = |err: &AppError| err.log_cause().unwrap_or_else(|| err.to_string());
     let mut fields = serde_json::json!({"cron": event.cron()});
+    match &notices {
+        Ok(sent) => fields["deletionNoticesSent"] = (*sent).into(),
+        Err(err) => fields["deletionNoticeError"] = cause(err).into(),
+    }
     match &deletions {
         Ok(finalized) => fields["deletionsFinalized"] = (*finalized).into(),
         Err(err) => fields["deletionError"] = cause(err).into(),
@@ -146,7 +153,7 @@ pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(sent) => fields["leftoverEventsSent"] = (*sent).into(),
         Err(err) => fields["eventsError"] = cause(err).into(),
     }
-    if deletions.is_ok() && retention.is_ok() && events.is_ok() {
+    if notices.is_ok() && deletions.is_ok() && retention.is_ok() && events.is_ok() {
         log::info("scheduled", fields);
     } else {
         log::error("scheduled", fields);

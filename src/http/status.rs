@@ -10,7 +10,7 @@ pub fn of(err: &AppError) -> u16 {
             400
         }
         AppError::Unauthorized(_) | AppError::InvalidClient { .. } => 401,
-        AppError::ChallengeRequired => 403,
+        AppError::ChallengeRequired | AppError::StepUpRequired => 403,
         AppError::RouteNotFound | AppError::NoPendingCode | AppError::SessionNotFound => 404,
         AppError::MethodNotAllowed { .. } => 405,
         AppError::Conflict { .. } => 409,

@@ -10,14 +10,14 @@ use worker::{js_sys, Delay, Env, SendEmailBuilder};
 use crate::config::SEND_EMAIL_BINDING;
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
-use crate::domain::otp_message::OtpMessage;
+use crate::domain::otp_message::Message;
 
 pub async fn send(
     env: &Env,
     from: &str,
     timeout_ms: u32,
     to: &EmailAddress,
-    message: &OtpMessage,
+    message: &Message,
 ) -> Result<(), AppError> {
     // A deployment without the binding cannot mail: like a provider that is
     // down, not like a wrong request.

@@ -1,4 +1,4 @@
-//! Sending the code email through the configured provider.
+//! Sending email (the code, the deletion notice) through the configured provider.
 
 mod cloudflare;
 mod resend;
@@ -8,17 +8,18 @@ use worker::Env;
 use crate::config::MailConfig;
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
-use crate::domain::otp_message::OtpMessage;
+use crate::domain::otp_message::Message;
 use crate::platform::trips::{Kind, Trips};
 use crate::platform::{fault, log};
 
-/// Delivers `message` to `to`. An error means the code must not be stored.
+/// Delivers `message` to `to`. An error means the provider did not accept
+/// it: a code it carries must not become usable.
 pub async fn send(
     env: &Env,
     trips: &Trips,
     config: &MailConfig,
     to: &EmailAddress,
-    message: &OtpMessage,
+    message: &Message,
 ) -> Result<(), AppError> {
     fault("mail")?;
     let _trip = trips.start(Kind::Mail);

@@ -7,7 +7,7 @@ use worker::{Delay, Fetch, Headers, Method, Request, RequestInit};
 
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
-use crate::domain::otp_message::OtpMessage;
+use crate::domain::otp_message::Message;
 
 pub async fn send(
     api_url: &str,
@@ -15,7 +15,7 @@ pub async fn send(
     from: &str,
     timeout_ms: u32,
     to: &EmailAddress,
-    message: &OtpMessage,
+    message: &Message,
 ) -> Result<(), AppError> {
     let body = serde_json::json!({
         "from": from,

@@ -160,8 +160,15 @@ const ON_DELETION = {
 };
 
 describe("account deletion", () => {
-  const schedule = (s) => app.authed("POST", "/api/v1/users/me/deletion", s.accessToken);
+  const schedule = (s, extra) => app.scheduleDeletion(s, extra);
+  const scheduleWith = (s, body) => app.authed("POST", "/api/v1/users/me/deletion", s.accessToken, body);
   const cancel = (s) => app.authed("DELETE", "/api/v1/users/me/deletion", s.accessToken);
+  const statusOf = async (s) => assertEnvelope(await getMe(s), 200).accountDeletionStatus;
+  const outboxOf = async (s) =>
+    (await app.db.prepare("SELECT type FROM event_outbox WHERE user_id = ?").bind(decodeJwt(s.accessToken).sub).all())
+      .results.map((r) => r.type);
+  const noticeOf = (s) =>
+    app.db.prepare("SELECT * FROM deletion_notices WHERE user_id = ?").bind(decodeJwt(s.accessToken).sub).first();
 
   test("schedules in 30 days, and can be cancelled", async () => {
     const s = await app.session();
@@ -176,15 +183,141 @@ describe("account deletion", () => {
     assertEnvelope(await cancel(s), 409);
   });
 
+  test("an access token alone cannot schedule it: 403 step_up_required, and nothing changes", async () => {
+    const s = await app.session();
+    const mailsBefore = app.mail.sent.length;
+    for (const res of [
+      await app.authed("POST", "/api/v1/users/me/deletion", s.accessToken),
+      await scheduleWith(s, {}),
+      await scheduleWith(s, { code: null, locale: "tr" }),
+    ]) {
+      assertEnvelope(res, 403);
+      assert.equal(res.headers.get("error-code"), "step_up_required");
+      assert.match(res.body.errors[0], /^Confirm with a code: request one for the account's address with send-otp-email/);
+    }
+    // A code that is not one is malformed, like verify's (nothing counted).
+    const malformed = await scheduleWith(s, { code: "12" });
+    assertEnvelope(malformed, 400);
+    assert.equal(malformed.headers.get("error-code"), "validation");
+    assert.equal(await statusOf(s), null);
+    assert.deepEqual(await outboxOf(s), ["user.created"]);
+    assert.equal(await noticeOf(s), null);
+    assert.equal(app.mail.sent.length, mailsBefore, "no notice, no code");
+  });
+
+  test("a wrong code is refused and counted like a wrong login code", async () => {
+    const s = await app.session();
+    const code = await app.requestCode(s.email);
+    const wrong = code === "000000" ? "000001" : "000000";
+    const res = await scheduleWith(s, { code: wrong });
+    assertEnvelope(res, 400);
+    assert.equal(res.headers.get("error-code"), "wrong_code");
+    assert.deepEqual(res.body.errors, ["Invalid code; 4 attempt(s) left"]);
+    assert.equal(await statusOf(s), null);
+    assert.equal(await noticeOf(s), null);
+    // The same counters as login's: the code's attempts, and the address's failures.
+    const row = await app.db.prepare("SELECT attempts FROM otp_codes WHERE email = ? AND consumed_by IS NULL").bind(s.email).first();
+    assert.equal(row.attempts, 1);
+    const verify = await app.verifyOtp(s.email, wrong);
+    assert.deepEqual(verify.body.errors, ["Invalid code; 3 attempt(s) left"], "login sees the guess made here");
+    // Audited alike, after each response.
+    const failed = () => app.db.prepare("SELECT count(*) AS n FROM audit_events WHERE event = 'verify_failed' AND email_hash = " +
+      "(SELECT email_hash FROM audit_events WHERE event = 'login' AND user_id = ?)").bind(decodeJwt(s.accessToken).sub).first();
+    for (let waited = 0; (await failed()).n < 2 && waited < 3000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await failed()).n, 2, "both wrong codes audited alike");
+  });
+
+  test("the right code schedules it and mails the notice; the code cannot be used again; cancel works", async () => {
+    const s = await app.session();
+    const code = await app.requestCode(s.email);
+    const user = assertEnvelope(await scheduleWith(s, { code, locale: "tr-TR" }), 200);
+    assert.equal(user.accountDeletionStatus, "pending");
+    assert.deepEqual((await outboxOf(s)).sort(), ["user.created", "user.deletion_scheduled"]);
+
+    const notice = app.mail.lastMailTo(s.email);
+    assert.equal(notice.outcome, "delivered");
+    const minute = (iso) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+    assert.equal(notice.subject, `Allmine hesabınız ${user.accountDeletionScheduledFor.slice(0, 10)} tarihinde silinecek`);
+    assert.ok(notice.text.includes(minute(user.accountDeletionScheduledFor)), notice.text);
+    assert.ok(notice.text.includes(minute(user.accountDeletionRequestedAt)), notice.text);
+    assert.match(notice.text, /giriş yapın ve silme işlemini iptal edin/);
+    assert.ok(!/^\d{4,8}$/m.test(notice.text), "no code in the notice");
+    const owed = await noticeOf(s);
+    assert.equal(owed.requested_at, user.accountDeletionRequestedAt);
+    assert.equal(owed.locale, "tr");
+    assert.ok(owed.sent_at, "the notice went out");
+
+    const cancelled = assertEnvelope(await cancel(s), 200);
+    assert.equal(cancelled.accountDeletionStatus, "cancelled");
+    // The used code schedules nothing again, and signs nobody in.
+    const again = await scheduleWith(s, { code });
+    assertEnvelope(again, 404);
+    assert.equal(again.headers.get("error-code"), "no_pending_code");
+    assert.equal(await statusOf(s), "cancelled");
+    assertEnvelope(await app.verifyOtp(s.email, code), 404);
+    // English unless asked otherwise.
+    assertEnvelope(await schedule(s), 200);
+    assert.match(app.mail.lastMailTo(s.email).subject, /^Your Allmine account will be deleted on \d{4}-\d{2}-\d{2}$/);
+  });
+
+  test("a deletion already scheduled is 409 before any code is spent", async () => {
+    const s = await app.session();
+    assertEnvelope(await schedule(s), 200);
+    const code = await app.requestCode(s.email);
+    const res = await scheduleWith(s, { code });
+    assertEnvelope(res, 409);
+    assert.equal(res.headers.get("error-code"), "deletion_scheduled");
+    assertEnvelope(await app.verifyOtp(s.email, code), 200);
+  });
+
+  test("a notice whose mail fails leaves the deletion scheduled; the Cron Trigger mails it, and the deletion waits a day for it", async () => {
+    const s = await app.session();
+    const code = await app.requestCode(s.email);
+    app.mail.failWith(503);
+    let user;
+    try {
+      user = assertEnvelope(await scheduleWith(s, { code }), 200);
+    } finally {
+      app.mail.failWith(null);
+    }
+    assert.equal(user.accountDeletionStatus, "pending");
+    assert.equal(app.mail.lastMailTo(s.email).outcome, 503);
+    assert.equal((await noticeOf(s)).sent_at, null, "owed");
+
+    // Past the request's own window, and due already: the job mails it, and
+    // does not finalise an account whose owner was told a moment ago.
+    const { sub } = decodeJwt(s.accessToken);
+    const earlier = new Date(Date.now() - 120_000).toISOString();
+    await app.db.batch([
+      app.db.prepare("UPDATE users SET account_deletion_requested_at = ?, account_deletion_scheduled_for = '2000-01-01T00:00:00.000Z' WHERE id = ?").bind(earlier, sub),
+      app.db.prepare("UPDATE deletion_notices SET requested_at = ? WHERE user_id = ?").bind(earlier, sub),
+    ]);
+    await app.runScheduled();
+    const mailed = app.mail.lastMailTo(s.email);
+    assert.equal(mailed.outcome, "delivered");
+    assert.match(mailed.subject, /will be deleted on 2000-01-01/);
+    assert.ok((await noticeOf(s)).sent_at, "no longer owed");
+    assert.equal(await statusOf(s), "pending", "told less than a day ago: not yet");
+    const sent = app.mail.sent.length;
+    await app.runScheduled();
+    assert.equal(app.mail.sent.length, sent, "mailed once");
+
+    await app.makeDeletionDue(s.email);
+    await app.runScheduled();
+    const row = await app.db.prepare("SELECT account_deletion_status FROM users WHERE id = ?").bind(sub).first();
+    assert.equal(row.account_deletion_status, "finalized");
+  });
+
   test("the scheduled job finalises due deletions; the address then gets 409", async () => {
     const s = await app.session();
     assertEnvelope(await complete(s, registration()), 200);
     const keep = await app.session(); // another account, not due
     assertEnvelope(await schedule(keep), 200);
     assertEnvelope(await schedule(s), 200);
+    await app.makeDeletionDue(s.email);
     // Every personal column holds something, so an erasure that misses one shows.
     await app.db.prepare(
-      `UPDATE users SET account_deletion_scheduled_for = '2000-01-01T00:00:00.000Z',
+      `UPDATE users SET
          country_code = '90', phone_number = '5551234567', signup_source = 'ad', signup_campaign = 'spring',
          profile_photo = 'me.jpg', availability_status = 'busy', expertise = 'maths', instagram = 'i',
          x = 'x', tiktok = 't', snapchat = 's', facebook = 'f', interests = '["music"]'
@@ -223,8 +356,7 @@ describe("account deletion", () => {
   test("an account cancelled after the job selected it keeps its sessions, code and audit trail", async () => {
     const s = await app.session();
     assertEnvelope(await schedule(s), 200);
-    await app.db.prepare("UPDATE users SET account_deletion_scheduled_for = '2000-01-01T00:00:00.000Z' WHERE email = ?")
-      .bind(s.email).run();
+    await app.makeDeletionDue(s.email);
     const { sub } = decodeJwt(s.accessToken);
     // The job has selected the account (it was due); then the user cancels.
     assertEnvelope(await cancel(s), 200);

@@ -14,6 +14,8 @@ import { ROOT } from "../../harness/worker_options.mjs";
 
 const FIXTURES = `${ROOT}tests/e2e/fixtures/deploy/`;
 const ALL_THREE = ["JWT_PRIVATE_KEY", "OTP_HASH_KEY", "EMAIL_API_KEY"];
+/** What production needs on top: the Turnstile secret. */
+const PRODUCTION_FOUR = [...ALL_THREE, "TURNSTILE_SECRET_KEY"];
 
 /** Runs the check as deploy.sh does; `secrets` is a fixture file or, with `stdin`, piped in. */
 function check(env, secrets, { stdin = false, config = `${FIXTURES}wrangler.toml` } = {}) {
@@ -28,22 +30,47 @@ function check(env, secrets, { stdin = false, config = `${FIXTURES}wrangler.toml
 test("a ready environment with every secret set passes", () => {
   const { status, out, err } = check("ready", "secrets-all.json");
   assert.equal(status, 0, err);
-  assert.match(out, /JWT_PRIVATE_KEY, OTP_HASH_KEY, EMAIL_API_KEY set/);
+  assert.match(out, /JWT_PRIVATE_KEY, OTP_HASH_KEY, EMAIL_API_KEY, TURNSTILE_SECRET_KEY set/);
 });
 
 test("the secret list can come on stdin, as piped from wrangler", () => {
   assert.equal(check("ready", "secrets-all.json", { stdin: true }).status, 0);
   const missing = check("ready", "secrets-none.json", { stdin: true });
   assert.equal(missing.status, 1);
-  assert.match(missing.err, /missing secrets: JWT_PRIVATE_KEY, OTP_HASH_KEY, EMAIL_API_KEY/);
+  assert.match(missing.err, /missing secrets: JWT_PRIVATE_KEY, OTP_HASH_KEY, EMAIL_API_KEY, TURNSTILE_SECRET_KEY \(/);
 });
 
 test("missing secrets stop the deploy, named, and only those", () => {
   const { status, err } = check("ready", "secrets-jwt-only.json");
   assert.equal(status, 1);
   assert.match(err, /nothing was deployed/);
-  assert.match(err, /missing secrets: OTP_HASH_KEY, EMAIL_API_KEY \(/);
+  assert.match(err, /missing secrets: OTP_HASH_KEY, EMAIL_API_KEY, TURNSTILE_SECRET_KEY \(/);
   assert.match(err, /wrangler secret put NAME --env ready/);
+});
+
+test("TURNSTILE_SECRET_KEY is required in production unless ALLOW_WEAK_SETTINGS is true", () => {
+  const ready = check("ready", "secrets-no-turnstile.json");
+  assert.equal(ready.status, 1);
+  assert.match(ready.err, /missing secrets: TURNSTILE_SECRET_KEY \(/);
+  const weak = check("weak", "secrets-no-turnstile.json");
+  assert.equal(weak.status, 0, weak.err);
+  assert.match(weak.out, /secrets JWT_PRIVATE_KEY, OTP_HASH_KEY, EMAIL_API_KEY set/);
+  // Any environment the worker holds to production's rules (staging too), as src/config/ does.
+  const vars = { EMAIL_PROVIDER: "resend" };
+  for (const ENVIRONMENT of ["production", "staging", " production "]) {
+    assert.deepEqual(requiredSecrets({ ...vars, ENVIRONMENT }), PRODUCTION_FOUR, ENVIRONMENT);
+    // Anything but "true" is no override (the worker refuses it, too).
+    assert.deepEqual(requiredSecrets({ ...vars, ENVIRONMENT, ALLOW_WEAK_SETTINGS: "yes" }), PRODUCTION_FOUR);
+    assert.deepEqual(requiredSecrets({ ...vars, ENVIRONMENT, ALLOW_WEAK_SETTINGS: "true" }), ALL_THREE);
+  }
+  for (const ENVIRONMENT of ["local", "development"]) {
+    assert.deepEqual(requiredSecrets({ ...vars, ENVIRONMENT }), ALL_THREE, ENVIRONMENT);
+  }
+  // A secret, never a var, wherever it is set.
+  assert.deepEqual(
+    problems({ vars: { ...vars, ENVIRONMENT: "development", TURNSTILE_SECRET_KEY: "0x4AAA" } }, ALL_THREE, "x"),
+    ["TURNSTILE_SECRET_KEY is a plain var in wrangler.toml; it must be a secret only"],
+  );
 });
 
 test("EMAIL_API_KEY is required only where mail goes through Resend", () => {
@@ -111,15 +138,15 @@ test("output that is not wrangler's secret list, or an unknown environment, is a
   assert.equal(check("staging", "secrets-all.json").status, 2);
 });
 
-test("the project's own environments need the three secrets, and no secret is a var", () => {
-  for (const env of ["development", "production"]) {
+test("the project's own environments need their secrets (production Turnstile's too), and no secret is a var", () => {
+  for (const [env, secrets] of [["development", ALL_THREE], ["production", PRODUCTION_FOUR]]) {
     const config = unstable_readConfig({ config: `${ROOT}wrangler.toml`, env }, { hideWarnings: true });
-    assert.deepEqual(requiredSecrets(config.vars), ALL_THREE, env);
+    assert.deepEqual(requiredSecrets(config.vars), secrets, env);
     // Whatever else is reported (binding ids until the operator fills them in),
-    // no secret is missing or misplaced once the three are set.
-    const found = problems(config, ALL_THREE, env);
+    // no secret is missing or misplaced once these are set.
+    const found = problems(config, secrets, env);
     assert.ok(found.every((p) => /placeholder/.test(p)), found.join("\n"));
-    assert.match(problems(config, [], env).join("\n"), /missing secrets: JWT_PRIVATE_KEY, OTP_HASH_KEY, EMAIL_API_KEY/);
+    assert.match(problems(config, [], env).join("\n"), new RegExp(`missing secrets: ${secrets.join(", ")} \\(`));
   }
 });
 
@@ -256,7 +283,7 @@ test("deploy.sh passes wrangler deploy options on to the upload, and refuses tho
 test("deploy.sh refuses missing secrets after the build and before the migration", () => {
   const { status, err, calls } = deploy({}, "release wasm", { secrets: "secrets-jwt-only.json" });
   assert.notEqual(status, 0);
-  assert.match(err, /missing secrets: OTP_HASH_KEY, EMAIL_API_KEY/);
+  assert.match(err, /missing secrets: OTP_HASH_KEY, EMAIL_API_KEY, TURNSTILE_SECRET_KEY/);
   assert.deepEqual(verbs(calls), ["build", "BUILD", "secret list", "queues list", "queues list"]);
 });
 

@@ -208,7 +208,7 @@ describe("misconfiguration", () => {
     });
   });
 
-  test("production refuses weak settings and the log provider, naming each, never a value", async () => {
+  test("production refuses weak settings, no Turnstile and the log provider, naming each, never a value", async () => {
     const vars = { ENVIRONMENT: "production", JWT_ISSUER: "https://auth.test", OTP_LENGTH: "4", EMAIL_PROVIDER: "log" };
     await withApp({ vars }, async (broken) => {
       const health = await broken.health();
@@ -222,6 +222,7 @@ describe("misconfiguration", () => {
         weak("OTP_LENGTH", "at least 6"),
         weak("OTP_RESEND_COOLDOWN_SECONDS", "at least 30"),
         weak("OTP_SENDS_PER_HOUR", "at most 20"),
+        "Configuration: TURNSTILE_SECRET_KEY must be set in production (or set ALLOW_WEAK_SETTINGS=true)",
         "Configuration: EMAIL_PROVIDER=log is allowed only when ENVIRONMENT=local",
       ]);
       assertNoSecrets(health);

@@ -93,7 +93,7 @@ describe("events for downstream services", () => {
     assertEnvelope(await app.authed("POST", "/api/v1/auth/complete-registration", s.accessToken, registration()), 200);
     assert.deepEqual((await eventOf(id, "user.registration_completed")).data, { userId: id });
 
-    const user = assertEnvelope(await app.authed("POST", "/api/v1/users/me/deletion", s.accessToken), 200);
+    const user = assertEnvelope(await app.scheduleDeletion(s), 200);
     const scheduled = await eventOf(id, "user.deletion_scheduled");
     assert.deepEqual(scheduled.data, { userId: id, scheduledFor: user.accountDeletionScheduledFor });
 
@@ -140,11 +140,8 @@ describe("events for downstream services", () => {
   test("a finalised deletion raises user.deleted with the id alone", async () => {
     const s = await app.session();
     const id = userId(s);
-    assertEnvelope(await app.authed("POST", "/api/v1/users/me/deletion", s.accessToken), 200);
-    await app.db
-      .prepare("UPDATE users SET account_deletion_scheduled_for = '2000-01-01T00:00:00.000Z' WHERE id = ?")
-      .bind(id)
-      .run();
+    assertEnvelope(await app.scheduleDeletion(s), 200);
+    await app.makeDeletionDue(s.email);
     await app.runScheduled();
     const deleted = await eventOf(id, "user.deleted");
     assert.deepEqual(deleted.data, { userId: id });

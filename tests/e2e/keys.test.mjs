@@ -13,11 +13,8 @@ after(() => app?.dispose());
 
 async function deleteAccount(email) {
   const s = await app.session(email);
-  assertEnvelope(await app.authed("POST", "/api/v1/users/me/deletion", s.accessToken), 200);
-  await app.db
-    .prepare("UPDATE users SET account_deletion_scheduled_for = '2000-01-01T00:00:00.000Z' WHERE email = ?")
-    .bind(email)
-    .run();
+  assertEnvelope(await app.scheduleDeletion(s), 200);
+  await app.makeDeletionDue(email);
   await app.runScheduled();
   assertEnvelope(await app.login(email), 409);
 }

@@ -2,6 +2,9 @@
 //! creates or updates the user, opens a session, returns tokens. [`login`] is
 //! the whole of it past parsing, shared with the token endpoint's email-code
 //! grant (`oauth_token`): the same limits, audit and events either way.
+//! [`check_code`] is the check itself, shared with every step a code
+//! confirms ([`Redeem`]: scheduling a deletion, `account_deletion`), so no
+//! route guesses a code faster than login does.
 //!
 //! The code is checked first against the copy KV holds where this request
 //! runs (two sequential round trips: KV, then one D1 batch). KV is eventually
@@ -20,7 +23,8 @@ use crate::domain::error::AppError;
 use crate::domain::events::Event;
 use crate::domain::ids::{random_hex, uuid_v4, OsRandom};
 use crate::domain::limits::{client_network, Keys};
-use crate::domain::otp::{CodeRefusal, Path, PendingCodes};
+use crate::domain::login_id::LoginId;
+use crate::domain::otp::{CodeRefusal, OtpCode, Path, PendingCodes};
 use crate::domain::requests::VerifyOtpRequest;
 use crate::domain::session_list::LoginOrigin;
 use crate::domain::token::REFRESH_TTL_SECONDS;
@@ -29,7 +33,6 @@ use crate::http::respond;
 use crate::http::session_tokens::{self, SessionTokens};
 use crate::storage::tables::sessions::NewSession;
 use crate::storage::units::login::{self, Attempt, Login, LoginOutcome, WrongAttempt};
-use crate::storage::Db;
 
 pub const IP_LIMITER: &str = "IP_VERIFY_LIMITER";
 /// Verifies per minute from one IPv6 /48, whichever of its /64s.
@@ -53,11 +56,54 @@ pub async fn login(
         code,
         login_id,
     } = request;
+    let sign_in = SignIn {
+        ctx,
+        config,
+        email: &email,
+    };
+    check_code(ctx, config, &email, &code, login_id.as_ref(), &sign_in).await
+}
+
+/// What a right code is for: signing in, or a step a signed-in user confirms.
+pub(crate) trait Redeem {
+    type Done;
+
+    /// Uses the code `code_id` (the one the typed code matched) and takes
+    /// the step, in one D1 batch whose writes act only if this request won
+    /// the use (`Attempt::use_code`).
+    async fn redeem(
+        &self,
+        attempt: Attempt<'_>,
+        code_id: &str,
+    ) -> Result<Redeemed<Self::Done>, AppError>;
+}
+
+/// What a right code came to.
+pub(crate) enum Redeemed<T> {
+    Done(T),
+    /// The code could not be used (used first elsewhere, spent, expired,
+    /// locked out): the answer.
+    Refused(CodeRefusal),
+    /// D1 does not hold that code usable, but holds these.
+    Stale(PendingCodes),
+}
+
+/// Checks `code` against the codes pending for `email` (with a login id, that
+/// login's alone) and, if it is right, has `redeem` use it. The network's flood limit, every failure counter and
+/// lock, and the audit of refusals are login's, whichever step asked.
+pub(crate) async fn check_code<R: Redeem>(
+    ctx: &RequestCtx,
+    config: &Config,
+    email: &EmailAddress,
+    code: &OtpCode,
+    login_id: Option<&LoginId>,
+    redeem: &R,
+) -> Result<R::Done, AppError> {
     let (kv, db) = (ctx.kv()?, ctx.db()?);
     // The flood check and the KV read side by side; D1 waits for the verdict,
     // so a flooding client never reaches it.
     let (limited, seen) =
-        futures_util::join!(ctx.limit_ip(IP_LIMITER, BLOCK_LIMITER), kv.pending(&email));
+        futures_util::join!(ctx.limit_ip(IP_LIMITER, BLOCK_LIMITER), kv.pending(email));
     limited?;
     let seen = seen?;
 
@@ -73,7 +119,7 @@ pub async fn login(
         None => Path::Anonymous,
     };
     let attempt = Attempt {
-        email: &email,
+        email,
         keys: &keys,
         policy: &config.otp,
         limits: &config.limits,
@@ -81,22 +127,18 @@ pub async fn login(
         path,
         now_ms: ctx.now_ms(),
     };
-    let verify = Verify {
-        ctx,
-        config,
-        db: &db,
-        email: &email,
-    };
+    let verify = Verify { ctx, config, email };
     // At most two passes: the codes this location's KV holds, then D1's if
     // those were missing or stale. A stale copy gets the answer a current one
     // would have: a code D1 does not hold usable is a wrong code while others
     // are pending, whether or not this location's KV still lists it.
     let mut known = seen.on(path);
     for _ in 0..2 {
-        if let Some(matched) = known.matching(&config.keys.codes, &email, &code) {
-            match verify.login(attempt, &matched.id).await? {
-                Signed::In(tokens) => return Ok(*tokens),
-                Signed::Stale(current) => {
+        if let Some(matched) = known.matching(&config.keys.codes, email, code) {
+            match redeem.redeem(attempt, &matched.id).await? {
+                Redeemed::Done(done) => return Ok(done),
+                Redeemed::Refused(refusal) => return Err(verify.refused(refusal)),
+                Redeemed::Stale(current) => {
                     known = current;
                     continue;
                 }
@@ -112,23 +154,15 @@ pub async fn login(
     Err(verify.refused(CodeRefusal::NotPending))
 }
 
-/// What a code the request's copy matched came to.
-enum Signed {
-    In(Box<SessionTokens>),
-    /// D1 does not hold that code usable, but holds these.
-    Stale(PendingCodes),
-}
-
-/// One verify request, past parsing.
+/// One code check, past parsing: how its refusals are answered and audited.
 struct Verify<'a> {
     ctx: &'a RequestCtx,
     config: &'a Config,
-    db: &'a Db,
     email: &'a EmailAddress,
 }
 
 impl Verify<'_> {
-    /// The answer to a code that did not log in. A counted wrong code is
+    /// The answer to a code that was not used. A counted wrong code is
     /// audited; a refusal during a lock is not (`locked_now` records the lock
     /// once), so a stranger repeating refused verifies writes nothing.
     fn refused(&self, refusal: CodeRefusal) -> AppError {
@@ -148,10 +182,25 @@ impl Verify<'_> {
         let email_hash = self.config.keys.audit_tag("email", self.email.as_str());
         self.ctx.audit(event.email_hash(&email_hash));
     }
+}
+
+/// A right code typed to sign in.
+struct SignIn<'a> {
+    ctx: &'a RequestCtx,
+    config: &'a Config,
+    email: &'a EmailAddress,
+}
+
+impl Redeem for SignIn<'_> {
+    type Done = SessionTokens;
 
     /// The right code: use it and sign in. The used code stays in KV until it
     /// expires: D1 refuses it, and deleting it would cost a KV write per login.
-    async fn login(&self, attempt: Attempt<'_>, code_id: &str) -> Result<Signed, AppError> {
+    async fn redeem(
+        &self,
+        attempt: Attempt<'_>,
+        code_id: &str,
+    ) -> Result<Redeemed<SessionTokens>, AppError> {
         let (ctx, config) = (self.ctx, self.config);
         let rng = &mut OsRandom;
         let (session_id, refresh_jti) = (uuid_v4(rng), random_hex(rng, 16));
@@ -186,7 +235,7 @@ impl Verify<'_> {
             created: &created,
             at: &at,
         };
-        let user = match login::commit(self.db, &login).await? {
+        let user = match login::commit(&ctx.db()?, &login).await? {
             LoginOutcome::LoggedIn {
                 user,
                 created: true,
@@ -195,8 +244,8 @@ impl Verify<'_> {
                 *user
             }
             LoginOutcome::LoggedIn { user, .. } => *user,
-            LoginOutcome::NotUsable(refusal) => return Err(self.refused(refusal)),
-            LoginOutcome::Stale(current) => return Ok(Signed::Stale(current)),
+            LoginOutcome::NotUsable(refusal) => return Ok(Redeemed::Refused(refusal)),
+            LoginOutcome::Stale(current) => return Ok(Redeemed::Stale(current)),
             LoginOutcome::Deleted => {
                 return Err(AppError::Conflict {
                     code: "account_deleted",
@@ -205,6 +254,6 @@ impl Verify<'_> {
             }
         };
         let tokens = session_tokens::issue(config, user, &session_id, refresh_jti, ctx.now)?;
-        Ok(Signed::In(Box::new(tokens)))
+        Ok(Redeemed::Done(tokens))
     }
 }

@@ -3,6 +3,7 @@
 //! never imports a unit of work, and no two import each other both ways.
 
 pub mod audit_events;
+pub mod deletion_notices;
 pub mod event_outbox;
 pub mod otp_codes;
 pub mod rate_limits;

@@ -157,6 +157,18 @@ pub(in crate::storage) fn update_statement(
     precondition: &Precondition,
     now: &str,
 ) -> Result<Statement<UserRow>, AppError> {
+    update_statement_where(user_id, changes, precondition, now, |_| "1 = 1".into())
+}
+
+/// `update_statement`, applied only where `condition` holds as well (a
+/// step confirmed by a code: only for the request that used it).
+pub(in crate::storage) fn update_statement_where(
+    user_id: &str,
+    changes: &Changes,
+    precondition: &Precondition,
+    now: &str,
+    condition: impl FnOnce(&mut Params) -> String,
+) -> Result<Statement<UserRow>, AppError> {
     let values = changes
         .iter()
         .map(|(field, v)| Ok((column(*field), bind_value(v)?)))
@@ -168,9 +180,10 @@ pub(in crate::storage) fn update_statement(
             .collect();
         assignments.push(format!("updated_at = {}", p.bind(text(now))));
         format!(
-            "UPDATE users SET {} WHERE {} RETURNING *",
+            "UPDATE users SET {} WHERE {} AND {} RETURNING *",
             assignments.join(", "),
-            guard_sql(p, user_id, precondition)
+            guard_sql(p, user_id, precondition),
+            condition(p)
         )
     }))
 }

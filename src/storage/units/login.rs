@@ -78,13 +78,62 @@ pub enum WrongAttempt {
     Stale(PendingCodes),
 }
 
+/// What a right code this request did not get to use comes to.
+#[derive(Debug)]
+pub(in crate::storage) enum Unused {
+    /// Used by another request first, spent, expired, or the request is
+    /// locked out: the answer.
+    Refused(CodeRefusal),
+    /// D1 does not hold the code usable but holds these: the request's copy
+    /// (KV) was stale; check the code against them.
+    Stale(PendingCodes),
+}
+
 impl Attempt<'_> {
     fn not_locked(&self) -> NotLocked<'_> {
         NotLocked::new(self.keys, self.limits, self.budget, self.path, self.now_ms)
     }
 
-    fn ledger(&self) -> crate::storage::statement::Statement<LedgerRow> {
+    /// The ledger after the batch's attempt (codes and counters), read back
+    /// in the same batch.
+    pub(in crate::storage) fn ledger(&self) -> crate::storage::statement::Statement<LedgerRow> {
         otp_codes::ledger(self.email, self.keys, self.now_ms)
+    }
+
+    /// Uses the right code `code_id` for the request whose token is
+    /// `consumer`, within the same limits as every attempt; `RETURNING` gives
+    /// a row only to the request that won it. Whatever else the batch writes
+    /// is conditional on that win (`won`).
+    pub(in crate::storage) fn use_code(
+        &self,
+        code_id: &str,
+        consumer: &str,
+    ) -> crate::storage::statement::Statement<Attempts> {
+        otp_codes::attempt(
+            self.email,
+            AttemptOn::Use { code_id, consumer },
+            self.policy,
+            self.now_ms,
+            &self.not_locked(),
+        )
+    }
+
+    /// Why `code_id`, which this request matched, was not used, from the
+    /// ledger the batch read back.
+    pub(in crate::storage) fn unused<S: StatementResult>(
+        &self,
+        results: &Results<S>,
+        ledger: Slot<LedgerRow>,
+        code_id: &str,
+    ) -> Result<Unused, AppError> {
+        let snapshot = self.snapshot(results, ledger)?;
+        let refusal = self.classify(&snapshot);
+        let usable = self.usable(&snapshot);
+        if refusal == CodeRefusal::NotPending && !usable.codes.is_empty() && !usable.holds(code_id)
+        {
+            return Ok(Unused::Stale(usable));
+        }
+        Ok(Unused::Refused(refusal))
     }
 
     fn snapshot<S: StatementResult>(
@@ -203,25 +252,15 @@ struct LoginSlots {
 
 /// The condition every write of a login shares: this request (`consumer`)
 /// used a code of the address.
-fn won(consumer: &str) -> impl Fn(&mut Params, Param) -> String + '_ {
+pub(in crate::storage) fn won(consumer: &str) -> impl Fn(&mut Params, Param) -> String + '_ {
     move |p, email| otp_codes::used_by(email, p.bind(text(consumer)))
 }
 
 fn login_batch(login: &Login<'_>, consumer: &str) -> Result<(Batch, LoginSlots), AppError> {
     let attempt = &login.attempt;
     let email = attempt.email;
-    let lock = attempt.not_locked();
     let mut batch = Batch::new();
-    let used = batch.push(otp_codes::attempt(
-        email,
-        AttemptOn::Use {
-            code_id: login.code_id,
-            consumer,
-        },
-        attempt.policy,
-        attempt.now_ms,
-        &lock,
-    ));
+    let used = batch.push(attempt.use_code(login.code_id, consumer));
     let user = batch.push(users::upsert_on_login(
         login.new_user_id,
         email.as_str(),
@@ -264,18 +303,12 @@ fn login_outcome<S: StatementResult>(
 ) -> Result<LoginOutcome, AppError> {
     let attempt = &login.attempt;
     if !results.returned(slots.used)? {
-        // Another request used the code first, it ran out of attempts or
-        // time, or this request is locked out.
-        let snapshot = attempt.snapshot(results, slots.ledger)?;
-        let refusal = attempt.classify(&snapshot);
-        let usable = attempt.usable(&snapshot);
-        if refusal == CodeRefusal::NotPending
-            && !usable.codes.is_empty()
-            && !usable.holds(login.code_id)
-        {
-            return Ok(LoginOutcome::Stale(usable));
-        }
-        return Ok(LoginOutcome::NotUsable(refusal));
+        return Ok(
+            match attempt.unused(results, slots.ledger, login.code_id)? {
+                Unused::Refused(refusal) => LoginOutcome::NotUsable(refusal),
+                Unused::Stale(usable) => LoginOutcome::Stale(usable),
+            },
+        );
     }
     let created = results.returned(slots.created)?;
     Ok(match users::users(results.rows(slots.user)?)? {

@@ -9,5 +9,6 @@ pub mod login;
 pub mod logout;
 pub mod refresh;
 pub mod retention;
+pub mod schedule_deletion;
 pub mod send;
 pub mod user_update;
