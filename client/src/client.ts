@@ -8,12 +8,12 @@ type Schemas = components["schemas"];
 export type SignedOutReason = "logout" | "session_ended";
 export type User = Schemas["User"];
 /**
- * What a send answers: the code's length and lifetime, when another may be
- * asked for, and `loginId`, which names this login attempt (opaque). The
- * client carries `loginId` to the verify (and to a resend) by itself.
+ * What a send answers: `codeLength`, the digits the mailed code has (ask for
+ * that many: the service's length, or 8 when the send needed a solved
+ * challenge), `expiresIn`, `resendAfter`, and `loginId`, which names this login
+ * (opaque). The client carries `loginId` to the verify and to a resend by itself.
  */
-// The contract gains `loginId` in a change of its own; until then it is added here.
-export type CodeSent = Schemas["CodeSent"] & { loginId?: string };
+export type CodeSent = Schemas["CodeSent"];
 type SessionTokens = Schemas["SessionTokens"];
 type LoggedOut = Schemas["LoggedOut"];
 
@@ -45,7 +45,9 @@ export interface VerifyCodeOptions {
 
 export interface AuthClient {
   /**
-   * Mails a code to `email`. Throws `AuthError`: `challenge_required` (403)
+   * Mails a code to `email`; answers how many digits it has (`codeLength`:
+   * 8 after a challenge), how long it lives, and when another may be asked
+   * for. Throws `AuthError`: `challenge_required` (403)
    * means render the Turnstile widget and call again with its token;
    * `resend_cooldown`, `hourly_cap`, `daily_cap`, `locked_out`… (429) carry
    * `retryAfter`.
