@@ -1,6 +1,6 @@
 import type { components, paths } from "./generated/api.js";
 import { AuthError, errorFrom, SignedOutError } from "./errors.js";
-import { tokenTimes } from "./jwt.js";
+import { tokenClaims } from "./jwt.js";
 import { memoryStore, type Tokens, type TokenStore } from "./store.js";
 
 type Schemas = components["schemas"];
@@ -8,14 +8,17 @@ type Schemas = components["schemas"];
 export type SignedOutReason = "logout" | "session_ended";
 export type User = Schemas["User"];
 /**
- * What a send answers: the code's length and lifetime, when another may be
- * asked for, and `loginId`, which names this login attempt (opaque). The
- * client carries `loginId` to the verify (and to a resend) by itself.
+ * What a send answers: `codeLength`, the digits the mailed code has (ask for
+ * that many: the service's length, or 8 when the send needed a solved
+ * challenge), `expiresIn`, `resendAfter`, and `loginId`, which names this login
+ * (opaque). The client carries `loginId` to the verify and to a resend by itself.
  */
-// The contract gains `loginId` in a change of its own; until then it is added here.
-export type CodeSent = Schemas["CodeSent"] & { loginId?: string };
+export type CodeSent = Schemas["CodeSent"];
+/** One device the user is signed in on: a live session and where its login came from. */
+export type Session = Schemas["Session"];
 type SessionTokens = Schemas["SessionTokens"];
 type LoggedOut = Schemas["LoggedOut"];
+type SessionList = Schemas["SessionList"];
 
 /** `fetch`, or anything that answers like it. */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -45,7 +48,9 @@ export interface VerifyCodeOptions {
 
 export interface AuthClient {
   /**
-   * Mails a code to `email`. Throws `AuthError`: `challenge_required` (403)
+   * Mails a code to `email`; answers how many digits it has (`codeLength`:
+   * 8 after a challenge), how long it lives, and when another may be asked
+   * for. Throws `AuthError`: `challenge_required` (403)
    * means render the Turnstile widget and call again with its token;
    * `resend_cooldown`, `hourly_cap`, `daily_cap`, `locked_out`… (429) carry
    * `retryAfter`.
@@ -74,6 +79,20 @@ export interface AuthClient {
   logout(): Promise<void>;
   /** Ends every session of the user, this one included; answers how many ended. */
   logoutAll(): Promise<number>;
+  /**
+   * The devices the user is signed in on (`GET /api/v1/users/me/sessions`):
+   * the live sessions, this one first (`current: true`), then the others, most
+   * recently active first.
+   */
+  sessions(): Promise<Session[]>;
+  /**
+   * Ends one of the user's sessions by its `id` from `sessions()`, a lost
+   * phone's say: its refresh token stops working at once. Ending this session
+   * is a logout (the store is cleared and `onSignedOut("logout")` called, even
+   * when the service cannot be reached). Throws `AuthError`
+   * `session_not_found` (404) for an id that is not one of the user's live sessions.
+   */
+  endSession(id: string): Promise<void>;
   /** A current access token (refreshed if it was about to expire), for transports `authFetch` does not cover. */
   getAccessToken(): Promise<string>;
   /** Whether the store holds a session (it may still turn out to have ended). */
@@ -87,6 +106,8 @@ const VERIFY = "/api/v1/auth/verify-otp-email" satisfies keyof paths;
 const REFRESH = "/api/v1/auth/refresh-token" satisfies keyof paths;
 const LOGOUT = "/api/v1/auth/logout" satisfies keyof paths;
 const ME = "/api/v1/users/me" satisfies keyof paths;
+const SESSIONS = "/api/v1/users/me/sessions" satisfies keyof paths;
+const SESSION = "/api/v1/users/me/sessions/{id}" satisfies keyof paths;
 
 /** Refresh this many seconds before the access token's `exp`, so it does not expire in flight. */
 const EXPIRY_MARGIN_SECONDS = 10;
@@ -129,14 +150,14 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
 
   async function keep(tokens: SessionTokens): Promise<Tokens> {
     const pair = { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken };
-    const { iat } = tokenTimes(pair.accessToken);
+    const { iat } = tokenClaims(pair.accessToken);
     if (iat !== undefined) skew = iat - Date.now() / 1000;
     await store.set(pair);
     return pair;
   }
 
   function expiresSoon(accessToken: string): boolean {
-    const { exp } = tokenTimes(accessToken);
+    const { exp } = tokenClaims(accessToken);
     // A token without a readable `exp` is sent as it is; a 401 refreshes it.
     return exp !== undefined && exp - (Date.now() / 1000 + skew) <= EXPIRY_MARGIN_SECONDS;
   }
@@ -253,24 +274,34 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     return send(input, init, renewed.accessToken);
   }
 
-  async function endSessions(body: { refreshToken: string } | { allSessions: true }): Promise<number> {
+  /**
+   * Sends a request that ends sessions and answers how many ended. When it
+   * ends this one, the store is cleared and `logout` signalled afterwards,
+   * whatever the answer, even none.
+   */
+  async function endSessions(request: () => Promise<Response>, endsThisOne: boolean): Promise<number> {
     try {
-      const res = await authFetch(LOGOUT, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      return (await dataOf<LoggedOut>(res)).revokedSessions;
+      return (await dataOf<LoggedOut>(await request())).revokedSessions;
     } catch (err) {
       // Refused as already ended: then there is nothing left to end.
-      if (err instanceof SignedOutError) return 0;
+      if (endsThisOne && err instanceof SignedOutError) return 0;
       throw err;
     } finally {
-      if (await store.get()) {
+      if (endsThisOne && (await store.get())) {
         await store.clear();
         signedOut("logout");
       }
     }
+  }
+
+  function logoutWith(body: { refreshToken: string } | { allSessions: true }): Promise<number> {
+    const request = () =>
+      authFetch(LOGOUT, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    return endSessions(request, true);
   }
 
   return {
@@ -309,11 +340,28 @@ export function createAuthClient(options: AuthClientOptions): AuthClient {
     async logout() {
       const tokens = await store.get();
       if (!tokens) return;
-      await endSessions({ refreshToken: tokens.refreshToken });
+      await logoutWith({ refreshToken: tokens.refreshToken });
     },
 
     async logoutAll() {
-      return endSessions({ allSessions: true });
+      return logoutWith({ allSessions: true });
+    },
+
+    async sessions() {
+      return (await dataOf<SessionList>(await authFetch(SESSIONS))).sessions;
+    },
+
+    async endSession(id) {
+      // A URL reads "." and ".." as steps up the path, however they are
+      // escaped, so they would reach another route: no session has such an
+      // id, and the answer is the service's for one that names none.
+      if (id === "" || id === "." || id === "..") {
+        throw new AuthError(404, "session_not_found", ["No such session"]);
+      }
+      const tokens = await store.get();
+      const thisOne = !!tokens && tokenClaims(tokens.accessToken).sid === id;
+      const path = SESSION.replace("{id}", encodeURIComponent(id));
+      await endSessions(() => authFetch(path, { method: "DELETE" }), thisOne);
     },
 
     async getAccessToken() {

@@ -6,6 +6,7 @@ export type {
   CodeSent,
   FetchLike,
   SendCodeOptions,
+  Session,
   SignedOutReason,
   User,
   VerifyCodeOptions,

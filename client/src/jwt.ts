@@ -1,15 +1,18 @@
-// Reads a JWT's times without checking it: the service checks every token; the
-// client only needs to know when an access token is about to expire. No atob
-// (older React Native lacks it), no Buffer (Node only).
+// Reads a JWT's claims without checking it: the service checks every token; the
+// client only needs to know when an access token is about to expire, and which
+// session it belongs to. No atob (older React Native lacks it), no Buffer (Node only).
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/** `exp` and `iat` (seconds since the epoch) of a JWT; absent when unreadable. */
-export function tokenTimes(token: string): { exp?: number; iat?: number } {
+/**
+ * `exp` and `iat` (seconds since the epoch) and `sid` (the session's id) of a
+ * JWT; each absent when unreadable.
+ */
+export function tokenClaims(token: string): { exp?: number; iat?: number; sid?: string } {
   try {
     const claims = JSON.parse(utf8(base64url(token.split(".")[1] ?? ""))) as Record<string, unknown>;
     const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
-    return { exp: num(claims.exp), iat: num(claims.iat) };
+    return { exp: num(claims.exp), iat: num(claims.iat), sid: typeof claims.sid === "string" ? claims.sid : undefined };
   } catch {
     return {};
   }

@@ -68,21 +68,6 @@ test("authFetch takes paths relative to the base URL, keeps the caller's headers
   assert.equal(net.to("/api/v1/nowhere")[0].authorization, net.to("/api/v1/users/me")[0].authorization);
 });
 
-test("the send's loginId, when the service names one, goes to the verify by itself", async () => {
-  const { client, net } = clientOf(app);
-  const email = freshEmail("login-id");
-  const sent = await client.sendCode(email);
-  await client.verifyCode(email, app.mail.codeFor(email));
-  const verify = net.to("/api/v1/auth/verify-otp-email")[0].body;
-  if (sent.loginId === undefined) {
-    // A service that names no login sends none and is sent none.
-    assert.deepEqual(Object.keys(verify).sort(), ["code", "email"]);
-  } else {
-    assert.equal(typeof sent.loginId, "string");
-    assert.equal(verify.loginId, sent.loginId);
-  }
-});
-
 test("error answers carry their Error-Code, one of the document's ErrorCode values", async () => {
   const { client, tokens } = clientOf(app);
   const email = freshEmail("errors");

@@ -5,16 +5,17 @@
 import { randomUUID } from "node:crypto";
 import { createAuthClient } from "@allmine/auth-client";
 
-export { freshEmail, spawnApp } from "../../harness/app.mjs";
+export { freshEmail, fromNetwork, fromPlace, spawnApp } from "../../harness/app.mjs";
 
 /**
  * A `fetch` for the client: sends to the app from its own client network (so
  * per-network limits of one test do not spill into the next), at the service
  * clock `serverOffsetMs` ahead of Date.now() (test builds read `X-Test-Now-Ms`),
- * and records each call's path and body. `intercept(call, forward)` may stand
- * in for the network: it gets the call and a function that sends it.
+ * and records each call's path and body. `headers` go with every call (a
+ * device's User-Agent, a place through `fromPlace`). `intercept(call, forward)`
+ * may stand in for the network: it gets the call and a function that sends it.
  */
-export function networkFetch({ ip = `203.0.113.${1 + Math.floor(Math.random() * 250)}` } = {}) {
+export function networkFetch({ ip = `203.0.113.${1 + Math.floor(Math.random() * 250)}`, headers: device = {} } = {}) {
   const net = {
     calls: [],
     serverOffsetMs: 0,
@@ -24,6 +25,7 @@ export function networkFetch({ ip = `203.0.113.${1 + Math.floor(Math.random() * 
     fetch: async (input, init = {}) => {
       const request = new Request(input, init);
       const headers = new Headers(request.headers);
+      for (const [name, value] of Object.entries(device)) headers.set(name, value);
       headers.set("cf-connecting-ip", ip);
       headers.set("x-test-now-ms", String(Date.now() + net.serverOffsetMs));
       const body = request.method === "GET" ? undefined : await request.text();
@@ -43,8 +45,8 @@ export function networkFetch({ ip = `203.0.113.${1 + Math.floor(Math.random() * 
 }
 
 /** A client of `app` over its own recorded network, and its store's contents. */
-export function clientOf(app, { ip, ...options } = {}) {
-  const net = networkFetch({ ip });
+export function clientOf(app, { ip, headers, ...options } = {}) {
+  const net = networkFetch({ ip, headers });
   let stored = null;
   const store = {
     get: async () => stored,
