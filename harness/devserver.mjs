@@ -36,6 +36,17 @@ export function isDevProxyLoss(status, headers, text) {
 }
 
 /**
+ * Environment for `npm run dev` without wrangler dev's inspector proxy. That
+ * proxy handles every event of the worker's inspector session (five a request
+ * on /health: its console line, four Network events of a binding's
+ * subrequest) and reports each to wrangler's process over HTTP; under load it
+ * costs more than the worker (capacity 85 req/s with it, 211 without, and its
+ * latency drifts: docs/reliability.md). wrangler leaves it out, as it does in
+ * VS Code's JavaScript Debug Terminal, when VSCODE_INSPECTOR_OPTIONS is set.
+ */
+export const WITHOUT_INSPECTOR = { VSCODE_INSPECTOR_OPTIONS: "allmine-soak" };
+
+/**
  * Waits until `base`/health answers 200: true, or false at `deadline`. `gaveUp()`
  * may return an error (the server exited, say), thrown at once.
  */
@@ -254,6 +265,43 @@ export class DevServer {
       each,
       roles: procs.map((p) => p.role),
     };
+  }
+
+  /**
+   * Rebuilds by wrangler dev's file watcher for a file that changed (under
+   * the watched folders) while it served, in the whole log (every start): each
+   * restarts the runtime, and requests in flight get wrangler's own plain-text
+   * 503 ("Your worker restarted mid-request"), not the service's answer. (The
+   * rebuild wrangler does once at every start is waited out by `start` and not
+   * counted.)
+   */
+  watcherReloads() {
+    return this.log()
+      .split("\n")
+      .filter((l) => l.includes("changed, restarting build") && !l.includes(STARTUP_REBUILD)).length;
+  }
+
+  /** What wrangler itself said while serving (not request lines, not the worker's JSON), for a failed run. */
+  notes() {
+    let serving = false;
+    const notes = [];
+    for (const line of this.log().split("\n")) {
+      if (line.includes("bash scripts/dev.sh")) serving = false;
+      else if (line.includes("Ready on http")) serving = true;
+      else if (serving && line.trim() && !line.startsWith("{") && !line.includes("[wrangler:info] ") && !line.includes("injected fault")) {
+        notes.push(line.slice(0, 200));
+      }
+    }
+    return notes;
+  }
+
+  /** The whole dev console, every start. */
+  log() {
+    try {
+      return readFileSync(this.logFile, "utf8");
+    } catch {
+      return "";
+    }
   }
 
   stopOnExit() {

@@ -29,12 +29,12 @@
 // SOAK_SELFTEST_FORGET_EARLIER (mail faults: the failed resend provoked after
 // the faults is checked against a wrong earlier code, to see that check fail).
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startResendStub } from "../harness/resend_stub.mjs";
 import { d1 } from "./d1.mjs";
-import { DevServer, STARTUP_REBUILD } from "../harness/devserver.mjs";
+import { DevServer, WITHOUT_INSPECTOR } from "../harness/devserver.mjs";
 import { faultsNamed } from "./faults.mjs";
 import { formatMemory, IsolateMemory } from "../harness/memory.mjs";
 import { freePort } from "../harness/ports.mjs";
@@ -95,15 +95,10 @@ for (const f of FAULTS) {
   Object.assign(vars, f.vars);
   Object.assign(devEnv, f.env);
 }
-// wrangler dev's inspector proxy handles every event of the worker's inspector
-// session (five a request on /health: its console line, four Network events of
-// a binding's subrequest) and reports each to wrangler's process over HTTP.
-// Under load that costs more than the worker: capacity 85 req/s with it, 211
-// without, and its latency drifts (docs/reliability.md). So the soak runs wrangler dev without it, as wrangler
-// itself does in VS Code's JavaScript Debug Terminal (VSCODE_INSPECTOR_OPTIONS
-// set); SOAK_INSPECTOR=1 keeps it, to weigh our isolate's JS heap through it.
+// The soak runs wrangler dev without its inspector proxy (WITHOUT_INSPECTOR
+// says why); SOAK_INSPECTOR=1 keeps it, to weigh our isolate's JS heap through it.
 const INSPECTOR = env.SOAK_INSPECTOR === "1" || env.SOAK_ISOLATES === "1";
-if (!INSPECTOR) devEnv.VSCODE_INSPECTOR_OPTIONS = "allmine-soak";
+if (!INSPECTOR) Object.assign(devEnv, WITHOUT_INSPECTOR);
 const inspectorPort = INSPECTOR ? await freePort() : undefined;
 const dev = new DevServer({ root: ROOT, port, persistTo: state, logFile: join(state, "dev.log"), vars, env: devEnv, inspectorPort });
 const isolate = new IsolateMemory({ base: dev.base, inspectorPort, pids: () => dev.pids(), isolates: env.SOAK_ISOLATES === "1" });
@@ -152,33 +147,6 @@ async function report(label) {
     formatWindow(label, s, ` | workerd RSS ${memory.rssMb} MB (${each || "none"}); ${formatMemory(ours)} | ` +
       `${world.sessions.length} sessions and ${world.pending.length} codes held`),
   );
-}
-
-/**
- * Rebuilds by wrangler dev's file watcher for a file that changed (under src/,
- * worker/, web/ or api/) during the run: each restarts the runtime, and requests
- * in flight get wrangler's own plain-text 503 ("Your worker restarted
- * mid-request"), not the service's answer. (The rebuild wrangler does once at
- * every start is waited out by DevServer.start and not counted.)
- */
-/** What wrangler itself said while serving (not request lines), for a failed run. */
-function wranglerNotes() {
-  let serving = false;
-  const notes = [];
-  for (const line of readFileSync(join(state, "dev.log"), "utf8").split("\n")) {
-    if (line.includes("bash scripts/dev.sh")) serving = false;
-    else if (line.includes("Ready on http")) serving = true;
-    else if (serving && line.trim() && !line.startsWith("{") && !line.includes("[wrangler:info] ") && !line.includes("injected fault")) {
-      notes.push(line.slice(0, 200));
-    }
-  }
-  return notes;
-}
-
-function watcherReloads() {
-  return readFileSync(join(state, "dev.log"), "utf8")
-    .split("\n")
-    .filter((l) => l.includes("changed, restarting build") && !l.includes(STARTUP_REBUILD)).length;
 }
 
 /** The persisted ledger, summed up and fingerprinted, to compare across a restart. */
@@ -453,7 +421,7 @@ try {
     .then(async (res) => (await res.arrayBuffer(), res.status))
     .catch((err) => `no answer (${err.cause?.code ?? err.name})`);
   check("healthy at the end", health === 200, `${health}`);
-  const reloads = watcherReloads();
+  const reloads = dev.watcherReloads();
   check("no file change made wrangler dev restart the worker mid-run", reloads === 0,
     reloads ? `${reloads} rebuild(s): a watched file (wrangler.toml watch_dir) changed during the soak` : "");
   check("every refused request answered in the envelope", world.refused === world.refusedEnveloped,
@@ -493,7 +461,7 @@ try {
   }
   failed = checks.some((c) => !c.ok);
   if (failed) {
-    const notes = wranglerNotes();
+    const notes = dev.notes();
     if (notes.length) log(`wrangler said while serving (${notes.length} lines, the first 30):\n${notes.slice(0, 30).join("\n")}`);
   }
 } catch (err) {

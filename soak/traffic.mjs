@@ -196,12 +196,13 @@ export class World {
 
   // ---- HTTP --------------------------------------------------------------
 
-  async call(method, path, { body, token } = {}) {
+  /** One request; from `ip` (a client's own network), else a fresh address each time (`nextIp`). */
+  async call(method, path, { body, token, ip } = {}) {
     const key = `${method} ${path.replace("/api/v1", "")}`;
     if (this.down) throw new Interrupted(`${key}: the server is restarting`);
     this.started++;
     const faultsAtSend = this.allowed;
-    const headers = { "cf-connecting-ip": this.nextIp() };
+    const headers = { "cf-connecting-ip": ip ?? this.nextIp() };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (token) headers.authorization = `Bearer ${token}`;
     const t0 = performance.now();
