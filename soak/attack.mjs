@@ -42,7 +42,7 @@ import { Legit } from "./legit.mjs";
 import { Metrics } from "./metrics.mjs";
 import { Pacer } from "./pace.mjs";
 import { RequestLog } from "./request_log.mjs";
-import { World } from "./traffic.mjs";
+import { SEND, VERIFY, World } from "./traffic.mjs";
 
 const env = process.env;
 const settings = builtWorkerOptions().bindings; // wrangler.toml's local vars: production's limits
@@ -73,8 +73,13 @@ const ATTACK_NETWORKS = Number(env.SOAK_ATTACK_NETWORKS ?? 16);
 const FLOOD_ADDRESSES = Number(env.SOAK_FLOOD_ADDRESSES ?? 10);
 // Levelled off: in the last window, the attacker's refused requests wrote at
 // most this many rows each (its admitted sends, mailing a code as a user's do,
-// are taken out at a legitimate send's rows).
+// are taken out at a legitimate send's rows, and its wrong codes the service
+// counted at a counted wrong code's: those are bounded per address a day, the
+// next check).
 const MAX_ROWS_PER_REFUSAL = Number(env.SOAK_MAX_ROWS_PER_REFUSAL ?? 0.05);
+// Each address takes at most its daily budget of counted wrong codes (weighted
+// by the codes a guess meets, so fewer guesses when two are live).
+const DAILY_FAILURE_BUDGET = Number(settings.LOGIN_DAILY_FAILURE_BUDGET);
 const SELFTEST_WRITE_PER_REFUSAL = env.SOAK_SELFTEST_WRITE_PER_REFUSAL === "1";
 const DEV_PROXY_LOSS_BOUND = 1000; // as the soak (run.mjs): wrangler dev's own lost requests
 const START_TIMEOUT_MS = 300_000;
@@ -134,6 +139,7 @@ const series = [];
 let requestLog;
 let lastCounts;
 let profile; // rows a legitimate step writes, per table
+let rowsPerWrongCode; // rows one wrong code the service counts writes
 
 function check(name, ok, detail = "") {
   checks.push({ name, ok, detail });
@@ -162,6 +168,20 @@ async function calibrate() {
   await calib.startOne();
   if (calib.total.ok !== 1) throw new Error(`the calibration sign-in failed: ${fmtMap(calib.total.refused)}`);
   return steps;
+}
+
+/** The rows one wrong code the service counts writes (a code pending, one guess). */
+async function calibrateWrongCode() {
+  const email = `calibration-wrong-${runId}@example.com`;
+  const ip = "192.0.2.250";
+  const sent = await legitWorld.call("POST", SEND, { body: { email }, ip });
+  if (sent.status !== 200) throw new Error(`the wrong-code calibration's send answered ${sent.status}`);
+  const code = mail.codeFor(email);
+  const before = await writes.settled();
+  const wrong = (code[0] === "0" ? "1" : "0") + code.slice(1);
+  const res = await legitWorld.call("POST", VERIFY, { body: { email, code: wrong }, ip });
+  if (res.status !== 400) throw new Error(`the wrong-code calibration's guess answered ${res.status}`);
+  return total(rowsByTable(minus(await writes.settled(), before)));
 }
 
 /** The rows the legitimate steps answered in a window wrote, per table, by the calibration. */
@@ -207,6 +227,10 @@ async function report(label, { attack }) {
   // What the attacker's admitted sends wrote, as a legitimate send does; the rest is the refusals'.
   const admittedRows = a.admitted * total(profile.send);
   const refusalRows = attackRows - admittedRows;
+  // What the counted wrong codes wrote (bounded per address a day); the rest
+  // is what refusals wrote beyond any allowance.
+  const countedWrongRows = a.countedWrong * rowsPerWrongCode;
+  const unboundedRows = refusalRows - countedWrongRows;
   const attackByTable = Object.fromEntries(Object.entries(written).map(([t, n]) => [t, n - (legitShare[t] ?? 0)]));
   const w = {
     label,
@@ -223,6 +247,8 @@ async function report(label, { attack }) {
     rows: {
       total: rows, legit: total(legitShare), attacker: attackRows, perAttackRequest: a.requests ? attackRows / a.requests : null,
       admittedSends: admittedRows, refusals: refusalRows, perRefusal: refusedByAttacker ? refusalRows / refusedByAttacker : null,
+      countedWrong: a.countedWrong, countedWrongRows, unbounded: unboundedRows,
+      unboundedPerRefusal: refusedByAttacker ? unboundedRows / refusedByAttacker : null,
       byTable: written, legitByTable: legitShare, attackByTable,
     },
   };
@@ -247,6 +273,8 @@ async function report(label, { attack }) {
         `= ${w.rows.perAttackRequest?.toFixed(3) ?? "n/a"} per attacker request`,
       `         the attacker's: ${a.admitted} admitted sends × ${total(profile.send)} = ${admittedRows}, refusals ${refusalRows} ` +
         `= ${w.rows.perRefusal?.toFixed(3) ?? "n/a"} per refused request; by table ${tables(attackByTable)}`,
+      `         of which ${a.countedWrong} counted wrong codes × ${rowsPerWrongCode} = ${countedWrongRows} (bounded per address a day); ` +
+        `beyond that ${unboundedRows} = ${w.rows.unboundedPerRefusal?.toFixed(3) ?? "n/a"} per refused request`,
     );
   } else {
     lines.push(`         D1 rows written ${rows} (${tables(written)}) = legit ${total(legitShare)} (its steps, as calibrated) + ${attackRows} unexplained`);
@@ -281,6 +309,9 @@ try {
   lastCounts = await writes.counts();
   profile = await calibrate();
   result.profile = profile;
+  rowsPerWrongCode = await calibrateWrongCode();
+  result.rowsPerWrongCode = rowsPerWrongCode;
+  log(`rows a counted wrong code writes: ${rowsPerWrongCode}`);
   log(`rows a legitimate step writes: ${STEPS.map((s) => `${s} ${total(profile[s])} (${Object.entries(profile[s]).filter(([, n]) => n).map(([t, n]) => `${t} ${n}`).join(", ")})`).join("; ")}`);
   lastCounts = await writes.counts();
   requestLog = new RequestLog(dev.logFile);
@@ -349,11 +380,16 @@ try {
     `${ok}/${ended} sign-ins, ${series.reduce((n, w) => n + w.legit.challenges, 0)} challenge(s) solved` +
       (refused.size ? `; refused: ${fmtMap(refused)}` : ""));
   const lastWindow = windows.at(-1);
-  const rho = lastWindow.rows.perRefusal ?? 0;
-  check(`D1 rows written levelled off: at most ${MAX_ROWS_PER_REFUSAL} rows per refused attacker request in the last window`,
+  const rho = lastWindow.rows.unboundedPerRefusal ?? 0;
+  check(`D1 rows written levelled off: beyond counted wrong codes, at most ${MAX_ROWS_PER_REFUSAL} rows per refused attacker request in the last window`,
     rho <= MAX_ROWS_PER_REFUSAL,
-    `${lastWindow.rows.refusals} rows over ${lastWindow.attacker.refused} refusals = ${rho.toFixed(3)}; by window ` +
-      windows.map((w) => w.rows.perRefusal?.toFixed(3)).join(", "));
+    `${lastWindow.rows.unbounded} rows over ${lastWindow.attacker.refused} refusals = ${rho.toFixed(3)}; by window ` +
+      windows.map((w) => w.rows.unboundedPerRefusal?.toFixed(3)).join(", "));
+  const mostWrong = Math.max(0, ...attacker.countedWrongByAddress.values());
+  check(`counted wrong codes stay within each address's daily budget (${DAILY_FAILURE_BUDGET})`,
+    mostWrong <= DAILY_FAILURE_BUDGET,
+    `at most ${mostWrong} on one address, ${[...attacker.countedWrongByAddress.values()].reduce((a, b) => a + b, 0)} ` +
+      `over ${attacker.countedWrongByAddress.size} addresses`);
   check("the attacker never signed in", at.logins === 0, `${at.logins} verifies answered 200`);
   check("every attacker request answered", at.noAnswer === 0, `${at.noAnswer} without an answer`);
   for (const [who, w] of [["legit", legitWorld], ["attacker", attackWorld]]) {

@@ -22,7 +22,7 @@ export const ATTACK_MIX = { floodOne: 0.1, floodMany: 0.2, guess: 0.35, random: 
 const IPV6_BLOCK = "2001:db8:a77"; // one /48; its /64s are 2001:db8:a77:<0..ffff>::/64
 
 function newWindow() {
-  return { requests: 0, repeats: 0, statuses: new Map(), admitted: 0, logins: 0, noAnswer: 0, unknown: 0, byKind: {} };
+  return { requests: 0, repeats: 0, statuses: new Map(), admitted: 0, logins: 0, noAnswer: 0, unknown: 0, byKind: {}, countedWrong: 0 };
 }
 
 export class Attacker {
@@ -48,6 +48,8 @@ export class Attacker {
     this.total = newWindow();
     /** X-Request-Id of each refused request not yet matched to its log line. */
     this.refusedIds = new Set();
+    /** Wrong codes the service counted (400 wrong_code), per address guessed at. */
+    this.countedWrongByAddress = new Map();
   }
 
   cut() {
@@ -157,7 +159,11 @@ export class Attacker {
         if (path === VERIFY) w.logins++;
         else w.admitted++;
       }
+      if (path === VERIFY && key === "400 wrong_code") w.countedWrong++;
     });
+    if (path === VERIFY && key === "400 wrong_code") {
+      this.countedWrongByAddress.set(body.email, (this.countedWrongByAddress.get(body.email) ?? 0) + 1);
+    }
     if (res.status >= 400) {
       const id = res.headers.get("x-request-id");
       if (id) this.refusedIds.add(id);
