@@ -129,9 +129,11 @@ export function problems(config, secretNames, env, existingQueues) {
   if (!["EdDSA", "ES256", undefined].includes(vars.JWT_ALGORITHM)) {
     found.push(`JWT_ALGORITHM must be EdDSA or ES256 (it is ${JSON.stringify(vars.JWT_ALGORITHM)})`);
   }
-  // WEBHOOK_SECRETS, both signing keys and Turnstile's hold secrets whenever they are set.
+  // WEBHOOK_SECRETS, both signing keys, Turnstile's and the review logins hold secrets
+  // whenever they are set (REVIEW_LOGINS is optional: never required).
   const secretOnly = [
     ...requiredSecrets(vars), "WEBHOOK_SECRETS", "JWT_PRIVATE_KEY", "JWT_ES256_PRIVATE_KEY", "TURNSTILE_SECRET_KEY",
+    "REVIEW_LOGINS",
   ];
   for (const name of new Set(secretOnly)) {
     if (name in vars) found.push(`${name} is a plain var in wrangler.toml; it must be a secret only`);

@@ -4,6 +4,7 @@
 
 mod bounds;
 mod mail;
+mod review;
 mod settings;
 mod tokens;
 mod webhooks;
@@ -16,6 +17,7 @@ use crate::domain::keys::PurposeKeys;
 use crate::domain::limits::{BudgetPolicy, EmailLimits};
 use crate::domain::otp::OtpPolicy;
 use crate::domain::refresh;
+use crate::domain::review::ReviewLogins;
 use crate::domain::token::TokenKeys;
 use settings::Settings;
 
@@ -156,6 +158,9 @@ pub struct Config {
     /// Days an audit event is kept before the Cron Trigger purges it.
     pub audit_retention_days: u32,
     pub request_log: RequestLog,
+    /// `REVIEW_LOGINS`: addresses that sign in with a fixed code, unmailed
+    /// (the app stores' reviewers); empty when unset.
+    pub review_logins: ReviewLogins,
 }
 
 impl Config {
@@ -221,6 +226,7 @@ impl Config {
         let cors = s
             .check(CorsPolicy::parse(&s.get_or("CORS_ALLOWED_ORIGINS", "")))
             .unwrap_or(CorsPolicy::Closed);
+        let review_logins = review::review_logins(&mut s, &otp);
 
         let config = environment
             .zip(tokens)
@@ -239,6 +245,7 @@ impl Config {
                 turnstile,
                 audit_retention_days,
                 request_log,
+                review_logins,
             });
         s.finish(config)
     }

@@ -4,9 +4,13 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditKind {
     CodeSent,
+    /// A send to a review address stored its fixed code and mailed nothing.
+    ReviewCodeSent,
     VerifyFailed,
     Lockout,
     Login,
+    /// A login with a review address's fixed code (`domain::review`).
+    ReviewLogin,
     RefreshReuse,
     Logout,
     /// A session ended from its owner's list of sessions.
@@ -20,9 +24,11 @@ impl AuditKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::CodeSent => "code_sent",
+            Self::ReviewCodeSent => "review_code_sent",
             Self::VerifyFailed => "verify_failed",
             Self::Lockout => "lockout",
             Self::Login => "login",
+            Self::ReviewLogin => "review_login",
             Self::RefreshReuse => "refresh_reuse",
             Self::Logout => "logout",
             Self::SessionRevoked => "session_revoked",

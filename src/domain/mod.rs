@@ -26,6 +26,7 @@ pub mod profile;
 pub mod refresh;
 pub mod requests;
 pub mod retention;
+pub mod review;
 pub mod session_list;
 pub mod template;
 pub mod token;

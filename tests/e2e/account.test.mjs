@@ -156,7 +156,7 @@ const ON_DELETION = {
   credit_balance: "kept", last_login: "null", timezone: "null", last_username_change_date: "kept",
   account_deletion_status: "set", account_deletion_requested_at: "kept",
   account_deletion_scheduled_for: "kept", account_deletion_cancelled_at: "kept",
-  account_deletion_finalized_at: "set", created_at: "kept", updated_at: "set",
+  account_deletion_finalized_at: "set", created_at: "kept", updated_at: "set", review: "kept",
 };
 
 describe("account deletion", () => {

@@ -116,6 +116,19 @@ test("the signing key required is the configured algorithm's", () => {
   ]);
 });
 
+test("REVIEW_LOGINS is optional, and a secret, never a var", () => {
+  const vars = { EMAIL_PROVIDER: "resend" };
+  for (const ENVIRONMENT of ["production", "development"]) {
+    assert.ok(!requiredSecrets({ ...vars, ENVIRONMENT }).includes("REVIEW_LOGINS"), ENVIRONMENT);
+  }
+  // Ready without it, and with it set as a secret.
+  assert.deepEqual(problems({ vars }, ALL_THREE, "x"), []);
+  assert.deepEqual(problems({ vars }, [...ALL_THREE, "REVIEW_LOGINS"], "x"), []);
+  const leaked = problems({ vars: { ...vars, REVIEW_LOGINS: "review@allmine.app:482916" } }, ALL_THREE, "x");
+  assert.deepEqual(leaked, ["REVIEW_LOGINS is a plain var in wrangler.toml; it must be a secret only"]);
+  assert.doesNotMatch(leaked.join("\n"), /482916|review@/, "the value is never echoed");
+});
+
 test("placeholder binding ids are named", () => {
   const { status, err } = check("placeholders", "secrets-all.json");
   assert.equal(status, 1);

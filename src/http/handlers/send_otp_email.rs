@@ -1,16 +1,19 @@
-//! `POST /api/v1/auth/send-otp-email`: draws a code, mails it, stores its hash.
+//! `POST /api/v1/auth/send-otp-email`: draws a code, mails it, stores its hash
+//! (for a review address, stores its fixed code's hash and mails nothing).
 
 use serde::Serialize;
 use worker::Response;
 
 use crate::challenge;
+use crate::config::Config;
 use crate::domain::audit::{AuditEvent, AuditKind};
+use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
 use crate::domain::ids::OsRandom;
 use crate::domain::limits::{client_network, Keys};
 use crate::domain::login_id::LoginId;
-use crate::domain::otp::{self, PendingCodes};
-use crate::domain::otp_message::{self, Requested};
+use crate::domain::otp::{self, IssuedCode, PendingCode, PendingCodes};
+use crate::domain::otp_message::{self, Locale, Requested};
 use crate::domain::requests::SendOtpRequest;
 use crate::http::context::RequestCtx;
 use crate::http::respond;
@@ -35,6 +38,8 @@ struct CodeSent {
 }
 
 /// Answers the same whether or not an account exists, so it reveals nothing.
+/// A review address (`REVIEW_LOGINS`) is admitted exactly as any other, but
+/// stores its fixed code and mails nothing, unless a real account holds it.
 pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     ctx.limit_ip(IP_LIMITER, BLOCK_LIMITER).await?;
     let request = SendOtpRequest::parse(ctx.body.json()?)?;
@@ -57,6 +62,11 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     // Drawn before admission: the admitting batch stores it (a refused send
     // wasted a few microseconds), so that nothing is written after the mail.
     let first = draw(config.otp.length);
+    // A review address's fixed code, which the batch stores instead if no
+    // real account holds the address.
+    let fixed = config
+        .review_logins
+        .issue(email, &login, &config.keys.codes, &mut OsRandom);
     let admission = |code, challenge_passed| SendRequest {
         email,
         keys: &keys,
@@ -65,6 +75,7 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         budget: config.budget_policy(),
         challenge_passed,
         code,
+        review: fixed.as_ref().map(|f| &f.pending),
         now_ms,
     };
     let mut admitted = send::admit(&db, &admission(&first.pending, false)).await?;
@@ -76,23 +87,84 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     {
         if challenge::solved(&ctx.trips, turnstile, token, ctx.client_ip()).await? {
             // The address is under attack: a longer code, so that codes a
-            // solver can keep asking for cannot be guessed faster.
+            // solver can keep asking for cannot be guessed faster. (A fixed
+            // code stays as it is, and is stored as no challenged code.)
             let long = draw(config.otp.length.max(otp::CHALLENGED_LENGTH));
             admitted = send::admit(&db, &admission(&long.pending, true)).await?;
             challenged = Some(long);
         }
     }
-    let issued = challenged.unwrap_or(first);
-    let previous = match admitted {
-        Admission::Admitted { previous } => previous,
+    let (previous, review) = match admitted {
+        Admission::Admitted { previous, review } => (previous, review),
         Admission::Refused(refusal) => return Err(refusal.into_error(now_ms)),
         Admission::ChallengeRequired => return Err(AppError::ChallengeRequired),
     };
+    let email_hash = config.keys.audit_tag("email", email.as_str());
+    let (issued, sent) = match (review, fixed) {
+        // Nothing to mail: the reviewer knows the code. Only this location's
+        // KV copy, as beside a mail.
+        (true, Some(fixed)) => {
+            let codes = PendingCodes::after_resend(fixed.pending.clone(), previous);
+            kv.remember(email, &codes, &config.otp).await?;
+            (fixed, AuditEvent::new(AuditKind::ReviewCodeSent))
+        }
+        (_, fixed) => {
+            let issued = challenged.unwrap_or(first);
+            mail_code(
+                ctx,
+                &config,
+                email,
+                &keys,
+                &issued,
+                previous,
+                request.locale,
+            )
+            .await?;
+            let sent = AuditEvent::new(AuditKind::CodeSent);
+            // Listed, but a real account holds it: said in the audit, for the operator.
+            let sent = match fixed {
+                Some(_) => sent.detail("review address of a real account: mailed"),
+                None => sent,
+            };
+            (issued, sent)
+        }
+    };
+    // Delivered (or nothing to deliver): only now does the code verify (and
+    // the oldest beyond the two newest retire), and the send is audited in
+    // the same batch.
+    let sent = ctx.with_ip(sent.email_hash(&email_hash))?;
+    send::activate(&db, email, &issued.pending, &ctx.timestamp(), &sent).await?;
+
+    respond::ok(
+        200,
+        CodeSent {
+            expires_in: config.otp.ttl_seconds,
+            code_length: issued.code.length(),
+            resend_after: config.limits.resend_cooldown_seconds,
+            login_id: login_id.expose().to_owned(),
+        },
+        ctx.now,
+    )
+}
+
+/// Mails an admitted send's code, beside this location's KV copy of the
+/// address's codes (`issued` and the `previous` one it keeps usable).
+async fn mail_code(
+    ctx: &RequestCtx,
+    config: &Config,
+    email: &EmailAddress,
+    keys: &Keys,
+    issued: &IssuedCode,
+    previous: Option<PendingCode>,
+    locale: Locale,
+) -> Result<(), AppError> {
+    let (kv, db) = (ctx.kv()?, ctx.db()?);
+    let now_ms = ctx.now_ms();
     // Only a send that will mail takes a unit of the location's ceiling, so
     // refused sends cannot spend it; one the ceiling refuses is given back
     // whole (its cooldown and its hourly counts: it mailed nothing).
     if let Err(ceiling) = ctx.limit_global(MAIL_CEILING).await {
-        let unsent = send::withdraw(&kv, &db, email, &keys, now_ms, Withdrawal::NotSent).await;
+        let unsent = send::withdraw(&kv, &db, email, keys, now_ms, Withdrawal::NotSent).await;
         if let Err(withdraw) = unsent {
             respond::log_error(&withdraw);
         }
@@ -109,7 +181,7 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
     let message = otp_message::compose(
         &issued.code,
         config.otp.ttl_seconds,
-        request.locale,
+        locale,
         &config.email_product_name,
         &requested,
     );
@@ -123,7 +195,7 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         kv.remember(email, &codes, &config.otp),
     );
     if let Err(err) = sent {
-        let failed = send::withdraw(&kv, &db, email, &keys, now_ms, Withdrawal::Failed).await;
+        let failed = send::withdraw(&kv, &db, email, keys, now_ms, Withdrawal::Failed).await;
         if let Err(withdraw) = failed {
             // The limits then stay as taken (a retry waits out the cooldown);
             // the code nobody received was never made usable.
@@ -131,23 +203,5 @@ pub async fn handle(ctx: &RequestCtx) -> Result<Response, AppError> {
         }
         return Err(err);
     }
-    remembered?;
-    // Delivered: only now does the code verify (and the oldest beyond the
-    // two newest retire), and the send is audited in the same batch.
-    let sent = ctx.with_ip(
-        AuditEvent::new(AuditKind::CodeSent)
-            .email_hash(&config.keys.audit_tag("email", email.as_str())),
-    )?;
-    send::activate(&db, email, &issued.pending, &ctx.timestamp(), &sent).await?;
-
-    respond::ok(
-        200,
-        CodeSent {
-            expires_in: config.otp.ttl_seconds,
-            code_length: issued.code.length(),
-            resend_after: config.limits.resend_cooldown_seconds,
-            login_id: login_id.expose().to_owned(),
-        },
-        ctx.now,
-    )
+    remembered
 }

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::rate_limits::{self, KeyedCounter, NotLocked};
+use super::users;
 use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
 use crate::domain::limits::{Counter, Keys};
@@ -58,24 +59,35 @@ fn usable_on(
     }
 }
 
+/// What a send's insert stored: its drawn code, or a review address's fixed one.
+#[derive(Deserialize)]
+pub(in crate::storage) struct Stored {
+    pub review: u8,
+}
+
 /// Stores a new code, in the batch that admits its send, right after the
 /// statement that takes the cooldown (`Batch::push_after`): only a send that
 /// took it (`changes() > 0`) inserts its code. It is stored `unsent`, which no
 /// verify accepts, until `activate` runs after the mail was delivered: a send
 /// whose mail fails leaves no usable code behind, even when taking it back
 /// fails too.
+///
+/// For a review address (`review`: its fixed code, issued for this send),
+/// the same statement decides which code is stored: the fixed one, marked
+/// `review` (never `challenged`: its digits are no more than `OTP_LENGTH`),
+/// unless a real account holds the address, whose send stores (and mails)
+/// `code` as any other. Decided in the admitting transaction, so no account
+/// can become real between the check and the insert. `RETURNING` says which.
 pub(in crate::storage) fn insert_if_admitted(
     email: &EmailAddress,
     code: &PendingCode,
+    review: Option<&PendingCode>,
     challenged: bool,
     policy: &OtpPolicy,
     now_ms: i64,
-) -> Statement<Written> {
-    Statement::new(
-        "INSERT INTO otp_codes (email, code_id, code_hash, attempts, issued_at, expires_at,
-                                consumed_by, login_id, challenged)
-         SELECT ?1, ?2, ?3, 0, ?4, ?5, 'unsent', ?6, ?7 WHERE changes() > 0",
-        vec![
+) -> Statement<Stored> {
+    Statement::compose(|p| {
+        let [email, id, hash, issued, expires, login, challenged] = p.bind_all([
             text(email.as_str()),
             text(&code.id),
             text(&code.hash),
@@ -83,17 +95,43 @@ pub(in crate::storage) fn insert_if_admitted(
             int(now_ms + i64::from(policy.ttl_seconds) * 1000),
             opt_text(code.login.as_deref()),
             int(i64::from(challenged)),
-        ],
-    )
+        ]);
+        let columns = "email, code_id, code_hash, attempts, issued_at, expires_at,
+                       consumed_by, login_id, challenged, review";
+        let Some(fixed) = review else {
+            return format!(
+                "INSERT INTO otp_codes ({columns})
+                 SELECT {email}, {id}, {hash}, 0, {issued}, {expires}, 'unsent', {login}, {challenged}, 0
+                 WHERE changes() > 0 RETURNING review"
+            );
+        };
+        let [fixed_id, fixed_hash] = p.bind_all([text(&fixed.id), text(&fixed.hash)]);
+        format!(
+            "INSERT INTO otp_codes ({columns})
+             SELECT {email}, CASE WHEN held THEN {id} ELSE {fixed_id} END,
+                    CASE WHEN held THEN {hash} ELSE {fixed_hash} END, 0, {issued}, {expires},
+                    'unsent', {login}, CASE WHEN held THEN {challenged} ELSE 0 END,
+                    CASE WHEN held THEN 0 ELSE 1 END
+             FROM (SELECT {} AS held)
+             WHERE changes() > 0 RETURNING review",
+            users::real_account(email)
+        )
+    })
 }
 
-/// Makes a delivered code usable.
+/// Makes a delivered code usable; a review code only while no real account
+/// holds the address (one that became real since the send was admitted
+/// retired the address's usable codes at its login, not this `unsent` one).
 pub(in crate::storage) fn activate(email: &EmailAddress, code_id: &str) -> Statement<Written> {
-    Statement::new(
-        "UPDATE otp_codes SET consumed_by = NULL
-         WHERE email = ?1 AND code_id = ?2 AND consumed_by = 'unsent'",
-        vec![text(email.as_str()), text(code_id)],
-    )
+    Statement::compose(|p| {
+        let [email, code] = p.bind_all([text(email.as_str()), text(code_id)]);
+        format!(
+            "UPDATE otp_codes SET consumed_by = NULL
+             WHERE email = {email} AND code_id = {code} AND consumed_by = 'unsent'
+               AND (review = 0 OR NOT {})",
+            users::real_account(email)
+        )
+    })
 }
 
 /// Retires all but the newest `LIVE_CODES` delivered codes of a login (its
@@ -231,6 +269,15 @@ pub(in crate::storage) fn attempt(
 /// won the code.
 pub(in crate::storage) fn used_by(email: Param, consumer: Param) -> String {
     format!("EXISTS (SELECT 1 FROM otp_codes WHERE email = {email} AND consumed_by = {consumer})")
+}
+
+/// The SQL condition "the code the request whose token is `consumer` used
+/// is a review code" (`insert_if_admitted`), read from the row it used.
+pub(in crate::storage) fn used_review_code(email: Param, consumer: Param) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM otp_codes WHERE email = {email} AND consumed_by = {consumer}
+                 AND review = 1)"
+    )
 }
 
 /// After a login: every other code of the address is retired, so one mail's

@@ -67,6 +67,9 @@ pub const USER_COLUMNS: &[(&str, Option<UserField>, OnDeletion)] = &[
     ("account_deletion_finalized_at",  None,                                          OnDeletion::Keep),
     ("created_at",                     None,                                          OnDeletion::Keep),
     ("updated_at",                     None,                                          OnDeletion::Keep),
+    // A review account (created by a review login): kept, so a deleted
+    // review account's tombstone still says what it was.
+    ("review",                         None,                                          OnDeletion::Keep),
 ];
 
 /// The column that stores a field.

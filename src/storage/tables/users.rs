@@ -77,12 +77,17 @@ pub(in crate::storage) fn conflict_or_internal(err: AppError) -> AppError {
 /// `tombstones` are what a finalised deletion may have left of this address
 /// (under the current key or an earlier one): while one exists, the address
 /// cannot make a new account either.
+///
+/// `review` is the SQL condition "the code used is a review code": a user it
+/// creates is a review account, and a login with any other code makes an
+/// account real for good (`real_account`).
 pub(in crate::storage) fn upsert_on_login(
     new_id: &str,
     email: &str,
     tombstones: &[String],
     now: &str,
     condition: impl FnOnce(&mut Params, Param) -> String,
+    review: impl FnOnce(&mut Params, Param) -> String,
 ) -> Result<Statement<UserRow>, AppError> {
     let roles = serde_json::to_string(DEFAULT_ROLES).map_err(AppError::internal)?;
     let tombstones = serde_json::to_string(tombstones).map_err(AppError::internal)?;
@@ -94,18 +99,26 @@ pub(in crate::storage) fn upsert_on_login(
             text(now),
             text(&tombstones),
         ]);
+        let condition = condition(p, email);
+        let review = review(p, email);
         format!(
-            "INSERT INTO users (id, email, roles, last_login, created_at, updated_at)
-             SELECT {id}, {email}, {roles}, {now}, {now}, {now}
-             WHERE {}
+            "INSERT INTO users (id, email, roles, last_login, created_at, updated_at, review)
+             SELECT {id}, {email}, {roles}, {now}, {now}, {now}, {review}
+             WHERE {condition}
                AND NOT EXISTS (SELECT 1 FROM users WHERE email IN (SELECT value FROM json_each({tombstones})))
              ON CONFLICT (email) DO UPDATE SET last_login = excluded.last_login,
-                 updated_at = excluded.updated_at
+                 updated_at = excluded.updated_at, review = users.review AND excluded.review
              WHERE users.account_deletion_status IS NOT 'finalized'
-             RETURNING *",
-            condition(p, email)
+             RETURNING *"
         )
     }))
+}
+
+/// The SQL condition "a real account holds the address `email`": one that
+/// was not created by a review login, or has signed in with a mailed code
+/// since. Its address is never a review address (`domain::review`).
+pub(in crate::storage) fn real_account(email: Param) -> String {
+    format!("EXISTS (SELECT 1 FROM users WHERE email = {email} AND review = 0)")
 }
 
 /// The user behind an access token, if its session is still live.

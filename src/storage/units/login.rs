@@ -256,6 +256,13 @@ pub(in crate::storage) fn won(consumer: &str) -> impl Fn(&mut Params, Param) -> 
     move |p, email| otp_codes::used_by(email, p.bind(text(consumer)))
 }
 
+/// The condition "the code this request (`consumer`) used is a review
+/// code", read from the code's own row: a review login is told apart by what
+/// its send stored, not by today's configuration.
+fn used_review_code(consumer: &str) -> impl Fn(&mut Params, Param) -> String + '_ {
+    move |p, email| otp_codes::used_review_code(email, p.bind(text(consumer)))
+}
+
 fn login_batch(login: &Login<'_>, consumer: &str) -> Result<(Batch, LoginSlots), AppError> {
     let attempt = &login.attempt;
     let email = attempt.email;
@@ -267,6 +274,7 @@ fn login_batch(login: &Login<'_>, consumer: &str) -> Result<(Batch, LoginSlots),
         login.tombstones,
         login.at,
         won(consumer),
+        used_review_code(consumer),
     )?);
     batch.push(sessions::open_on_login(
         &login.session,
@@ -278,6 +286,7 @@ fn login_batch(login: &Login<'_>, consumer: &str) -> Result<(Batch, LoginSlots),
         login.audit,
         email.as_str(),
         won(consumer),
+        used_review_code(consumer),
     ));
     batch.push(otp_codes::retire_others(email, consumer));
     let ledger = batch.push(attempt.ledger());
@@ -655,5 +664,66 @@ mod tests {
         assert_eq!(row[0]["owner_attempts"], 0);
         assert_eq!(row[0]["attempts"], 0);
         assert!(row[0]["consumed_by"].is_null());
+    }
+
+    #[test]
+    fn a_review_code_makes_a_review_account_audited_as_a_review_login_until_a_mailed_code_signs_in()
+    {
+        let db = Sqlite::migrated();
+        let world = World::new();
+        let audit = AuditEvent::new(AuditKind::Login);
+        let account = || db.query("SELECT review FROM users")[0]["review"].clone();
+        let events = || {
+            db.query("SELECT event FROM audit_events ORDER BY id")
+                .into_iter()
+                .map(|r| r["event"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        };
+        // The fixed code of a review address, as its send stored it.
+        world.pending(&db, "fixed", NOW - 1000);
+        db.query("UPDATE otp_codes SET review = 1 WHERE code_id = 'fixed'");
+        let created = created_event(0);
+        let login = world.login(0, "fixed", &audit, &created);
+        assert!(matches!(
+            commit_on(&db, &login, "consumer-a"),
+            LoginOutcome::LoggedIn { created: true, .. }
+        ));
+        assert_eq!(account(), 1);
+        assert_eq!(events(), ["review_login"]);
+        let created = created_event(1);
+        // A later login of the same user (its session's ids are taken once each).
+        let sign_in_again = |code_id: &str, consumer: &str| {
+            db.query("DELETE FROM sessions WHERE id = 'ses_2'");
+            commit_on(&db, &world.login(1, code_id, &audit, &created), consumer)
+        };
+        // Again with a fixed code: still a review account.
+        world.pending(&db, "fixed2", NOW - 900);
+        db.query("UPDATE otp_codes SET review = 1 WHERE code_id = 'fixed2'");
+        sign_in_again("fixed2", "consumer-b");
+        assert_eq!(account(), 1);
+        // A mailed code signs in: the account is real from now on, whatever
+        // code signs in next.
+        world.pending(&db, "mailed", NOW - 800);
+        sign_in_again("mailed", "consumer-c");
+        assert_eq!(account(), 0);
+        assert_eq!(events(), ["review_login", "review_login", "login"]);
+        world.pending(&db, "fixed3", NOW - 700);
+        db.query("UPDATE otp_codes SET review = 1 WHERE code_id = 'fixed3'");
+        sign_in_again("fixed3", "consumer-d");
+        assert_eq!(account(), 0);
+    }
+
+    #[test]
+    fn accounts_from_before_review_logins_are_real() {
+        let db = Sqlite::migrated();
+        let world = World::new();
+        world.pending(&db, "c1", NOW - 1000);
+        let (audit, created) = (AuditEvent::new(AuditKind::Login), created_event(0));
+        commit_on(&db, &world.login(0, "c1", &audit, &created), "consumer-a");
+        assert_eq!(db.query("SELECT review FROM users")[0]["review"], 0);
+        assert_eq!(
+            db.query("SELECT event FROM audit_events")[0]["event"],
+            "login"
+        );
     }
 }

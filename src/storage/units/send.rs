@@ -9,6 +9,7 @@ use crate::domain::limits::{BudgetPolicy, EmailLimits, Keys, Refusal};
 use crate::domain::otp::{OtpPolicy, Path, PendingCode};
 use crate::storage::batch::{Batch, Results, Slot, StatementResult};
 use crate::storage::statement::Written;
+use crate::storage::tables::otp_codes::Stored;
 use crate::storage::tables::rate_limits::{self, KeyedCounter, NotLocked, SendGate};
 use crate::storage::tables::{audit_events, otp_codes};
 use crate::storage::{Db, Kv};
@@ -19,6 +20,9 @@ pub enum Admission {
     /// Counted; the address's newest usable code (if any) stays usable too.
     Admitted {
         previous: Option<PendingCode>,
+        /// What was stored is the review address's fixed code
+        /// (`SendRequest::review`): nothing is to be mailed.
+        review: bool,
     },
     Refused(Refusal),
     /// The address's daily failure budget is spent, or its daily sends are
@@ -37,6 +41,10 @@ pub struct SendRequest<'a> {
     pub challenge_passed: bool,
     /// The code this send mails, stored only if the send is admitted.
     pub code: &'a PendingCode,
+    /// For a review address, its fixed code: stored instead of `code`, to
+    /// be mailed to no one, unless a real account holds the address
+    /// (`otp_codes::insert_if_admitted`).
+    pub review: Option<&'a PendingCode>,
     pub now_ms: i64,
 }
 
@@ -44,6 +52,7 @@ struct AdmitSlots {
     before: Slot<KeyedCounter>,
     previous: Slot<PendingCode>,
     cooldown: Slot<Written>,
+    stored: Slot<Stored>,
 }
 
 fn admit_batch(r: &SendRequest<'_>) -> Result<(Batch, AdmitSlots), AppError> {
@@ -66,9 +75,16 @@ fn admit_batch(r: &SendRequest<'_>) -> Result<(Batch, AdmitSlots), AppError> {
     let before = batch.push(rate_limits::read(r.keys));
     let previous = batch.push(otp_codes::newest_usable(r.email, r.otp, r.now_ms));
     let cooldown = batch.push(rate_limits::take_cooldown(&gate));
-    batch.push_after(
+    let stored = batch.push_after(
         cooldown,
-        otp_codes::insert_if_admitted(r.email, r.code, r.challenge_passed, r.otp, r.now_ms),
+        otp_codes::insert_if_admitted(
+            r.email,
+            r.code,
+            r.review,
+            r.challenge_passed,
+            r.otp,
+            r.now_ms,
+        ),
     )?;
     batch.push(rate_limits::count_sends(r.keys, r.now_ms));
     Ok((
@@ -77,6 +93,7 @@ fn admit_batch(r: &SendRequest<'_>) -> Result<(Batch, AdmitSlots), AppError> {
             before,
             previous,
             cooldown,
+            stored,
         },
     ))
 }
@@ -88,7 +105,8 @@ fn admission<S: StatementResult>(
 ) -> Result<Admission, AppError> {
     if results.returned(slots.cooldown)? {
         let previous = results.first(slots.previous)?;
-        return Ok(Admission::Admitted { previous });
+        let review = results.first(slots.stored)?.is_some_and(|s| s.review == 1);
+        return Ok(Admission::Admitted { previous, review });
     }
     let before = rate_limits::by_purpose(&results.rows(slots.before)?, r.keys);
     if !r.challenge_passed && r.limits.challenge_needed(&before, r.budget, r.now_ms) {
@@ -226,6 +244,7 @@ mod tests {
             budget: BudgetPolicy::Lock,
             challenge_passed: false,
             code,
+            review: None,
             now_ms,
         }
     }
@@ -245,7 +264,10 @@ mod tests {
         let r = send(&email, &keys, &limits, &otp, &first, now);
         assert!(matches!(
             admit_on(&db, &r),
-            Admission::Admitted { previous: None }
+            Admission::Admitted {
+                previous: None,
+                review: false
+            }
         ));
         // Stored, but unsent: no verify accepts it yet.
         let rows = db.query("SELECT consumed_by FROM otp_codes WHERE code_id = 'c1'");
@@ -288,7 +310,7 @@ mod tests {
         let later = now + limits.cooldown_ms() + 1;
         let second = code("c2");
         match admit_on(&db, &send(&email, &keys, &limits, &otp, &second, later)) {
-            Admission::Admitted { previous } => assert_eq!(previous, Some(first)),
+            Admission::Admitted { previous, .. } => assert_eq!(previous, Some(first)),
             other => panic!("{other:?}"),
         }
         let audit = db.query("SELECT event FROM audit_events");
@@ -417,5 +439,129 @@ mod tests {
             db.query("SELECT code_id FROM otp_codes WHERE consumed_by IS NULL ORDER BY code_id");
         let ids: Vec<_> = live.iter().map(|r| r["code_id"].clone()).collect();
         assert_eq!(ids, ["mine2", "mine3", "s2", "s3"]);
+    }
+
+    /// A user at the address: `review` 1 is a review account, 0 a real one.
+    fn account(db: &Sqlite, email: &str, review: u8) {
+        db.query(&format!(
+            "INSERT INTO users (id, email, created_at, updated_at, review)
+             VALUES ('usr-{review}', '{email}', 'x', 'x', {review})"
+        ));
+    }
+
+    /// A review address's send: which code it stored, and how.
+    fn review_send(db: &Sqlite, drawn: &PendingCode, fixed: &PendingCode, now: i64) -> Admission {
+        let email = EmailAddress::parse("a@example.com").unwrap();
+        let (keys, limits, otp) = (keys(), limits(), OtpPolicy::default());
+        let r = SendRequest {
+            review: Some(fixed),
+            ..send(&email, &keys, &limits, &otp, drawn, now)
+        };
+        admit_on(db, &r)
+    }
+
+    fn stored(db: &Sqlite) -> Vec<serde_json::Value> {
+        db.query(
+            "SELECT code_id, review, challenged, consumed_by FROM otp_codes ORDER BY issued_at",
+        )
+    }
+
+    #[test]
+    fn a_review_address_without_a_real_account_stores_its_fixed_code() {
+        for review_account in [false, true] {
+            let db = Sqlite::migrated();
+            if review_account {
+                account(&db, "a@example.com", 1);
+            }
+            let admitted = review_send(&db, &code("drawn"), &code("fixed"), 1_000_000);
+            assert!(
+                matches!(admitted, Admission::Admitted { review: true, .. }),
+                "{admitted:?}"
+            );
+            let rows = stored(&db);
+            assert_eq!(
+                rows,
+                [
+                    serde_json::json!({"code_id": "fixed", "review": 1, "challenged": 0, "consumed_by": "unsent"})
+                ]
+            );
+            // Activated like any code, once its send is done.
+            let email = EmailAddress::parse("a@example.com").unwrap();
+            let sent = AuditEvent::new(AuditKind::ReviewCodeSent);
+            db.run(&activate_batch(&email, &code("fixed"), "t", &sent))
+                .unwrap();
+            assert!(stored(&db)[0]["consumed_by"].is_null());
+        }
+    }
+
+    #[test]
+    fn a_real_accounts_address_stores_the_drawn_code_whatever_the_list_says() {
+        let db = Sqlite::migrated();
+        // Upper case in the list or the row: the address is the same.
+        account(&db, "A@example.com", 0);
+        let admitted = review_send(&db, &code("drawn"), &code("fixed"), 1_000_000);
+        assert!(
+            matches!(admitted, Admission::Admitted { review: false, .. }),
+            "{admitted:?}"
+        );
+        assert_eq!(
+            stored(&db),
+            [
+                serde_json::json!({"code_id": "drawn", "review": 0, "challenged": 0, "consumed_by": "unsent"})
+            ]
+        );
+    }
+
+    #[test]
+    fn a_review_send_is_refused_and_challenged_as_any_and_never_stored_as_challenged() {
+        let db = Sqlite::migrated();
+        assert!(matches!(
+            review_send(&db, &code("d1"), &code("f1"), 1_000_000),
+            Admission::Admitted { review: true, .. }
+        ));
+        // Within the cooldown: refused, nothing stored.
+        assert!(matches!(
+            review_send(&db, &code("d2"), &code("f2"), 1_001_000),
+            Admission::Refused(Refusal::Cooldown { .. })
+        ));
+        assert_eq!(stored(&db).len(), 1);
+        // Past a cap, with a challenge to offer: asked for it; solved, the
+        // fixed code is stored, not as a challenged code (it has six digits).
+        let email = EmailAddress::parse("a@example.com").unwrap();
+        let (keys, otp) = (keys(), OtpPolicy::default());
+        let limits = EmailLimits {
+            resend_cooldown_seconds: 0,
+            address_sends_per_hour: 1,
+            ..limits()
+        };
+        let (drawn, fixed) = (code("d3"), code("f3"));
+        let mut r = SendRequest {
+            review: Some(&fixed),
+            budget: BudgetPolicy::Challenge,
+            ..send(&email, &keys, &limits, &otp, &drawn, 1_100_000)
+        };
+        assert!(matches!(admit_on(&db, &r), Admission::ChallengeRequired));
+        r.challenge_passed = true;
+        assert!(matches!(
+            admit_on(&db, &r),
+            Admission::Admitted { review: true, .. }
+        ));
+        let rows = stored(&db);
+        assert_eq!(rows[1]["code_id"], "f3");
+        assert_eq!(rows[1]["challenged"], 0);
+    }
+
+    #[test]
+    fn a_review_code_is_not_activated_once_a_real_account_holds_the_address() {
+        let db = Sqlite::migrated();
+        review_send(&db, &code("drawn"), &code("fixed"), 1_000_000);
+        // Between the admission and the activation, an earlier mailed code
+        // signed in and made the account real.
+        account(&db, "a@example.com", 0);
+        let email = EmailAddress::parse("a@example.com").unwrap();
+        let sent = AuditEvent::new(AuditKind::ReviewCodeSent);
+        db.run(&activate_batch(&email, &code("fixed"), "t", &sent))
+            .unwrap();
+        assert_eq!(stored(&db)[0]["consumed_by"], "unsent");
     }
 }
