@@ -2,7 +2,9 @@
 //! that asked for a code and `verify-otp-email` carries back (Stytch's
 //! `email_id`, Clerk's sign-in attempt). Attempts that carry it are counted
 //! on the codes of that login alone, apart from strangers' guesses, so a
-//! stranger cannot make the owner's live code fail by guessing at it.
+//! stranger guessing at the address cannot make the owner's live code fail.
+//! (A stranger can spend the address's owner budget with codes it asked for
+//! itself; the owner then needs a challenged code: `domain::limits`.)
 //!
 //! It is no credential: a code is still needed, and a stranger who asks for
 //! codes gets login ids of their own, whose attempts the owner budget bounds

@@ -207,6 +207,17 @@ pub(in crate::storage) enum AttemptOn<'a> {
         seen_newest: Option<&'a str>,
         token: &'a str,
     },
+    /// The right code, but this request could not use it (in the same batch,
+    /// after `Use`): if the code is still there, unused or not yet delivered,
+    /// yet not usable on this path (its attempts spent, or the owner budget),
+    /// the guess is counted as a wrong code against the path's usable codes,
+    /// so that matching a code one may not use tells nothing and costs what a
+    /// wrong guess costs. Nothing if the request (`consumer`) used it.
+    CountMatched {
+        code_id: &'a str,
+        consumer: &'a str,
+        token: &'a str,
+    },
 }
 
 /// The attempts spent on a code an attempt changed.
@@ -250,6 +261,21 @@ pub(in crate::storage) fn attempt(
                     usable_on(p, email_p, policy, now_ms, lock)
                 );
                 ("last_attempt_by", p.bind(text(token)), newest)
+            }
+            AttemptOn::CountMatched {
+                code_id,
+                consumer,
+                token,
+            } => {
+                let [code, consumer, now] =
+                    p.bind_all([text(code_id), text(consumer), int(now_ms)]);
+                let unusable_but_there = format!(
+                    "NOT {} AND EXISTS (SELECT 1 FROM otp_codes WHERE email = {email_p}
+                       AND code_id = {code} AND expires_at > {now}
+                       AND (consumed_by IS NULL OR consumed_by = 'unsent'))",
+                    used_by(email_p, consumer)
+                );
+                ("last_attempt_by", p.bind(text(token)), unusable_but_there)
             }
         };
         format!(

@@ -78,6 +78,13 @@ pub enum WrongAttempt {
     Stale(PendingCodes),
 }
 
+/// The statements of a code's use: the use itself, and the count of the
+/// guess as a wrong one when the code is there but not usable on the path.
+pub(in crate::storage) struct UseSlots {
+    pub used: Slot<Attempts>,
+    counted: Slot<Attempts>,
+}
+
 /// What a right code this request did not get to use comes to.
 #[derive(Debug)]
 pub(in crate::storage) enum Unused {
@@ -103,19 +110,47 @@ impl Attempt<'_> {
     /// Uses the right code `code_id` for the request whose token is
     /// `consumer`, within the same limits as every attempt; `RETURNING` gives
     /// a row only to the request that won it. Whatever else the batch writes
-    /// is conditional on that win (`won`).
+    /// is conditional on that win (`won`). If the code is there but this path
+    /// may not use it, the guess is counted as a wrong one instead, in the
+    /// same batch (`AttemptOn::CountMatched`): a match on a code one may not
+    /// use answers, costs and takes as long as a wrong guess.
     pub(in crate::storage) fn use_code(
         &self,
+        batch: &mut Batch,
         code_id: &str,
         consumer: &str,
-    ) -> crate::storage::statement::Statement<Attempts> {
-        otp_codes::attempt(
+    ) -> UseSlots {
+        let used = batch.push(otp_codes::attempt(
             self.email,
             AttemptOn::Use { code_id, consumer },
             self.policy,
             self.now_ms,
             &self.not_locked(),
-        )
+        ));
+        let token = random_hex(&mut OsRandom, 16);
+        let counted = batch.push(otp_codes::attempt(
+            self.email,
+            AttemptOn::CountMatched {
+                code_id,
+                consumer,
+                token: &token,
+            },
+            self.policy,
+            self.now_ms,
+            &self.not_locked(),
+        ));
+        // After the count, which marks the rows it counted with `token`.
+        for counter in rate_limits::record_failures(
+            self.keys,
+            self.limits,
+            self.path,
+            self.email,
+            &token,
+            self.now_ms,
+        ) {
+            batch.push(counter);
+        }
+        UseSlots { used, counted }
     }
 
     /// Why `code_id`, which this request matched, was not used, from the
@@ -124,9 +159,29 @@ impl Attempt<'_> {
         &self,
         results: &Results<S>,
         ledger: Slot<LedgerRow>,
+        slots: &UseSlots,
         code_id: &str,
     ) -> Result<Unused, AppError> {
         let snapshot = self.snapshot(results, ledger)?;
+        let counted = results
+            .rows(slots.counted)?
+            .into_iter()
+            .map(|a| a.attempts)
+            .max();
+        if let Some(attempts) = counted {
+            // Counted as a wrong code. (A lock this count set is answered
+            // as a lock, not audited as its start: a rare path.)
+            let locked = self.limits.verify_locked_until(
+                &snapshot.counters,
+                self.budget,
+                self.path,
+                self.now_ms,
+            );
+            return Ok(Unused::Refused(match locked {
+                Some(until) => CodeRefusal::LockedOut { until },
+                None => CodeRefusal::Wrong { attempts },
+            }));
+        }
         let refusal = self.classify(&snapshot);
         let usable = self.usable(&snapshot);
         if refusal == CodeRefusal::NotPending && !usable.codes.is_empty() && !usable.holds(code_id)
@@ -244,7 +299,7 @@ pub async fn count_wrong_attempt(
 }
 
 struct LoginSlots {
-    used: Slot<Attempts>,
+    used: UseSlots,
     user: Slot<UserRow>,
     ledger: Slot<LedgerRow>,
     created: Slot<Written>,
@@ -267,7 +322,7 @@ fn login_batch(login: &Login<'_>, consumer: &str) -> Result<(Batch, LoginSlots),
     let attempt = &login.attempt;
     let email = attempt.email;
     let mut batch = Batch::new();
-    let used = batch.push(attempt.use_code(login.code_id, consumer));
+    let used = attempt.use_code(&mut batch, login.code_id, consumer);
     let user = batch.push(users::upsert_on_login(
         login.new_user_id,
         email.as_str(),
@@ -311,9 +366,9 @@ fn login_outcome<S: StatementResult>(
     slots: &LoginSlots,
 ) -> Result<LoginOutcome, AppError> {
     let attempt = &login.attempt;
-    if !results.returned(slots.used)? {
+    if !results.returned(slots.used.used)? {
         return Ok(
-            match attempt.unused(results, slots.ledger, login.code_id)? {
+            match attempt.unused(results, slots.ledger, &slots.used, login.code_id)? {
                 Unused::Refused(refusal) => LoginOutcome::NotUsable(refusal),
                 Unused::Stale(usable) => LoginOutcome::Stale(usable),
             },
@@ -725,5 +780,56 @@ mod tests {
             db.query("SELECT event FROM audit_events")[0]["event"],
             "login"
         );
+    }
+
+    #[test]
+    fn matching_a_code_this_path_may_not_use_counts_as_a_wrong_guess() {
+        let db = Sqlite::migrated();
+        let world = World::new();
+        // c: the attacker's own code (login x), its anonymous attempts spent;
+        // d: a newer code, usable.
+        world.pending_for(&db, "c", NOW - 2000, Some("x"));
+        world.pending_for(&db, "d", NOW - 1000, Some("y"));
+        db.query("UPDATE otp_codes SET attempts = 5 WHERE code_id = 'c'");
+        let (audit, created) = (AuditEvent::new(AuditKind::Login), created_event(0));
+        // A guess without a login id that matched c in a stale KV copy.
+        let login = world.login(0, "c", &audit, &created);
+        match commit_on(&db, &login, "consumer-a") {
+            LoginOutcome::NotUsable(CodeRefusal::Wrong { attempts: 1 }) => {}
+            other => panic!("{other:?}"),
+        }
+        let rows =
+            db.query("SELECT code_id, attempts, owner_attempts FROM otp_codes ORDER BY code_id");
+        assert_eq!(rows[0]["attempts"], 5, "c is not checked again");
+        assert_eq!(
+            rows[0]["owner_attempts"], 0,
+            "c keeps its owner path, which is its owner's"
+        );
+        assert_eq!(
+            rows[1]["attempts"], 1,
+            "the guess counts on d, as a wrong one would"
+        );
+        let budget = db.query(&format!(
+            "SELECT count FROM rate_limits WHERE key = '{}'",
+            world.keys.address_failures
+        ));
+        assert_eq!(budget[0]["count"], 1);
+        assert!(db.query("SELECT 1 FROM sessions").is_empty());
+    }
+
+    #[test]
+    fn a_code_used_or_gone_is_stale_and_counts_nothing() {
+        let db = Sqlite::migrated();
+        let world = World::new();
+        world.pending(&db, "c", NOW - 2000);
+        world.pending(&db, "d", NOW - 1000);
+        db.query("UPDATE otp_codes SET consumed_by = 'retired' WHERE code_id = 'c'");
+        let (audit, created) = (AuditEvent::new(AuditKind::Login), created_event(0));
+        let login = world.login(0, "c", &audit, &created);
+        assert!(matches!(
+            commit_on(&db, &login, "consumer-a"),
+            LoginOutcome::Stale(_)
+        ));
+        assert!(db.query("SELECT 1 FROM rate_limits").is_empty());
     }
 }

@@ -13,10 +13,10 @@ use crate::domain::otp::{CodeRefusal, PendingCodes};
 use crate::domain::user::User;
 use crate::storage::batch::{Batch, Results, Slot, StatementResult};
 use crate::storage::statement::{text, Params};
-use crate::storage::tables::otp_codes::{self, Attempts, LedgerRow};
+use crate::storage::tables::otp_codes::{self, LedgerRow};
 use crate::storage::tables::users::{self, conflict_or_internal, UserRow};
 use crate::storage::tables::{deletion_notices, event_outbox};
-use crate::storage::units::login::{won, Attempt, Unused};
+use crate::storage::units::login::{won, Attempt, Unused, UseSlots};
 use crate::storage::Db;
 
 /// A right code, and the schedule it confirms.
@@ -51,7 +51,7 @@ pub enum Scheduled {
 }
 
 struct Slots {
-    used: Slot<Attempts>,
+    used: UseSlots,
     user: Slot<UserRow>,
     ledger: Slot<LedgerRow>,
 }
@@ -76,7 +76,7 @@ fn batch(scheduling: &Scheduling<'_>, consumer: &str) -> Result<(Batch, Slots), 
         )
     };
     let mut batch = Batch::new();
-    let used = batch.push(attempt.use_code(scheduling.code_id, consumer));
+    let used = attempt.use_code(&mut batch, scheduling.code_id, consumer);
     batch.push(event_outbox::insert_where(scheduling.event, |p, _| {
         allowed(p)
     }));
@@ -104,12 +104,14 @@ fn outcome<S: StatementResult>(
     results: &Results<S>,
     slots: &Slots,
 ) -> Result<Scheduled, AppError> {
-    if !results.returned(slots.used)? {
+    if !results.returned(slots.used.used)? {
         return Ok(
-            match scheduling
-                .attempt
-                .unused(results, slots.ledger, scheduling.code_id)?
-            {
+            match scheduling.attempt.unused(
+                results,
+                slots.ledger,
+                &slots.used,
+                scheduling.code_id,
+            )? {
                 Unused::Refused(refusal) => Scheduled::NotUsable(refusal),
                 Unused::Stale(usable) => Scheduled::Stale(usable),
             },
