@@ -4,9 +4,12 @@
 // provider, loaded alternately with wrk on loopback, route by route. It prints
 //   1. per route, ours over the reference: req/s, p50, workerd CPU per request
 //      (from /proc, local KV and D1 simulators included), each the median of
-//      alternating rounds, with the range of the per-round ratios;
+//      alternating rounds, with the range of the per-round ratios, both
+//      workers under wrangler dev WITHOUT its inspector proxy (which parses
+//      every inspector event and would bill ours for more of them);
 //   2. the worker's own CPU per request from V8 CPU profiles of each isolate
-//      (JS, wasm, built-ins and API calls, GC; the simulators excluded);
+//      (JS, wasm, built-ins and API calls, GC; the simulators excluded),
+//      in a second phase with both workers started again, inspectors on;
 //   3. the storage round trips of every path of ours, from its log lines;
 //   4. the bundle wrangler would upload, and its cold start.
 // The same figures go to bench/results/latest.json, the profiles beside it.
@@ -26,12 +29,12 @@ import { attribute, connectInspector, profiled, summarise } from "./profile.mjs"
 import { prepareReference } from "../harness/reference.mjs";
 import { countTrips } from "./trips.mjs";
 import { spawnApp } from "../harness/app.mjs";
-import { groupProcesses, waitForHealth } from "../harness/devserver.mjs";
+import { groupProcesses, waitForHealth, WITHOUT_INSPECTOR } from "../harness/devserver.mjs";
 import { freePort } from "../harness/ports.mjs";
 import { ROOT } from "../harness/worker_options.mjs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const PROFILE_SECONDS = Number(process.env.BENCH_PROFILE_SECONDS ?? 4);
 const ROUTES = (process.env.BENCH_ROUTES ?? "health,send,verify").split(",");
@@ -163,8 +166,8 @@ if (!process.env.BENCH_SKIP_COLD) {
   }
 }
 
-// 3. Both workers under wrangler dev, each with an inspector for its profiles,
-// one mail stand-in for both.
+// 3. Both workers under wrangler dev (twice: without inspectors for the
+// throughput, then with them for the profiles), one mail stand-in for both.
 // Keeps no mail but the last per address: a bench sends hundreds of thousands.
 const mail = await startResendStub({ keep: 0, anyKey: true });
 const scratch = mkdtempSync(join(tmpdir(), "allmine-bench-"));
@@ -212,44 +215,69 @@ const PRODUCTION_REQUEST_LOG = config.match(/\[env\.production\.vars\][^[]*?\nRE
 if (!PRODUCTION_REQUEST_LOG) throw new Error("no REQUEST_LOG in [env.production.vars] of wrangler.toml");
 const benchConfig = join(ROOT, "wrangler.bench.toml");
 writeFileSync(benchConfig, config);
-const ours = {
-  name: "ours",
-  port: await freePort(),
-  inspectorPort: await freePort(),
-  state: join(scratch, "ours-state"),
-};
-ours.base = `http://127.0.0.1:${ours.port}`;
-Object.assign(
-  ours,
-  serve("ours", "bash", [
-    "scripts/dev.sh", "--config", benchConfig, "--inspector-port", String(ours.inspectorPort),
-    "--var", "EMAIL_PROVIDER:resend", "--var", `EMAIL_API_URL:${mail.url}`, "--var", "EMAIL_API_KEY:bench",
-    "--var", `REQUEST_LOG:${PRODUCTION_REQUEST_LOG}`,
-  ], ROOT, { PORT: String(ours.port), DEV_PERSIST_TO: ours.state }),
-);
-
-// The reference, started the way its run.sh does (from a private copy, fresh
-// local state), plus an inspector port; its files stay untouched.
-const reference = { name: "reference", port: await freePort(), inspectorPort: await freePort(), state: join(scratch, "reference-state") };
-reference.base = `http://127.0.0.1:${reference.port}`;
-{
-  const dir = prepareReference({ dir: join(tmpdir(), "allmine-bench-reference"), persistTo: reference.state, log });
+/**
+ * Starts both workers: with `inspector`, each with an inspector port (for the
+ * profiles); without, with wrangler dev's inspector proxy left out altogether
+ * (`WITHOUT_INSPECTOR`), as the throughput is measured. Fresh local state each.
+ */
+async function startSides(phase, inspector) {
+  const port = async () => (inspector ? { inspectorPort: await freePort() } : {});
+  const env = inspector ? {} : WITHOUT_INSPECTOR;
+  const ours = { name: "ours", port: await freePort(), ...(await port()), state: join(scratch, `ours-${phase}`) };
+  ours.base = `http://127.0.0.1:${ours.port}`;
+  Object.assign(
+    ours,
+    serve(`ours-${phase}`, "bash", [
+      "scripts/dev.sh", "--config", benchConfig, ...(inspector ? ["--inspector-port", String(ours.inspectorPort)] : []),
+      "--var", "EMAIL_PROVIDER:resend", "--var", `EMAIL_API_URL:${mail.url}`, "--var", "EMAIL_API_KEY:bench",
+      "--var", `REQUEST_LOG:${PRODUCTION_REQUEST_LOG}`,
+    ], ROOT, { PORT: String(ours.port), DEV_PERSIST_TO: ours.state, ...env }),
+  );
+  // The reference, started the way its run.sh does (from a private copy,
+  // fresh local state); its files stay untouched.
+  const reference = { name: "reference", port: await freePort(), ...(await port()), state: join(scratch, `reference-${phase}`) };
+  reference.base = `http://127.0.0.1:${reference.port}`;
+  const dir = prepareReference({ dir: join(tmpdir(), `allmine-bench-reference-${phase}`), persistTo: reference.state, log });
   Object.assign(
     reference,
-    serve("reference", "npx", [
+    serve(`reference-${phase}`, "npx", [
       "wrangler", "dev", "--ip", "127.0.0.1", "--port", String(reference.port),
-      "--inspector-port", String(reference.inspectorPort), "--persist-to", reference.state,
+      ...(inspector ? ["--inspector-port", String(reference.inspectorPort)] : []), "--persist-to", reference.state,
       "--var", "EMAIL_PROVIDER:resend", "--var", `EMAIL_API_URL:${mail.url}`, "--var", "EMAIL_API_KEY:reference",
-    ], dir),
+    ], dir, env),
   );
+  const sides = [ours, reference];
+  for (const side of sides) {
+    const tail = () => readFileSync(side.logFile, "utf8").slice(-4000);
+    const exited = () => side.child.exitCode !== null && new Error(`${side.name} exited: ${tail()}`);
+    if (!(await waitForHealth(side.base, Date.now() + 600_000, exited))) throw new Error(`${side.name} did not start: ${tail()}`);
+    log(`${side.name} is up at ${side.base} (${inspector ? "inspector on, for the profiles" : "no inspector proxy"})`);
+  }
+  // Each inspector is connected now, while wrangler dev is fresh, and kept:
+  // connecting after minutes of load has been seen to hang.
+  if (inspector) for (const side of sides) side.inspector = await connectInspector(side.inspectorPort);
+  for (const side of sides) {
+    side.pids = workerdPids(side.child.pid);
+    if (side.pids.length === 0) throw new Error(`no workerd process in ${side.name}'s process group`);
+  }
+  return sides;
 }
-const sides = [ours, reference];
 
-for (const side of sides) {
-  const tail = () => readFileSync(side.logFile, "utf8").slice(-4000);
-  const exited = () => side.child.exitCode !== null && new Error(`${side.name} exited: ${tail()}`);
-  if (!(await waitForHealth(side.base, Date.now() + 600_000, exited))) throw new Error(`${side.name} did not start: ${tail()}`);
-  log(`${side.name} is up at ${side.base}`);
+/** Stops both workers (their process groups) and waits until they are gone. */
+async function stopSides(sides) {
+  for (const side of sides) {
+    side.inspector?.close();
+    try {
+      process.kill(-side.child.pid, "SIGTERM");
+    } catch {
+      // gone
+    }
+  }
+  for (const side of sides) {
+    for (let i = 0; i < 100 && side.child.exitCode === null && side.child.signalCode === null; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }
 
 function workerdPids(pgid) {
@@ -263,13 +291,6 @@ function cpuTicks(pids) {
     ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
   }
   return ticks;
-}
-// Each inspector is connected now, while wrangler dev is fresh, and kept:
-// connecting after minutes of load has been seen to hang.
-for (const side of sides) side.inspector = await connectInspector(side.inspectorPort);
-for (const side of sides) {
-  side.pids = workerdPids(side.child.pid);
-  if (side.pids.length === 0) throw new Error(`no workerd process in ${side.name}'s process group`);
 }
 
 // 4. Round trips of every path of ours, from its log lines. The loaded server
@@ -289,7 +310,11 @@ try {
   await tripsApp.dispose();
 }
 
-// 5. Load, route by route, the two workers alternately.
+// 5. Load, route by route, the two workers alternately, without inspectors.
+log("starting both workers without wrangler dev's inspector proxy, for the throughput");
+let [ours, reference] = await startSides("throughput", false);
+let sides = [ours, reference];
+machine.loadBeforeLoad = loadavg().map((x) => round(x, 2));
 let ipCounter = 0;
 async function sendCode(side, email) {
   ipCounter++;
@@ -370,7 +395,14 @@ for (const route of ROUTES) {
   }
 }
 
-// 6. V8 CPU profiles of each isolate under the same load: its own CPU per request.
+machine.loadAfterLoad = loadavg().map((x) => round(x, 2));
+await stopSides(sides);
+
+// 6. V8 CPU profiles of each isolate under the same load: its own CPU per
+// request. They need the inspector, so both workers are started again with it.
+log("starting both workers again, with inspectors, for the profiles");
+[ours, reference] = await startSides("profiles", true);
+sides = [ours, reference];
 const profiles = {};
 mkdirSync(join(ROOT, "bench/results"), { recursive: true });
 for (const route of ROUTES) {
@@ -392,7 +424,7 @@ for (const route of ROUTES) {
     };
   }
 }
-for (const side of sides) side.inspector.close();
+await stopSides(sides);
 machine.loadAfter = loadavg().map((x) => round(x, 2));
 
 // 7. The report.
@@ -426,8 +458,12 @@ writeFileSync(join(ROOT, "bench/results/latest.json"), JSON.stringify(report, nu
 
 const pad = (s, n) => String(s).padStart(n);
 const range = (r) => `${r.median.toFixed(2)} (${r.min.toFixed(2)}–${r.max.toFixed(2)})`;
-console.log(`\nAllmine auth vs the TypeScript reference (${report.commit}; ${ROUNDS} alternating rounds of ${SECONDS}s per route, wrk ${THREADS} threads ${CONNECTIONS} connections)`);
-console.log(`machine: ${machine.cores} cores, load average ${machine.loadBefore[0]} before, ${machine.loadAfter[0]} after\n`);
+console.log(`\nAllmine auth vs the TypeScript reference (${report.commit}; ${ROUNDS} alternating rounds of ${SECONDS}s per route, wrk ${THREADS} threads ${CONNECTIONS} connections, no inspector proxy)`);
+console.log(
+  `machine: ${machine.cores} cores, load average ${machine.loadBefore[0]} before the bench, ` +
+    `${machine.loadBeforeLoad[0]} / ${machine.loadAfterLoad[0]} before / after the throughput rounds (no inspector), ` +
+    `${machine.loadAfter[0]} after the profiles\n`,
+);
 console.log("route              ours req/s  ref req/s  req/s ratio        ours p50  ref p50  p50 ratio          ours CPU  ref CPU  CPU ratio (ms/req, workerd incl. simulators)");
 for (const route of ROUTES) {
   const s = summary[route];
