@@ -449,7 +449,7 @@ export interface components {
             /** @description A Cloudflare Turnstile token. Needed only after this endpoint answered 403 with the challenge message: the address is under sustained guessing (its daily failure budget is spent) and Turnstile is configured. Web apps render the Turnstile widget with the site key and send the token it returns; mobile apps render it in a web view. Ignored otherwise. */
             turnstileToken?: string | null;
             /** @description The `loginId` an earlier send returned, to keep it for this resend: the code of either mail then signs in with it. Without it, the send returns a new one. */
-            loginId?: string;
+            loginId?: string | null;
         };
         CodeSent: {
             /** @description Seconds the code lives */
@@ -476,7 +476,7 @@ export interface components {
             /** @description Exactly `OTP_LENGTH` digits, or 8 for a code sent after a solved challenge (the send's `codeLength` says which) */
             code: string;
             /** @description The `loginId` a send returned. With it, a wrong code counts on that login's codes alone, apart from anyone else's guesses at the address, so strangers guessing cannot make your code fail; without it, the attempt is counted against every code of the address, as before. */
-            loginId?: string;
+            loginId?: string | null;
         };
         SessionTokens: {
             /** @description An RFC 9068 JWT access token: header `alg: EdDSA` (or `ES256`, `JWT_ALGORITHM`), `typ: at+jwt`, `kid`; claims `iss`, `exp`, `aud`, `sub`, `client_id`, `iat`, `jti`, `scope`, `sid`, `roles`, `token_use: access`. Other services verify it against the JWK Set. */
@@ -618,7 +618,7 @@ export interface components {
             /** @description BCP 47 tag of the notice mailed once the deletion is scheduled; `tr…` gives Turkish, anything else English */
             locale?: string | null;
             /** @description The `loginId` the send of that code returned: the attempt is then counted on that login alone, as `verify-otp-email` counts it. */
-            loginId?: string;
+            loginId?: string | null;
         };
         /**
          * @description The documented user. Values not known yet are null; lists are always lists.
