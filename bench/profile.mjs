@@ -108,7 +108,8 @@ const WORK = [
   ["D1 calls (client side)", /d1-api|D1PreparedStatement|D1Database|D1Result|storage::Db::/],
   ["KV calls", /kv::|KvStore|GetOptionsBuilder|PutOptionsBuilder/],
   ["rate-limit binding", /RateLimiter|rate_limited|limit_ip|limit_global/],
-  ["mail call (fetch, with its timeout)", /mail::|resend::|Select<A,B>|new_with_init|worker::fetch|AbortController|setTimeout/],
+  // `allmine_auth::mail::`, not `send_otp_email::`.
+  ["mail call (fetch, with its timeout)", /\bmail::|resend::|Select<A,B>|new_with_init|worker::fetch|AbortController|setTimeout/],
   ["request: headers, body", /gen_Request::Request>>::from|Headers::get|http::body|ByteStream|Request::bytes|cors::Cors::for_request/],
   ["JSON (serde)", /serde_json|serde_wasm_bindgen|serde_core|serde::/],
   ["response: envelope, headers", /respond::|Response|Headers::set|Headers::append|cors::/],
