@@ -1,31 +1,14 @@
 //! The D1 handle: where a statement's values are bound and a batch runs.
-//!
-//! The statements cross into JavaScript as one JSON string and the results
-//! come back as one (`worker/d1.mjs`): a call across the Wasm boundary per
-//! round trip, instead of several per statement and per field of each row.
 
 use serde::de::DeserializeOwned;
-use serde::ser::{Serialize, SerializeSeq, Serializer};
-use serde::Deserialize;
-use serde_json::value::RawValue;
-use worker::js_sys::Promise;
-use worker::wasm_bindgen::{self, prelude::wasm_bindgen, JsValue};
-use worker::wasm_bindgen_futures::JsFuture;
-use worker::{D1Database, D1DatabaseSession};
+use worker::wasm_bindgen::JsValue;
+use worker::{D1Database, D1DatabaseSession, D1PreparedStatement, D1Result};
 
 use super::batch::{Batch, Results, StatementResult};
 use super::statement::{Statement, Value};
 use crate::domain::error::AppError;
 use crate::platform::trips::{Kind, Trips};
 use crate::platform::{fault, Context};
-
-#[wasm_bindgen(module = "/worker/d1.mjs")]
-extern "C" {
-    #[wasm_bindgen(js_name = d1Batch)]
-    fn d1_batch(db: &JsValue, statements: &str) -> Promise;
-    #[wasm_bindgen(js_name = d1All)]
-    fn d1_all(db: &JsValue, statement: &str) -> Promise;
-}
 
 /// A D1 handle: the database itself (the primary), or a D1 session, which may
 /// read from a nearby replica and carries a bookmark for read-your-writes.
@@ -72,29 +55,13 @@ impl Db {
         }
     }
 
-    fn js(&self) -> &JsValue {
-        match &self.handle {
-            Handle::Primary(db) => db.as_ref(),
-            Handle::Session(session) => session.as_ref(),
-        }
-    }
-
-    /// Runs `call` (one of `worker/d1.mjs`'s) and reads its JSON answer.
-    async fn call<T: DeserializeOwned>(
-        &self,
-        call: impl FnOnce(&JsValue) -> Promise,
-        what: &'static str,
-    ) -> Result<T, AppError> {
-        fault("d1")?;
-        let _trip = self.trips.start(Kind::D1);
-        let answer = JsFuture::from(call(self.js()))
-            .await
-            .map_err(worker::Error::from)
-            .context(what)?;
-        let json = answer
-            .as_string()
-            .ok_or_else(|| AppError::internal(format!("{what}: D1 answered no JSON")))?;
-        serde_json::from_str(&json).context(what)
+    fn prepare(&self, sql: &str, values: &[Value]) -> Result<D1PreparedStatement, AppError> {
+        let statement = match &self.handle {
+            Handle::Primary(db) => db.prepare(sql),
+            Handle::Session(session) => session.prepare(sql),
+        };
+        let values: Vec<JsValue> = values.iter().map(js).collect();
+        statement.bind(&values).context("bind")
     }
 
     /// A batch's statements in one transaction and one round trip.
@@ -102,9 +69,18 @@ impl Db {
         &self,
         batch: &Batch,
         what: &'static str,
-    ) -> Result<Results<D1Rows>, AppError> {
-        let statements = serde_json::to_string(&Statements(batch)).context(what)?;
-        let results: Vec<D1Rows> = self.call(|db| d1_batch(db, &statements), what).await?;
+    ) -> Result<Results<D1Result>, AppError> {
+        let statements = batch
+            .statements()
+            .map(|(sql, values)| self.prepare(sql, values))
+            .collect::<Result<Vec<_>, _>>()?;
+        fault("d1")?;
+        let _trip = self.trips.start(Kind::D1);
+        let result = match &self.handle {
+            Handle::Primary(db) => db.batch(statements).await,
+            Handle::Session(session) => session.batch(statements).await,
+        };
+        let results = result.context(what)?;
         for result in &results {
             self.spent(result);
         }
@@ -117,8 +93,12 @@ impl Db {
         statement: Statement<R>,
         what: &'static str,
     ) -> Result<Vec<R>, AppError> {
-        let result = self.one(&statement, what).await?;
-        serde_json::from_str(result.results.get()).context(what)
+        let prepared = self.prepare(statement.sql(), statement.values())?;
+        fault("d1")?;
+        let _trip = self.trips.start(Kind::D1);
+        let result = prepared.all().await.context(what)?;
+        self.spent(&result);
+        result.results().context(what)
     }
 
     /// Runs one statement whose rows nobody reads.
@@ -127,83 +107,46 @@ impl Db {
         statement: Statement<R>,
         what: &'static str,
     ) -> Result<(), AppError> {
-        self.one(&statement, what).await.map(|_| ())
-    }
-
-    async fn one<R>(
-        &self,
-        statement: &Statement<R>,
-        what: &'static str,
-    ) -> Result<D1Rows, AppError> {
-        let json =
-            serde_json::to_string(&(statement.sql(), Values(statement.values()))).context(what)?;
-        let result: D1Rows = self.call(|db| d1_all(db, &json), what).await?;
+        let prepared = self.prepare(statement.sql(), statement.values())?;
+        fault("d1")?;
+        let _trip = self.trips.start(Kind::D1);
+        let result = prepared.run().await.context(what)?;
         self.spent(&result);
-        Ok(result)
+        Ok(())
     }
 
-    /// Test builds add up what D1 reports it spent (the capacity figures).
+    /// Test builds add up what D1 reports it spent (the capacity figures);
+    /// release builds skip reading the result's metadata.
     #[inline]
-    fn spent(&self, _result: &D1Rows) {
+    fn spent(&self, _result: &D1Result) {
         #[cfg(feature = "fault-injection")]
-        self.trips.d1_spent(
-            _result.duration,
-            u32::try_from(_result.rows_written).unwrap_or(u32::MAX),
-        );
-    }
-}
-
-/// The batch as `worker/d1.mjs` reads it: `[[sql, [value, …]], …]`.
-struct Statements<'a>(&'a Batch);
-
-impl Serialize for Statements<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-        for (sql, values) in self.0.statements() {
-            seq.serialize_element(&(sql, Values(values)))?;
+        if let Ok(Some(meta)) = _result.meta() {
+            self.trips.d1_spent(
+                meta.duration.unwrap_or(0.0),
+                u32::try_from(meta.rows_written.unwrap_or(0)).unwrap_or(u32::MAX),
+            );
         }
-        seq.end()
     }
 }
 
-/// A statement's values as JSON: text, numbers (D1 binds JavaScript numbers,
-/// exact up to 2^53), null.
-struct Values<'a>(&'a [Value]);
-
-impl Serialize for Values<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-        for value in self.0 {
-            match value {
-                Value::Text(s) => seq.serialize_element(s)?,
-                Value::Int(n) => seq.serialize_element(n)?,
-                Value::Null => seq.serialize_element(&())?,
-            }
-        }
-        seq.end()
+/// D1 binds JavaScript values; integers travel as numbers (exact up to 2^53).
+fn js(value: &Value) -> JsValue {
+    match value {
+        Value::Text(s) => JsValue::from_str(s),
+        Value::Int(n) => JsValue::from_f64(*n as f64),
+        Value::Null => JsValue::NULL,
     }
 }
 
-/// One statement's result as `worker/d1.mjs` reports it; its rows are kept
-/// as raw JSON until a reader says what type they are.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct D1Rows {
-    results: Box<RawValue>,
-    changes: Option<usize>,
-    #[cfg(feature = "fault-injection")]
-    duration: f64,
-    #[cfg(feature = "fault-injection")]
-    rows_written: u64,
-}
-
-impl StatementResult for D1Rows {
+impl StatementResult for D1Result {
     fn rows<T: DeserializeOwned>(&self) -> Result<Vec<T>, AppError> {
-        serde_json::from_str(self.results.get()).context("batch result")
+        self.results::<T>().context("batch result")
     }
 
     fn changes(&self) -> Result<usize, AppError> {
-        self.changes
+        self.meta()
+            .context("batch meta")?
+            .and_then(|meta| meta.changes)
             .ok_or_else(|| AppError::internal("D1 reported no change count"))
     }
 }
