@@ -27,7 +27,14 @@ const REVIEWER = freshEmail("reviewer");
 const GUESSED = freshEmail("guessed");
 const OWNER_GUESSED = freshEmail("owner-guessed");
 const REAL = freshEmail("real");
-const FIXED = { [REVIEWER]: "482916", [GUESSED]: "730184", [OWNER_GUESSED]: "905362", [REAL]: "583071" };
+const CLAIMED = freshEmail("claimed");
+const FIXED = {
+  [REVIEWER]: "482916",
+  [GUESSED]: "730184",
+  [OWNER_GUESSED]: "905362",
+  [REAL]: "583071",
+  [CLAIMED]: "617493",
+};
 const listing = (...emails) => emails.map((e) => `${e}:${FIXED[e]}`).join(",");
 const LISTED = listing(REVIEWER, GUESSED, OWNER_GUESSED);
 
@@ -209,6 +216,35 @@ describe("a real account's address", () => {
     // The review addresses still are.
     assertEnvelope(await app.sendOtp(REVIEWER, {}, network()), 200);
     assertEnvelope(await app.verifyOtp(REVIEWER, FIXED[REVIEWER], network()), 200);
+  });
+});
+
+describe("a review account made real", () => {
+  test("ends the reviewers' sessions when a mailed code signs in", async () => {
+    await app.restart({ vars, secrets: secrets(listing(REVIEWER, GUESSED, OWNER_GUESSED, CLAIMED)) });
+    assertEnvelope(await app.sendOtp(CLAIMED, {}, network()), 200);
+    const reviewer = assertEnvelope(await app.verifyOtp(CLAIMED, FIXED[CLAIMED], network()), 200);
+    assertEnvelope(await app.authed("GET", "/api/v1/users/me", reviewer.accessToken), 200);
+    assert.equal((await userRow(CLAIMED)).review, 1);
+
+    // The review is over: the operator takes the address off the list, and
+    // its mailbox's owner signs in with a mailed code.
+    await app.restart({ vars, secrets: secrets(LISTED) });
+    const net = network();
+    const { loginId } = assertEnvelope(await app.sendOtp(CLAIMED, {}, net), 200);
+    const owner = assertEnvelope(await app.verifyOtp(CLAIMED, app.mail.codeFor(CLAIMED), net, { loginId }), 200);
+    assert.equal((await userRow(CLAIMED)).review, 0);
+
+    const stale = await app.authed("GET", "/api/v1/users/me", reviewer.accessToken);
+    assertEnvelope(stale, 401);
+    const refreshed = await app.post("/api/v1/auth/refresh-token", { refreshToken: reviewer.refreshToken });
+    assertEnvelope(refreshed, 401);
+    assertEnvelope(await app.authed("GET", "/api/v1/users/me", owner.accessToken), 200);
+    assert.equal(
+      await count("SELECT count(*) AS n FROM sessions WHERE revoked_reason = 'review_ended'"),
+      1,
+      "the reviewer's session, and only it",
+    );
   });
 });
 

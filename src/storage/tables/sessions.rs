@@ -25,6 +25,9 @@ pub enum RevokeReason {
     Logout,
     RefreshReuse,
     AccountDeleted,
+    /// A mailed code signed in to a review account: the account is real now,
+    /// and the sessions its review logins opened end.
+    ReviewEnded,
 }
 
 impl RevokeReason {
@@ -33,6 +36,7 @@ impl RevokeReason {
             Self::Logout => "logout",
             Self::RefreshReuse => "refresh_reuse",
             Self::AccountDeleted => "account_deleted",
+            Self::ReviewEnded => "review_ended",
         }
     }
 }
@@ -66,6 +70,35 @@ pub(in crate::storage) fn open_on_login(
              WHERE u.email = {email} AND u.account_deletion_status IS NOT 'finalized'
                AND {}",
             condition(p, email)
+        )
+    })
+}
+
+/// The login's end of a review account: where `condition` holds (this
+/// request used the code) and `review` does not (the code was mailed, not a
+/// review address's fixed one), the live sessions of the review account that
+/// owns `email` are revoked. Pushed before the upsert, which makes the account
+/// real: whoever holds the fixed code (an app store's reviewer, or anyone it
+/// leaked to) keeps no session once the mailbox's owner has signed in.
+pub(in crate::storage) fn end_review_on_login(
+    email: &str,
+    now: &str,
+    condition: impl FnOnce(&mut Params, Param) -> String,
+    review: impl FnOnce(&mut Params, Param) -> String,
+) -> Statement<Written> {
+    Statement::compose(|p| {
+        let [email, now, reason] = p.bind_all([
+            text(email),
+            text(now),
+            text(RevokeReason::ReviewEnded.as_str()),
+        ]);
+        let condition = condition(p, email);
+        let review = review(p, email);
+        format!(
+            "UPDATE sessions SET revoked_at = {now}, revoked_reason = {reason}
+             WHERE revoked_at IS NULL
+               AND user_id IN (SELECT id FROM users WHERE email = {email} AND review = 1)
+               AND {condition} AND NOT {review}"
         )
     })
 }

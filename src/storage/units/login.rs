@@ -323,6 +323,13 @@ fn login_batch(login: &Login<'_>, consumer: &str) -> Result<(Batch, LoginSlots),
     let email = attempt.email;
     let mut batch = Batch::new();
     let used = attempt.use_code(&mut batch, login.code_id, consumer);
+    // Before the upsert, which makes a review account real.
+    batch.push(sessions::end_review_on_login(
+        email.as_str(),
+        login.at,
+        won(consumer),
+        used_review_code(consumer),
+    ));
     let user = batch.push(users::upsert_on_login(
         login.new_user_id,
         email.as_str(),
@@ -403,6 +410,7 @@ mod tests {
     use crate::domain::otp::PendingCode;
     use crate::domain::session_list::LoginOrigin;
     use crate::storage::testing::Sqlite;
+    use serde_json::Value as Json;
 
     const NOW: i64 = 1_800_000_000_000;
     const AT: &str = "2027-01-15T08:00:00.000Z";
@@ -766,6 +774,98 @@ mod tests {
         db.query("UPDATE otp_codes SET review = 1 WHERE code_id = 'fixed3'");
         sign_in_again("fixed3", "consumer-d");
         assert_eq!(account(), 0);
+    }
+
+    #[test]
+    fn a_mailed_code_ends_the_sessions_of_the_review_account_it_makes_real() {
+        let db = Sqlite::migrated();
+        let world = World::new();
+        let audit = AuditEvent::new(AuditKind::Login);
+        let sessions = || {
+            db.query("SELECT id, revoked_at, revoked_reason FROM sessions ORDER BY id")
+                .into_iter()
+                .map(|r| (r["id"].clone(), r["revoked_reason"].clone()))
+                .collect::<Vec<_>>()
+        };
+        world.pending(&db, "fixed", NOW - 1000);
+        db.query("UPDATE otp_codes SET review = 1 WHERE code_id = 'fixed'");
+        commit_on(
+            &db,
+            &world.login(0, "fixed", &audit, &created_event(0)),
+            "consumer-a",
+        );
+        // Another review login (a second reviewer) leaves the first one's session.
+        world.pending(&db, "fixed2", NOW - 900);
+        db.query("UPDATE otp_codes SET review = 1 WHERE code_id = 'fixed2'");
+        commit_on(
+            &db,
+            &world.login(1, "fixed2", &audit, &created_event(1)),
+            "consumer-b",
+        );
+        assert_eq!(
+            sessions(),
+            [("ses_1".into(), Json::Null), ("ses_2".into(), Json::Null)]
+        );
+        // The mailbox's owner signs in with a mailed code: both review
+        // sessions end, and only the owner's new one is live.
+        db.query("DELETE FROM sessions WHERE id = 'ses_2'");
+        world.pending(&db, "mailed", NOW - 800);
+        commit_on(
+            &db,
+            &world.login(1, "mailed", &audit, &created_event(1)),
+            "consumer-c",
+        );
+        assert_eq!(
+            sessions(),
+            [
+                ("ses_1".into(), Json::from("review_ended")),
+                ("ses_2".into(), Json::Null)
+            ]
+        );
+        // A real account's logins end nothing.
+        db.query("DELETE FROM sessions WHERE id = 'ses_1'");
+        world.pending(&db, "mailed2", NOW - 700);
+        commit_on(
+            &db,
+            &world.login(0, "mailed2", &audit, &created_event(0)),
+            "consumer-d",
+        );
+        assert_eq!(
+            sessions(),
+            [("ses_1".into(), Json::Null), ("ses_2".into(), Json::Null)]
+        );
+    }
+
+    #[test]
+    fn a_lost_race_ends_no_review_session() {
+        let db = Sqlite::migrated();
+        let world = World::new();
+        let audit = AuditEvent::new(AuditKind::Login);
+        world.pending(&db, "fixed", NOW - 1000);
+        db.query("UPDATE otp_codes SET review = 1 WHERE code_id = 'fixed'");
+        commit_on(
+            &db,
+            &world.login(0, "fixed", &audit, &created_event(0)),
+            "consumer-a",
+        );
+        world.pending(&db, "mailed", NOW - 800);
+        commit_on(
+            &db,
+            &world.login(1, "mailed", &audit, &created_event(1)),
+            "consumer-b",
+        );
+        db.query("UPDATE sessions SET revoked_at = NULL, revoked_reason = NULL");
+        db.query("UPDATE users SET review = 1");
+        // The same mailed code again: used already, so this request did not win.
+        commit_on(
+            &db,
+            &world.login(1, "mailed", &audit, &created_event(1)),
+            "consumer-c",
+        );
+        assert_eq!(
+            db.query("SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NOT NULL")[0]["n"],
+            0
+        );
     }
 
     #[test]
