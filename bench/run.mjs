@@ -215,11 +215,12 @@ const PRODUCTION_REQUEST_LOG = config.match(/\[env\.production\.vars\][^[]*?\nRE
 if (!PRODUCTION_REQUEST_LOG) throw new Error("no REQUEST_LOG in [env.production.vars] of wrangler.toml");
 const benchConfig = join(ROOT, "wrangler.bench.toml");
 writeFileSync(benchConfig, config);
-// Ours serves the docs page as static assets, so under wrangler dev every
-// request first passes workerd's assets router (about 0.4 ms of workerd CPU a
-// request: bench/storage-costs). That hop is the platform's, not our isolate's
-// (deployed, it is not billed as the worker's CPU), so the reference is given
-// the same [assets] table, pointing at the same files: both pay it.
+// Ours serves the docs page as static assets, and under wrangler dev that
+// table costs each of our requests 0.2-0.45 ms of workerd CPU although they
+// reach the worker first (investigations/assets-router.mjs). That is the
+// platform's work, not our isolate's (deployed, it is not billed as the
+// worker's CPU), so the reference is given the same [assets] table, pointing
+// at the same files: both pay it.
 const ASSETS = config.match(/^\[assets\]\n(?:[^\[\n].*\n|\n)*?(?=\n\[|\n#)/m)?.[0];
 if (!ASSETS?.includes("run_worker_first")) throw new Error("no [assets] table with run_worker_first in wrangler.toml");
 const REFERENCE_ASSETS = ASSETS.replace(/^directory = .*$/m, `directory = ${JSON.stringify(join(ROOT, "build/assets"))}`)
