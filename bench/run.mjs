@@ -14,8 +14,8 @@
 //   4. the bundle wrangler would upload, and its cold start.
 // The same figures go to bench/results/latest.json, the profiles beside it.
 //
-//   BENCH_SECONDS=5 BENCH_ROUNDS=3 BENCH_CONNECTIONS=16 BENCH_PROFILE_SECONDS=4
-//   BENCH_ROUTES=health,send,verify  BENCH_SKIP_COLD=1  BENCH_COLD_ONLY=1
+//   BENCH_SECONDS=5 BENCH_ROUNDS=5 BENCH_CONNECTIONS=16 BENCH_PROFILE_SECONDS=4
+//   BENCH_ROUTES=health,send,verify  BENCH_COLD_STARTS=15  BENCH_SKIP_COLD=1  BENCH_COLD_ONLY=1
 // wrk is Debian's package `wrk` (installed here when missing and run as root).
 import { execFileSync, spawn } from "node:child_process";
 import { appendFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -105,7 +105,7 @@ uploaded.unshift(...uploaded.splice(main, 1));
 // first request is a real login attempt: a verify of a well-formed code for an
 // address with none pending, which parses the configuration and keys, reads
 // KV and asks D1 (the authority on codes; its schema migrated beforehand)
-// before it answers 404. The fastest of nine starts of each.
+// before it answers 404. `BENCH_COLD_STARTS` (15) rounds, each starting all three back to back.
 async function startup(options) {
   const t0 = performance.now();
   const mf = new Miniflare({ ...options, log: new Log(LogLevel.NONE), cf: false, handleRuntimeStdio: () => {} });
@@ -124,8 +124,9 @@ async function startup(options) {
   return { readyMs, firstMs };
 }
 let coldStart = null;
+const COLD_STARTS = Number(process.env.BENCH_COLD_STARTS ?? 15);
 if (!process.env.BENCH_SKIP_COLD) {
-  log("cold start: nine starts each of a bare worker, an empty one with our bindings, ours");
+  log(`cold start: ${COLD_STARTS} rounds, each starting a bare worker, an empty one with our bindings, ours`);
   const coldState = mkdtempSync(join(tmpdir(), "allmine-cold-"));
   run("npx", ["wrangler", "d1", "migrations", "apply", "DB", "--local", "--persist-to", coldState], {
     stdio: "ignore", env: { ...process.env, CI: "true" },
@@ -147,17 +148,28 @@ if (!process.env.BENCH_SKIP_COLD) {
   };
   // Noise on a shared machine only ever adds time, so the fastest start is the best estimate.
   const starts = { bare: [], empty: [], ours: [] };
-  for (let i = 0; i < 9; i++) {
+  for (let i = 0; i < COLD_STARTS; i++) {
     for (const [kind, options] of Object.entries(kinds)) starts[kind].push(await startup(options));
   }
   rmSync(coldState, { recursive: true, force: true });
   const fastest = (kind, key) => Math.min(...starts[kind].map((s) => s[key]));
   const moduleMs = fastest("ours", "readyMs") - fastest("empty", "readyMs");
   const firstRequestMs = fastest("ours", "firstMs") - fastest("empty", "firstMs");
+  // Single starts spread by 50-120 ms on this machine, so the fastest of each
+  // moves by tens of ms between runs; the median of the per-round differences
+  // (each round starts all three back to back) is the steadier figure.
+  const median = (xs) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const paired = (key) => median(starts.ours.map((s, i) => s[key] - starts.empty[i][key]));
   coldStart = {
     moduleMs: round(moduleMs, 2),
     firstRequestMs: round(firstRequestMs, 2),
     totalMs: round(moduleMs + firstRequestMs, 2),
+    pairedMedianMs: {
+      module: round(paired("readyMs"), 2),
+      firstRequest: round(paired("firstMs"), 2),
+      total: round(paired("readyMs") + paired("firstMs"), 2),
+    },
+    starts: COLD_STARTS,
     localBindingsMs: round(fastest("empty", "readyMs") - fastest("bare", "readyMs"), 2),
   };
   if (process.env.BENCH_COLD_ONLY) {
@@ -512,7 +524,7 @@ for (const t of trips) {
 const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
 console.log(`\nbundle: wasm ${kb(bundle.wasmBytes)} (gzip ${kb(bundle.wasmGzipBytes)}), js ${kb(bundle.jsBytes)} (gzip ${kb(bundle.jsGzipBytes)}), total gzip ${kb(bundle.totalGzipBytes)}`);
 if (coldStart) {
-  console.log(`cold start: ${coldStart.totalMs} ms (module load ${coldStart.moduleMs} ms + first request ${coldStart.firstRequestMs} ms, over an empty worker with the same bindings, whose local simulators add ${coldStart.localBindingsMs} ms to any start)`);
+  console.log(`cold start: ${coldStart.pairedMedianMs.total} ms, the median of ${coldStart.starts} paired starts (module load ${coldStart.pairedMedianMs.module} ms + first request ${coldStart.pairedMedianMs.firstRequest} ms); fastest against fastest ${coldStart.totalMs} ms (${coldStart.moduleMs} + ${coldStart.firstRequestMs}); over an empty worker with the same bindings, whose local simulators add ${coldStart.localBindingsMs} ms to any start`);
 }
 console.log("\nwritten to bench/results/latest.json (profiles: bench/results/*.cpuprofile, open in Chrome DevTools)");
 mail.close();
