@@ -23,7 +23,7 @@ import { tmpdir, loadavg } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { Log, LogLevel, Miniflare } from "miniflare";
-import { builtWorkerOptions } from "../harness/worker_options.mjs";
+import { assetsTableFor, builtWorkerOptions, withoutTable } from "../harness/worker_options.mjs";
 import { startResendStub } from "../harness/resend_stub.mjs";
 import { attribute, connectInspector, profiled, summarise } from "./profile.mjs";
 import { prepareReference } from "../harness/reference.mjs";
@@ -216,11 +216,9 @@ function serve(name, cmd, args, cwd, env = {}) {
 // the send load: the limiter is still called on every send, as deployed.
 log("building the release worker with its function names, for the profiles");
 run("bash", ["scripts/build.sh"], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, WASM_NAMES: "1" } });
-const config = readFileSync(join(ROOT, "wrangler.toml"), "utf8")
-  .replace(/(name = "MAIL_CEILING"\nnamespace_id = "1003"\nsimple = \{ limit = )\d+/, "$11000000")
-  .replace(/^\[build\]\n(?:[^\[\n].*\n|\n)*?(?=\n\[|\n#)/m, "");
+const config = withoutTable(readFileSync(join(ROOT, "wrangler.toml"), "utf8"), "build")
+  .replace(/(name = "MAIL_CEILING"\nnamespace_id = "1003"\nsimple = \{ limit = )\d+/, "$11000000");
 if (!config.includes("limit = 1000000")) throw new Error("no local MAIL_CEILING in wrangler.toml to raise");
-if (/^\[build\]/m.test(config)) throw new Error("could not take [build] out of the bench's wrangler config");
 // The request log as production sets it: each line costs workerd about 1.3 ms
 // of CPU under wrangler dev (it travels through the inspector).
 const PRODUCTION_REQUEST_LOG = config.match(/\[env\.production\.vars\][^[]*?\nREQUEST_LOG = "(\w+)"/)?.[1];
@@ -233,10 +231,7 @@ writeFileSync(benchConfig, config);
 // platform's work, not our isolate's (deployed, it is not billed as the
 // worker's CPU), so the reference is given the same [assets] table, pointing
 // at the same files: both pay it.
-const ASSETS = config.match(/^\[assets\]\n(?:[^\[\n].*\n|\n)*?(?=\n\[|\n#)/m)?.[0];
-if (!ASSETS?.includes("run_worker_first")) throw new Error("no [assets] table with run_worker_first in wrangler.toml");
-const REFERENCE_ASSETS = ASSETS.replace(/^directory = .*$/m, `directory = ${JSON.stringify(join(ROOT, "build/assets"))}`)
-  .replace(/^(?:binding = |#).*\n/gm, "");
+const REFERENCE_ASSETS = assetsTableFor(config);
 /**
  * Starts both workers: with `inspector`, each with an inspector port (for the
  * profiles); without, with wrangler dev's inspector proxy left out altogether

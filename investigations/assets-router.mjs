@@ -21,12 +21,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../harness/ports.mjs";
 import { groupProcesses, waitForHealth, WITHOUT_INSPECTOR } from "../harness/devserver.mjs";
+import { withoutTable } from "../harness/worker_options.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-const TABLE = /^\[assets\]\n(?:[^[\n].*\n|\n)*?(?=\n\[|\n#)/m;
-const config = readFileSync(join(ROOT, "wrangler.toml"), "utf8").replace(/^\[build\]\n(?:[^[\n].*\n|\n)*?(?=\n\[|\n#)/m, "");
-if (!TABLE.test(config)) throw new Error("no [assets] table in wrangler.toml");
-const variants = { "with [assets]": config, "without [assets]": config.replace(TABLE, "") };
+const config = withoutTable(readFileSync(join(ROOT, "wrangler.toml"), "utf8"), "build");
+const variants = { "with [assets]": config, "without [assets]": withoutTable(config, "assets") };
 
 const sides = [];
 for (const [name, text] of Object.entries(variants)) {

@@ -464,6 +464,15 @@ mod tests {
             self.pending_for(db, id, issued_at, None)
         }
 
+        /// A review address's fixed code, as its send stored it.
+        fn review_code(&self, db: &Sqlite, id: &str, issued_at: i64) -> PendingCode {
+            let code = self.pending(db, id, issued_at);
+            db.query(&format!(
+                "UPDATE otp_codes SET review = 1 WHERE code_id = '{id}'"
+            ));
+            code
+        }
+
         /// A delivered, usable code of the login tagged `login`.
         fn pending_for(
             &self,
@@ -742,9 +751,7 @@ mod tests {
                 .map(|r| r["event"].as_str().unwrap().to_owned())
                 .collect::<Vec<_>>()
         };
-        // The fixed code of a review address, as its send stored it.
-        world.pending(&db, "fixed", NOW - 1000);
-        db.query("UPDATE otp_codes SET review = 1 WHERE code_id = 'fixed'");
+        world.review_code(&db, "fixed", NOW - 1000);
         let created = created_event(0);
         let login = world.login(0, "fixed", &audit, &created);
         assert!(matches!(
@@ -760,8 +767,7 @@ mod tests {
             commit_on(&db, &world.login(1, code_id, &audit, &created), consumer)
         };
         // Again with a fixed code: still a review account.
-        world.pending(&db, "fixed2", NOW - 900);
-        db.query("UPDATE otp_codes SET review = 1 WHERE code_id = 'fixed2'");
+        world.review_code(&db, "fixed2", NOW - 900);
         sign_in_again("fixed2", "consumer-b");
         assert_eq!(account(), 1);
         // A mailed code signs in: the account is real from now on, whatever
@@ -770,8 +776,7 @@ mod tests {
         sign_in_again("mailed", "consumer-c");
         assert_eq!(account(), 0);
         assert_eq!(events(), ["review_login", "review_login", "login"]);
-        world.pending(&db, "fixed3", NOW - 700);
-        db.query("UPDATE otp_codes SET review = 1 WHERE code_id = 'fixed3'");
+        world.review_code(&db, "fixed3", NOW - 700);
         sign_in_again("fixed3", "consumer-d");
         assert_eq!(account(), 0);
     }
@@ -787,16 +792,14 @@ mod tests {
                 .map(|r| (r["id"].clone(), r["revoked_reason"].clone()))
                 .collect::<Vec<_>>()
         };
-        world.pending(&db, "fixed", NOW - 1000);
-        db.query("UPDATE otp_codes SET review = 1 WHERE code_id = 'fixed'");
+        world.review_code(&db, "fixed", NOW - 1000);
         commit_on(
             &db,
             &world.login(0, "fixed", &audit, &created_event(0)),
             "consumer-a",
         );
         // Another review login (a second reviewer) leaves the first one's session.
-        world.pending(&db, "fixed2", NOW - 900);
-        db.query("UPDATE otp_codes SET review = 1 WHERE code_id = 'fixed2'");
+        world.review_code(&db, "fixed2", NOW - 900);
         commit_on(
             &db,
             &world.login(1, "fixed2", &audit, &created_event(1)),
@@ -841,8 +844,7 @@ mod tests {
         let db = Sqlite::migrated();
         let world = World::new();
         let audit = AuditEvent::new(AuditKind::Login);
-        world.pending(&db, "fixed", NOW - 1000);
-        db.query("UPDATE otp_codes SET review = 1 WHERE code_id = 'fixed'");
+        world.review_code(&db, "fixed", NOW - 1000);
         commit_on(
             &db,
             &world.login(0, "fixed", &audit, &created_event(0)),
