@@ -103,7 +103,8 @@ export function summarise(profile) {
 // have names when the worker is built with WASM_NAMES=1, as the bench does).
 const WORK = [
   ["JSON log line (console.log)", /platform::log::|formatLog|console/],
-  ["EdDSA (ed25519-compact)", /ed25519/],
+  // ed25519-dalek: its curve arithmetic and SHA-512 (`sha2::`, so before HMAC).
+  ["EdDSA (ed25519-dalek)", /ed25519|curve25519|sha512|Sha512/],
   ["HMAC / SHA-256", /hmac|sha2::|Sha256|CodeHasher|audit_tag|address_tag|network_tag/],
   ["D1 calls (client side)", /d1-api|D1PreparedStatement|D1Database|D1Result|storage::Db::/],
   ["KV calls", /kv::|KvStore|GetOptionsBuilder|PutOptionsBuilder/],

@@ -10,7 +10,7 @@ use chrono::Utc;
 use common::issuer_with;
 
 // --- docs/integrating.md example start
-// jwt-compact with the features `ed25519-compact` and `p256` (for ES256).
+// jwt-compact with the features `ed25519-dalek` and `p256` (for ES256).
 use jwt_compact::{
     alg::{Ed25519, Es256},
     jwk::JsonWebKey,
@@ -60,7 +60,7 @@ fn verify_access_token(token: &str, keys: &JwkSet) -> Result<AccessClaims, Strin
     // EC key for EdDSA and an OKP key for ES256).
     let token: Token<AccessClaims> = match token.algorithm() {
         "EdDSA" => {
-            let key = ed25519_compact::PublicKey::try_from(&jwk.key).map_err(|e| e.to_string())?;
+            let key = ed25519_dalek::VerifyingKey::try_from(&jwk.key).map_err(|e| e.to_string())?;
             Ed25519.validator(&key).validate(&token)
         }
         "ES256" => {

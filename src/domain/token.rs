@@ -9,7 +9,7 @@
 
 use base64ct::{Base64UrlUnpadded, Encoding};
 use chrono::{DateTime, Duration, Utc};
-use ed25519_compact::{KeyPair, PublicKey, Seed};
+use ed25519_dalek::{SigningKey as EdSigningKey, VerifyingKey as EdPublicKey};
 use jwt_compact::alg::{Ed25519, Es256, SigningKey as _, VerifyingKey as _};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Claims, Header, TimeOptions, UntrustedToken};
@@ -202,7 +202,7 @@ pub struct KeyError(pub String);
 /// A key that verifies: its type fixes the one algorithm it verifies.
 #[derive(Debug, Clone)]
 enum VerifyingKey {
-    Ed25519(PublicKey),
+    Ed25519(EdPublicKey),
     P256(EcPublicKey),
 }
 
@@ -229,7 +229,7 @@ impl VerifyingKey {
 }
 
 enum Signer {
-    Ed25519(KeyPair),
+    Ed25519(EdSigningKey),
     P256(EcSigningKey),
 }
 
@@ -251,9 +251,9 @@ impl TokenKeys {
             decode_32(keys.signing_key).map_err(|e| KeyError(format!("{setting}: {e}")))?;
         let (signing, public) = match keys.algorithm {
             SigningAlgorithm::EdDsa => {
-                let pair = KeyPair::from_seed(Seed::new(secret));
-                let public = VerifyingKey::Ed25519(pair.pk);
-                (Signer::Ed25519(pair), public)
+                let key = EdSigningKey::from_bytes(&secret);
+                let public = VerifyingKey::Ed25519(key.verifying_key());
+                (Signer::Ed25519(key), public)
             }
             SigningAlgorithm::Es256 => {
                 let key = EcSigningKey::from_slice(&secret)
@@ -327,7 +327,7 @@ impl TokenKeys {
             .map(|(kid, key)| {
                 let encode = |bytes: &[u8]| Base64UrlUnpadded::encode_string(bytes);
                 let (kty, crv, x, y) = match key {
-                    VerifyingKey::Ed25519(pk) => ("OKP", "Ed25519", encode(&pk[..]), None),
+                    VerifyingKey::Ed25519(pk) => ("OKP", "Ed25519", encode(pk.as_bytes()), None),
                     VerifyingKey::P256(_) => match key.jwk() {
                         JsonWebKey::EllipticCurve { x, y, .. } => {
                             ("EC", "P-256", encode(&x), Some(encode(&y)))
@@ -374,7 +374,7 @@ impl TokenKeys {
             .with_key_id(self.kid.clone())
             .with_token_type(token_use.jose_type());
         let token = match &self.signing {
-            Signer::Ed25519(pair) => Ed25519.token(&header, &claims, &pair.sk),
+            Signer::Ed25519(key) => Ed25519.token(&header, &claims, key),
             Signer::P256(key) => Es256.token(&header, &claims, key),
         };
         token.map_err(|e| KeyError(e.to_string()))
@@ -444,7 +444,7 @@ fn parse_public_key(b64url: &str) -> Result<VerifyingKey, String> {
         .map_err(|_| "must be base64url".to_string())?;
     match bytes.len() {
         32 => Ok(VerifyingKey::Ed25519(
-            PublicKey::from_slice(&bytes).map_err(|_| "not an Ed25519 key".to_string())?,
+            EdPublicKey::from_slice(&bytes).map_err(|_| "not an Ed25519 key".to_string())?,
         )),
         33 | 65 => EcPublicKey::from_slice(&bytes)
             .map(VerifyingKey::P256)
@@ -537,8 +537,8 @@ mod tests {
             .unwrap();
         let mut header = Header::empty().with_key_id(keys.kid());
         header.token_type = typ.map(str::to_owned);
-        let pair = KeyPair::from_seed(Seed::new(decode_32(SEED).unwrap()));
-        Ed25519.token(&header, &genuine, &pair.sk).unwrap()
+        let key = EdSigningKey::from_bytes(&decode_32(SEED).unwrap());
+        Ed25519.token(&header, &genuine, &key).unwrap()
     }
 
     fn header_and_payload(token: &str) -> (serde_json::Value, serde_json::Value) {
@@ -778,6 +778,16 @@ mod tests {
             ..seed_only(SEED)
         };
         assert!(error(bad_previous).starts_with("JWT_PREVIOUS_PUBLIC_KEYS"));
+        // 32 bytes that are no point of Ed25519 (y = 2 has no x on the curve):
+        // refused when the settings load, not at the first token.
+        let mut not_a_point = [0u8; 32];
+        not_a_point[0] = 2;
+        let not_a_point = Base64UrlUnpadded::encode_string(&not_a_point);
+        let off_curve = KeyMaterial {
+            next_public: Some(&not_a_point),
+            ..seed_only(SEED)
+        };
+        assert_eq!(error(off_curve), "JWT_NEXT_PUBLIC_KEY: not an Ed25519 key");
     }
 
     // ES256 (P-256). The expected values were computed independently, with
