@@ -61,6 +61,18 @@ function price(waits, city, placement, provider = "resend") {
   return toWorker + steps.reduce((a, b) => a + b, 0);
 }
 
+/** A full complete-registration body, with a username of its own. */
+function registration(tag) {
+  return {
+    name: "Johnathan", surname: "Doe-Smithson", username: `${tag}_${Date.now() % 100000}`,
+    birthDate: "1990-01-15", gender: "male", interests: ["music", "travel", "technology"],
+    privacyPolicyAccepted: true, privacyPolicyVersion: "1.2.0", termsOfUseAccepted: true,
+    termsOfUseVersion: "1.1.0", consentFormAccepted: true, consentFormVersion: "1.0.0",
+    bio: "Passionate about technology and travel, coffee and long walks.", countryCode: "90",
+    phoneNumber: "5372505890", timezone: "Europe/Istanbul", instagram: "myinstagram",
+  };
+}
+
 function requestLines(app) {
   return app.logs
     .join("")
@@ -105,6 +117,26 @@ async function roundTrips() {
       app.post("/api/v1/auth/logout", { refreshToken: refreshed.body.data.refreshToken }, auth),
     );
     await record("GET /.well-known/jwks.json", () => app.get("/.well-known/jwks.json"));
+    await record("GET /.well-known/openid-configuration", () => app.get("/.well-known/openid-configuration"));
+    // The endpoints for apps: registration, devices, deletion, the OAuth form.
+    const other = await app.session();
+    const bearer = other.accessToken;
+    await record("complete-registration", () =>
+      app.authed("POST", "/api/v1/auth/complete-registration", bearer, registration("loc")),
+    );
+    const sessions = await record("GET /users/me/sessions", () => app.authed("GET", "/api/v1/users/me/sessions", bearer));
+    const second = await app.session(other.email);
+    await record("DELETE /users/me/sessions/{id}", () =>
+      app.authed("DELETE", `/api/v1/users/me/sessions/${sessions.body.data.sessions.find((x) => x.current).id}`, second.accessToken),
+    );
+    await record("POST /users/me/deletion (with its code)", () => app.scheduleDeletion(second));
+    await record("DELETE /users/me/deletion", () => app.authed("DELETE", "/api/v1/users/me/deletion", second.accessToken));
+    await record("POST /oauth/token (refresh_token grant)", () =>
+      app.raw("POST", "/oauth/token", {
+        body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: second.refreshToken }).toString(),
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+      }),
+    );
   } finally {
     await app.dispose();
   }
@@ -151,14 +183,7 @@ async function capacity() {
       assert.equal(res.status, 200, res.text);
       d1.login.push(lastTrips());
       const { accessToken, refreshToken } = res.body.data;
-      await app.authed("POST", "/api/v1/auth/complete-registration", accessToken, {
-        name: "Johnathan", surname: "Doe-Smithson", username: `user_${i}_${Date.now() % 100000}`,
-        birthDate: "1990-01-15", gender: "male", interests: ["music", "travel", "technology"],
-        privacyPolicyAccepted: true, privacyPolicyVersion: "1.2.0", termsOfUseAccepted: true,
-        termsOfUseVersion: "1.1.0", consentFormAccepted: true, consentFormVersion: "1.0.0",
-        bio: "Passionate about technology and travel, coffee and long walks.", countryCode: "90",
-        phoneNumber: "5372505890", timezone: "Europe/Istanbul", instagram: "myinstagram",
-      });
+      await app.authed("POST", "/api/v1/auth/complete-registration", accessToken, registration(`user_${i}`));
       await app.post("/api/v1/auth/refresh-token", { refreshToken });
       d1.refresh.push(lastTrips());
     }
