@@ -1,7 +1,7 @@
 // Question: the profile of verify shows Ed25519 as the largest piece of our
 // isolate's own CPU, with `fiat_25519_carry_mul` and `__multi3` at the top.
 // Would the other Ed25519 crate jwt-compact offers sign and verify faster in
-// wasm?
+// wasm? And what does ES256 (`p256`) cost there?
 //
 // Answer (2026-12-06, Node 20's V8 on the project's 2-core machine, after a
 // warm-up): yes. ed25519-compact keeps 64-bit limbs on wasm32, so every
@@ -9,9 +9,10 @@
 // 32-bit backend there, whose products are native i64 multiplies. Signing
 // 73 -> 45 µs, verifying 258 -> 104 µs (without dalek's `fast` precomputed
 // tables signing is 118 µs). The service now uses ed25519-dalek
-// (docs/performance.md#verify).
+// (docs/performance.md#verify). ES256 signs in about 915 µs and verifies in
+// 1,602: p256's field arithmetic is u128 too (docs/performance.md#signing-algorithms).
 //
-// Run: node investigations/ed25519-wasm/run.mjs   (builds the crate first)
+// Run: node investigations/signing-wasm/run.mjs   (builds the crate first)
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -21,13 +22,13 @@ execFileSync("cargo", ["build", "--release", "--target", "wasm32-unknown-unknown
   cwd: dir,
   stdio: "inherit",
 });
-const wasm = readFileSync(`${dir}/target/wasm32-unknown-unknown/release/ed25519_wasm.wasm`);
+const wasm = readFileSync(`${dir}/target/wasm32-unknown-unknown/release/signing_wasm.wasm`);
 const { instance } = await WebAssembly.instantiate(wasm);
 const run = instance.exports;
 if (run.same_signature() !== 1) throw new Error("the two crates' signatures differ");
 
 const N = Number(process.env.N ?? 2000);
-const names = ["sign_compact", "sign_dalek", "verify_compact", "verify_dalek"];
+const names = ["sign_compact", "sign_dalek", "verify_compact", "verify_dalek", "sign_es256", "verify_es256"];
 // Warm up, so V8 has tiered the hot functions up as a busy isolate would.
 for (const name of names) run[name](300);
 const runs = Object.fromEntries(names.map((name) => [name, []]));
