@@ -27,8 +27,16 @@ export async function startTurnstileStub() {
     });
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${server.address().port}/turnstile/v0/siteverify`;
   return {
-    url: `http://127.0.0.1:${server.address().port}/turnstile/v0/siteverify`,
+    url,
+    /** The worker's settings that turn Turnstile on against this stand-in. */
+    vars: {
+      TURNSTILE_SECRET_KEY: TURNSTILE_SECRET,
+      TURNSTILE_VERIFY_URL: url,
+      TURNSTILE_HOSTNAMES: TURNSTILE_HOSTNAME,
+      TURNSTILE_ACTION,
+    },
     calls,
     close: () => new Promise((resolve) => server.close(resolve)),
   };

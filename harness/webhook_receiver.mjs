@@ -5,6 +5,7 @@
 // Webhooks specification as a receiver would write it.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
+import { spawnApp, TEST_SECRETS } from "./app.mjs";
 
 /** A fresh signing secret in the spec's format: whsec_ + base64 of 32 random bytes. */
 export function newWebhookSecret() {
@@ -35,6 +36,25 @@ export function verifyWebhook(secret, headers, body, { toleranceSeconds = 300 } 
     if (given.length === expected.length && timingSafeEqual(given, expected)) return JSON.parse(body);
   }
   throw new Error("no valid webhook signature");
+}
+
+/**
+ * The worker publishing its events to a new receiver, signed with a new
+ * secret: the setup of the tests that read webhooks. `dispose` stops both.
+ */
+export async function spawnAppWithWebhooks() {
+  const secret = newWebhookSecret();
+  const receiver = await startWebhookReceiver();
+  try {
+    const app = await spawnApp({
+      vars: { WEBHOOK_ENDPOINTS: receiver.url },
+      secrets: { ...TEST_SECRETS, WEBHOOK_SECRET: secret },
+    });
+    return { app, receiver, secret, dispose: () => app.dispose().finally(() => receiver.close()) };
+  } catch (err) {
+    await receiver.close();
+    throw err;
+  }
 }
 
 export async function startWebhookReceiver() {

@@ -28,17 +28,17 @@
 // local state of a failed run), SOAK_SELFTEST_WRITE_PER_REFUSAL=1 (the soak
 // itself writes a row for each refused attacker request, to see the levelling
 // check fail).
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DevServer, WITHOUT_INSPECTOR } from "../harness/devserver.mjs";
 import { freePort } from "../harness/ports.mjs";
 import { startResendStub } from "../harness/resend_stub.mjs";
-import { startTurnstileStub, TURNSTILE_ACTION, TURNSTILE_HOSTNAME, TURNSTILE_SECRET } from "../harness/turnstile_stub.mjs";
+import { startTurnstileStub } from "../harness/turnstile_stub.mjs";
 import { builtWorkerOptions, ROOT } from "../harness/worker_options.mjs";
 import { Attacker } from "./attacker.mjs";
 import { D1Writes, minus, rowsByTable, total } from "./d1_writes.mjs";
 import { Legit } from "./legit.mjs";
+import { longRun } from "./long_run.mjs";
 import { Metrics } from "./metrics.mjs";
 import { Pacer } from "./pace.mjs";
 import { RequestLog } from "./request_log.mjs";
@@ -87,15 +87,7 @@ const DRAIN_MS = 30_000;
 const STEPS = ["send", "verify", "refresh", "logout"];
 
 const budgetMs = START_TIMEOUT_MS + (BASELINE_SECONDS + ATTACK_SECONDS) * 1000 + DRAIN_MS + 180_000;
-const watchdog = setTimeout(() => {
-  console.error(`[attack] FAILED: over its time bound (${Math.round(budgetMs / 1000)}s)`);
-  process.exit(1);
-}, budgetMs);
-watchdog.unref();
-
-const log = (...args) => console.log("[attack]", ...args);
-const runId = Date.now().toString(36);
-const state = mkdtempSync(join(tmpdir(), "allmine-attack-"));
+const { log, runId, state } = longRun("attack", budgetMs);
 const mail = await startResendStub({ keep: 50_000, hangMs: 15_000 });
 const turnstile = await startTurnstileStub();
 const port = await freePort();
@@ -109,10 +101,7 @@ const dev = new DevServer({
     EMAIL_PROVIDER: "resend",
     EMAIL_API_URL: mail.url,
     EMAIL_API_KEY: "re_test_key",
-    TURNSTILE_SECRET_KEY: TURNSTILE_SECRET,
-    TURNSTILE_VERIFY_URL: turnstile.url,
-    TURNSTILE_HOSTNAMES: TURNSTILE_HOSTNAME,
-    TURNSTILE_ACTION: TURNSTILE_ACTION,
+    ...turnstile.vars,
   },
   env: WITHOUT_INSPECTOR,
 });

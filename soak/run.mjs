@@ -29,8 +29,7 @@
 // SOAK_SELFTEST_FORGET_EARLIER (mail faults: the failed resend provoked after
 // the faults is checked against a wrong earlier code, to see that check fail).
 import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startResendStub } from "../harness/resend_stub.mjs";
 import { d1 } from "./d1.mjs";
@@ -38,6 +37,7 @@ import { DevServer, WITHOUT_INSPECTOR } from "../harness/devserver.mjs";
 import { faultsNamed } from "./faults.mjs";
 import { formatMemory, IsolateMemory } from "../harness/memory.mjs";
 import { freePort } from "../harness/ports.mjs";
+import { longRun } from "./long_run.mjs";
 import { formatWindow, Metrics } from "./metrics.mjs";
 import { Interrupted, LostByDevProxy, ME, REFRESH, SEND, World } from "./traffic.mjs";
 import { ROOT } from "../harness/worker_options.mjs";
@@ -63,15 +63,7 @@ const START_TIMEOUT_MS = 300_000; // a cold build on a fresh clone
 
 // Hard bound on the whole run: start-up, the phases, restarts, checks.
 const budgetMs = (CAPACITY_SECONDS + STEADY_SECONDS) * 1000 + START_TIMEOUT_MS * (RESTART ? 2 : 1) + 240_000;
-const watchdog = setTimeout(() => {
-  console.error(`[soak] FAILED: over its time bound (${Math.round(budgetMs / 1000)}s)`);
-  process.exit(1);
-}, budgetMs);
-watchdog.unref();
-
-const log = (...args) => console.log("[soak]", ...args);
-const runId = Date.now().toString(36);
-const state = mkdtempSync(join(tmpdir(), "allmine-soak-"));
+const { log, runId, state } = longRun("soak", budgetMs);
 const mail = await startResendStub({ keep: 200, hangMs: 15_000 });
 const port = await freePort();
 const vars = {

@@ -5,13 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { AuthError } from "@allmine/auth-client";
-import {
-  SOLVED_TOKEN,
-  startTurnstileStub,
-  TURNSTILE_ACTION,
-  TURNSTILE_HOSTNAME,
-  TURNSTILE_SECRET,
-} from "../../harness/turnstile_stub.mjs";
+import { SOLVED_TOKEN, startTurnstileStub } from "../../harness/turnstile_stub.mjs";
 import { clientOf, freshEmail, spawnApp } from "./support.mjs";
 
 let app, turnstile;
@@ -22,10 +16,7 @@ before(async () => {
   app = await spawnApp({
     vars: {
       OTP_ADDRESS_SENDS_PER_DAY: "3",
-      TURNSTILE_SECRET_KEY: TURNSTILE_SECRET,
-      TURNSTILE_VERIFY_URL: turnstile.url,
-      TURNSTILE_HOSTNAMES: TURNSTILE_HOSTNAME,
-      TURNSTILE_ACTION: TURNSTILE_ACTION,
+      ...turnstile.vars,
     },
   });
 });

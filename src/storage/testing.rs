@@ -8,7 +8,50 @@ use serde_json::{Map, Number, Value as Json};
 
 use super::batch::{Batch, Results, StatementResult};
 use super::statement::Value;
+use super::units::login::Attempt;
+use crate::domain::email::EmailAddress;
 use crate::domain::error::AppError;
+use crate::domain::limits::{BudgetPolicy, EmailLimits, Keys};
+use crate::domain::otp::{OtpPolicy, Path};
+
+/// The storage tests' clock (ms): their codes are issued and expire around it.
+pub const NOW: i64 = 1_800_000_000_000;
+/// [`NOW`] as the tables' timestamps hold it.
+pub const AT: &str = "2027-01-15T08:00:00.000Z";
+
+/// The address the storage tests sign in as, with its limits' keys and the
+/// default rules: what a parsed request hands the units that check a code.
+pub struct Owner {
+    pub email: EmailAddress,
+    pub keys: Keys,
+    pub policy: OtpPolicy,
+    pub limits: EmailLimits,
+}
+
+impl Owner {
+    pub fn new() -> Self {
+        Self {
+            email: EmailAddress::parse("owner@example.com").unwrap(),
+            keys: Keys::new("owner@example.com", "net-1"),
+            policy: OtpPolicy::default(),
+            limits: EmailLimits::default(),
+        }
+    }
+
+    /// An attempt of this address without a login id, at [`NOW`], that locks
+    /// the address when its failure budget is spent.
+    pub fn attempt(&self) -> Attempt<'_> {
+        Attempt {
+            email: &self.email,
+            keys: &self.keys,
+            policy: &self.policy,
+            limits: &self.limits,
+            budget: BudgetPolicy::Lock,
+            path: Path::Anonymous,
+            now_ms: NOW,
+        }
+    }
+}
 
 pub struct Sqlite {
     conn: rusqlite::Connection,

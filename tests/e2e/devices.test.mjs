@@ -6,28 +6,20 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { decodeJwt } from "jose";
-import { freshEmail, fromPlace, spawnApp, TEST_SECRETS } from "../../harness/app.mjs";
+import { freshEmail, fromPlace } from "../../harness/app.mjs";
 import { assertEnvelope } from "../../harness/envelope.mjs";
-import { newWebhookSecret, startWebhookReceiver, verifyWebhook } from "../../harness/webhook_receiver.mjs";
+import { spawnAppWithWebhooks, verifyWebhook } from "../../harness/webhook_receiver.mjs";
 
 const IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
 const MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
 const ISO_MILLIS_Z = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-const WEBHOOK_SECRET = newWebhookSecret();
-let app;
-let receiver;
+let app, receiver, WEBHOOK_SECRET, setup;
 before(async () => {
-  receiver = await startWebhookReceiver();
-  app = await spawnApp({
-    vars: { WEBHOOK_ENDPOINTS: receiver.url },
-    secrets: { ...TEST_SECRETS, WEBHOOK_SECRET },
-  });
+  setup = await spawnAppWithWebhooks();
+  ({ app, receiver, secret: WEBHOOK_SECRET } = setup);
 });
-after(async () => {
-  await app?.dispose();
-  await receiver?.close();
-});
+after(() => setup?.dispose());
 
 /** A login from a device (its User-Agent) and a place (its `request.cf`). */
 async function loginFrom(email, userAgent, cf) {

@@ -8,22 +8,14 @@ import { after, before, describe, test } from "node:test";
 import { decodeJwt } from "jose";
 import { spawnApp, TEST_SECRETS } from "../../harness/app.mjs";
 import { assertEnvelope } from "../../harness/envelope.mjs";
-import { newWebhookSecret, startWebhookReceiver, verifyWebhook } from "../../harness/webhook_receiver.mjs";
+import { newWebhookSecret, spawnAppWithWebhooks, startWebhookReceiver, verifyWebhook } from "../../harness/webhook_receiver.mjs";
 
-const WEBHOOK_SECRET = newWebhookSecret();
-let app;
-let receiver;
+let app, receiver, WEBHOOK_SECRET, setup;
 before(async () => {
-  receiver = await startWebhookReceiver();
-  app = await spawnApp({
-    vars: { WEBHOOK_ENDPOINTS: receiver.url },
-    secrets: { ...TEST_SECRETS, WEBHOOK_SECRET },
-  });
+  setup = await spawnAppWithWebhooks();
+  ({ app, receiver, secret: WEBHOOK_SECRET } = setup);
 });
-after(async () => {
-  await app?.dispose();
-  await receiver?.close();
-});
+after(() => setup?.dispose());
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const userId = (s) => decodeJwt(s.accessToken).sub;

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { freshEmail, fromNetwork, spawnApp, withinOneLimiterWindow } from "../../harness/app.mjs";
-import { SOLVED_TOKEN, startTurnstileStub, TURNSTILE_ACTION, TURNSTILE_HOSTNAME, TURNSTILE_SECRET } from "../../harness/turnstile_stub.mjs";
+import { SOLVED_TOKEN, startTurnstileStub, TURNSTILE_SECRET } from "../../harness/turnstile_stub.mjs";
 import { assertEnvelope } from "../../harness/envelope.mjs";
 
 const DEFAULT_LIMITS = { OTP_RESEND_COOLDOWN_SECONDS: "30", OTP_SENDS_PER_HOUR: "5" };
@@ -199,10 +199,7 @@ describe("strangers cannot keep the owner out", () => {
 function withTurnstile(turnstile, overrides = {}) {
   return {
     ...DEFAULT_LIMITS,
-    TURNSTILE_SECRET_KEY: TURNSTILE_SECRET,
-    TURNSTILE_VERIFY_URL: turnstile.url,
-    TURNSTILE_HOSTNAMES: TURNSTILE_HOSTNAME,
-    TURNSTILE_ACTION: TURNSTILE_ACTION,
+    ...turnstile.vars,
     ...overrides,
   };
 }

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { freshEmail, fromNetwork, spawnApp } from "../../harness/app.mjs";
-import { SOLVED_TOKEN, startTurnstileStub, TURNSTILE_ACTION, TURNSTILE_HOSTNAME, TURNSTILE_SECRET } from "../../harness/turnstile_stub.mjs";
+import { SOLVED_TOKEN, startTurnstileStub } from "../../harness/turnstile_stub.mjs";
 import { assertEnvelope } from "../../harness/envelope.mjs";
 
 // The deployed per-address limits (the harness relaxes them by default).
@@ -20,10 +20,7 @@ before(async () => {
   app = await spawnApp({
     vars: {
       ...DEPLOYED,
-      TURNSTILE_SECRET_KEY: TURNSTILE_SECRET,
-      TURNSTILE_VERIFY_URL: turnstile.url,
-      TURNSTILE_HOSTNAMES: TURNSTILE_HOSTNAME,
-      TURNSTILE_ACTION: TURNSTILE_ACTION,
+      ...turnstile.vars,
     },
   });
 });

@@ -14,7 +14,7 @@ import { after, before, describe, test } from "node:test";
 import { unstable_readConfig } from "wrangler";
 import { freshEmail, fromNetwork, spawnApp, TEST_SECRETS, withinOneLimiterWindow } from "../../harness/app.mjs";
 import { assertEnvelope } from "../../harness/envelope.mjs";
-import { SOLVED_TOKEN, startTurnstileStub, TURNSTILE_ACTION, TURNSTILE_HOSTNAME, TURNSTILE_SECRET } from "../../harness/turnstile_stub.mjs";
+import { SOLVED_TOKEN, startTurnstileStub } from "../../harness/turnstile_stub.mjs";
 import { ROOT } from "../../harness/worker_options.mjs";
 
 const { ENVIRONMENT: _, ...PRODUCTION_VARS } = unstable_readConfig(
@@ -50,10 +50,7 @@ before(async () => {
   vars = {
     ...PRODUCTION_VARS,
     JWT_ISSUER: "https://auth.allmine.app",
-    TURNSTILE_SECRET_KEY: TURNSTILE_SECRET,
-    TURNSTILE_VERIFY_URL: turnstile.url,
-    TURNSTILE_HOSTNAMES: TURNSTILE_HOSTNAME,
-    TURNSTILE_ACTION: TURNSTILE_ACTION,
+    ...turnstile.vars,
   };
   app = await spawnApp({ vars, secrets: secrets(LISTED) });
 });

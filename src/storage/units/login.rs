@@ -409,27 +409,18 @@ mod tests {
     use crate::domain::audit::AuditKind;
     use crate::domain::otp::PendingCode;
     use crate::domain::session_list::LoginOrigin;
-    use crate::storage::testing::Sqlite;
+    use crate::storage::testing::{Owner, Sqlite, AT, NOW};
     use serde_json::Value as Json;
 
-    const NOW: i64 = 1_800_000_000_000;
-    const AT: &str = "2027-01-15T08:00:00.000Z";
-
     struct World {
-        email: EmailAddress,
-        keys: Keys,
-        policy: OtpPolicy,
-        limits: EmailLimits,
+        owner: Owner,
         origin: LoginOrigin,
     }
 
     impl World {
         fn new() -> Self {
             Self {
-                email: EmailAddress::parse("owner@example.com").unwrap(),
-                keys: Keys::new("owner@example.com", "net-1"),
-                policy: OtpPolicy::default(),
-                limits: EmailLimits::default(),
+                owner: Owner::new(),
                 origin: LoginOrigin {
                     device_label: Some("Chrome on macOS".into()),
                     country: Some("TR".into()),
@@ -439,15 +430,7 @@ mod tests {
         }
 
         fn attempt(&self) -> Attempt<'_> {
-            Attempt {
-                email: &self.email,
-                keys: &self.keys,
-                policy: &self.policy,
-                limits: &self.limits,
-                budget: BudgetPolicy::Lock,
-                path: Path::Anonymous,
-                now_ms: NOW,
-            }
+            self.owner.attempt()
         }
 
         /// An attempt carrying the login id tagged `login`, with Turnstile on.
@@ -486,7 +469,7 @@ mod tests {
                 "INSERT INTO otp_codes (email, code_id, code_hash, attempts, issued_at, expires_at,
                                         login_id)
                  VALUES ('{}', '{id}', 'h-{id}', 0, {issued_at}, {}, {login_sql})",
-                self.email.as_str(),
+                self.owner.email.as_str(),
                 NOW + 600_000
             ));
             PendingCode {
@@ -620,7 +603,7 @@ mod tests {
         ));
         let counters = db.query(&format!(
             "SELECT count FROM rate_limits WHERE key IN ('{}', '{}')",
-            world.keys.failures, world.keys.address_failures
+            world.owner.keys.failures, world.owner.keys.address_failures
         ));
         // Weighted: the guess was checked against two codes.
         assert_eq!(counters.len(), 2);
@@ -634,7 +617,7 @@ mod tests {
         let attempt = world.attempt();
         let mut outcomes = Vec::new();
         // Fresh codes keep the guesses counted until the network's lock.
-        for i in 0..world.limits.failures_before_lockout + 2 {
+        for i in 0..world.owner.limits.failures_before_lockout + 2 {
             let code = world.pending(&db, &format!("c{i}"), NOW - 1000 + i64::from(i));
             let seen = PendingCodes::after_resend(code, None);
             let (batch, slots) = wrong_attempt_batch(&attempt, &seen, &format!("tok{i}"));
@@ -681,14 +664,14 @@ mod tests {
         let seen = PendingCodes::after_resend(mine, None);
         // Strangers spend every anonymous attempt on it, and more.
         let stranger = world.attempt();
-        for i in 0..world.policy.max_attempts + 2 {
+        for i in 0..world.owner.policy.max_attempts + 2 {
             let (batch, _) = wrong_attempt_batch(&stranger, &seen, &format!("tok{i}"));
             db.run(&batch).unwrap();
         }
         let attempts = db.query("SELECT attempts, owner_attempts FROM otp_codes");
         assert_eq!(
             attempts[0]["attempts"],
-            i64::from(world.policy.max_attempts)
+            i64::from(world.owner.policy.max_attempts)
         );
         // The owner's own typo counts on the owner path and the owner budget…
         let owner = world.owner_attempt("mine");
@@ -700,7 +683,7 @@ mod tests {
         ));
         let owner_budget = db.query(&format!(
             "SELECT count FROM rate_limits WHERE key = '{}'",
-            world.keys.address_owner_failures
+            world.owner.keys.address_owner_failures
         ));
         assert_eq!(owner_budget[0]["count"], 1);
         // …and the right code still signs in.
@@ -913,7 +896,7 @@ mod tests {
         );
         let budget = db.query(&format!(
             "SELECT count FROM rate_limits WHERE key = '{}'",
-            world.keys.address_failures
+            world.owner.keys.address_failures
         ));
         assert_eq!(budget[0]["count"], 1);
         assert!(db.query("SELECT 1 FROM sessions").is_empty());

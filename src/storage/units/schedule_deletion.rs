@@ -138,20 +138,11 @@ pub async fn commit(db: &Db, scheduling: &Scheduling<'_>) -> Result<Scheduled, A
 mod tests {
     use super::*;
     use crate::domain::deletion;
-    use crate::domain::email::EmailAddress;
-    use crate::domain::limits::{BudgetPolicy, EmailLimits, Keys};
-    use crate::domain::otp::OtpPolicy;
-    use crate::storage::testing::Sqlite;
+    use crate::storage::testing::{Owner, Sqlite, AT, NOW};
     use chrono::{TimeZone, Utc};
 
-    const NOW: i64 = 1_800_000_000_000;
-    const AT: &str = "2027-01-15T08:00:00.000Z";
-
     struct World {
-        email: EmailAddress,
-        keys: Keys,
-        policy: OtpPolicy,
-        limits: EmailLimits,
+        owner: Owner,
         step: Transition,
         event: Event,
     }
@@ -165,10 +156,7 @@ mod tests {
             ));
             let now = Utc.with_ymd_and_hms(2027, 1, 15, 8, 0, 0).unwrap();
             Self {
-                email: EmailAddress::parse("owner@example.com").unwrap(),
-                keys: Keys::new("owner@example.com", "net-1"),
-                policy: OtpPolicy::default(),
-                limits: EmailLimits::default(),
+                owner: Owner::new(),
                 step: deletion::schedule(now, 30),
                 event: Event::deletion_scheduled(
                     &mut OsRandom,
@@ -190,15 +178,7 @@ mod tests {
 
         fn scheduling<'a>(&'a self, code_id: &'a str) -> Scheduling<'a> {
             Scheduling {
-                attempt: Attempt {
-                    email: &self.email,
-                    keys: &self.keys,
-                    policy: &self.policy,
-                    limits: &self.limits,
-                    budget: BudgetPolicy::Lock,
-                    path: crate::domain::otp::Path::Anonymous,
-                    now_ms: NOW,
-                },
+                attempt: self.owner.attempt(),
                 code_id,
                 user_id: "usr_1",
                 step: &self.step,
