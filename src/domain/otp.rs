@@ -4,6 +4,7 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use super::audit::{AuditEvent, AuditKind};
 use super::email::EmailAddress;
 use super::error::AppError;
 use super::ids::{from_hex, random_hex, to_hex, Random};
@@ -261,6 +262,9 @@ pub enum CodeRefusal {
     Wrong { attempts: u32 },
     /// The address is locked after repeated wrong codes, until then (Unix ms).
     LockedOut { until: i64 },
+    /// This attempt was counted, and its count locked the request out until
+    /// then: answered as [`CodeRefusal::LockedOut`], recorded as the lock.
+    LockedNow { until: i64 },
 }
 
 /// An unused, unexpired code as D1 holds it.
@@ -359,7 +363,25 @@ impl CodeRefusal {
             Self::Wrong { attempts } => AppError::WrongCode {
                 attempts_left: policy.max_attempts.saturating_sub(attempts),
             },
-            Self::LockedOut { until } => Refusal::LockedOut { until }.into_error(now_ms),
+            Self::LockedOut { until } | Self::LockedNow { until } => {
+                Refusal::LockedOut { until }.into_error(now_ms)
+            }
+        }
+    }
+
+    /// What the audit trail records of this refusal: a counted wrong code,
+    /// and the count that locked the request out, once, as the lock. A
+    /// refusal that counted nothing (during a lock, no code pending, spent)
+    /// records nothing, so a stranger repeating refused attempts writes nothing.
+    pub fn audit_event(self) -> Option<AuditEvent> {
+        match self {
+            Self::Wrong { .. } => {
+                Some(AuditEvent::new(AuditKind::VerifyFailed).detail("wrong code"))
+            }
+            Self::LockedNow { .. } => {
+                Some(AuditEvent::new(AuditKind::Lockout).detail("wrong codes"))
+            }
+            Self::NotPending | Self::Exhausted | Self::LockedOut { .. } => None,
         }
     }
 }
@@ -463,10 +485,32 @@ mod tests {
             answer(CodeRefusal::Wrong { attempts: 5 }),
             AppError::WrongCode { attempts_left: 0 }
         );
-        assert!(matches!(
-            answer(CodeRefusal::LockedOut { until: 5_000 }),
-            AppError::RateLimited { .. }
-        ));
+        for locked in [
+            CodeRefusal::LockedOut { until: 5_000 },
+            CodeRefusal::LockedNow { until: 5_000 },
+        ] {
+            assert!(matches!(answer(locked), AppError::RateLimited { .. }));
+        }
+    }
+
+    #[test]
+    fn only_a_counted_refusal_is_audited_and_a_lock_once() {
+        let kind = |r: CodeRefusal| r.audit_event().map(|e| e.kind);
+        assert_eq!(
+            kind(CodeRefusal::Wrong { attempts: 1 }),
+            Some(AuditKind::VerifyFailed)
+        );
+        assert_eq!(
+            kind(CodeRefusal::LockedNow { until: 1 }),
+            Some(AuditKind::Lockout)
+        );
+        for quiet in [
+            CodeRefusal::NotPending,
+            CodeRefusal::Exhausted,
+            CodeRefusal::LockedOut { until: 1 },
+        ] {
+            assert_eq!(kind(quiet), None, "{quiet:?}");
+        }
     }
 
     #[test]

@@ -146,7 +146,6 @@ pub(crate) async fn check_code<R: Redeem>(
         }
         match login::count_wrong_attempt(&db, &attempt, &known).await? {
             WrongAttempt::Refused(refusal) => return Err(verify.refused(refusal)),
-            WrongAttempt::LockedNow { until } => return Err(verify.locked_now(until)),
             WrongAttempt::Stale(current) => known = current,
         }
     }
@@ -162,20 +161,13 @@ struct Verify<'a> {
 }
 
 impl Verify<'_> {
-    /// The answer to a code that was not used. A counted wrong code is
-    /// audited; a refusal during a lock is not (`locked_now` records the lock
-    /// once), so a stranger repeating refused verifies writes nothing.
+    /// The answer to a code that was not used, audited as
+    /// `CodeRefusal::audit_event` says (a counted wrong code; a lock once).
     fn refused(&self, refusal: CodeRefusal) -> AppError {
-        if let CodeRefusal::Wrong { .. } = refusal {
-            self.audit(AuditEvent::new(AuditKind::VerifyFailed).detail("wrong code"));
+        if let Some(event) = refusal.audit_event() {
+            self.audit(event);
         }
         refusal.into_error(&self.config.otp, self.ctx.now_ms())
-    }
-
-    /// The wrong code that locked the request out: recorded once, as the lock.
-    fn locked_now(&self, until: i64) -> AppError {
-        self.audit(AuditEvent::new(AuditKind::Lockout).detail("wrong codes"));
-        CodeRefusal::LockedOut { until }.into_error(&self.config.otp, self.ctx.now_ms())
     }
 
     fn audit(&self, event: AuditEvent) {

@@ -67,11 +67,9 @@ pub enum LoginOutcome {
 /// What a code that matched none the request knew of came to.
 #[derive(Debug)]
 pub enum WrongAttempt {
-    /// Counted, or refused without counting: the answer.
+    /// Counted (`Wrong`, or `LockedNow` for the count that locked the
+    /// request out), or refused without counting: the answer.
     Refused(CodeRefusal),
-    /// Counted, and this attempt is the one that locked the request out:
-    /// the one refusal of a lock worth recording.
-    LockedNow { until: i64 },
     /// The request's copy of the codes (KV where it runs) was missing or stale,
     /// so nothing was counted against anyone; these are the usable codes
     /// D1 holds, to check the code against instead.
@@ -169,8 +167,8 @@ impl Attempt<'_> {
             .map(|a| a.attempts)
             .max();
         if let Some(attempts) = counted {
-            // Counted as a wrong code. (A lock this count set is answered
-            // as a lock, not audited as its start: a rare path.)
+            // Counted as a wrong code; only an unlocked request is counted,
+            // so a lock now is the one this count set.
             let locked = self.limits.verify_locked_until(
                 &snapshot.counters,
                 self.budget,
@@ -178,7 +176,7 @@ impl Attempt<'_> {
                 self.now_ms,
             );
             return Ok(Unused::Refused(match locked {
-                Some(until) => CodeRefusal::LockedOut { until },
+                Some(until) => CodeRefusal::LockedNow { until },
                 None => CodeRefusal::Wrong { attempts },
             }));
         }
@@ -273,7 +271,7 @@ fn wrong_attempt_outcome<S: StatementResult>(
     );
     let usable = attempt.usable(&snapshot);
     Ok(match (locked, counted) {
-        (Some(until), Some(_)) => WrongAttempt::LockedNow { until },
+        (Some(until), Some(_)) => WrongAttempt::Refused(CodeRefusal::LockedNow { until }),
         (Some(until), None) => WrongAttempt::Refused(CodeRefusal::LockedOut { until }),
         (None, Some(attempts)) => WrongAttempt::Refused(CodeRefusal::Wrong { attempts }),
         // Usable codes, but not those the request saw: its copy was stale.
@@ -626,7 +624,7 @@ mod tests {
         }
         let locked_now = outcomes
             .iter()
-            .filter(|o| matches!(o, WrongAttempt::LockedNow { .. }))
+            .filter(|o| matches!(o, WrongAttempt::Refused(CodeRefusal::LockedNow { .. })))
             .count();
         assert_eq!(locked_now, 1, "{outcomes:?}");
         assert!(matches!(
@@ -900,6 +898,37 @@ mod tests {
         ));
         assert_eq!(budget[0]["count"], 1);
         assert!(db.query("SELECT 1 FROM sessions").is_empty());
+    }
+
+    #[test]
+    fn a_counted_match_that_locks_the_request_out_is_told_so_once() {
+        let db = Sqlite::migrated();
+        let world = World::new();
+        world.pending_for(&db, "c", NOW - 2000, Some("x"));
+        world.pending_for(&db, "d", NOW - 1000, Some("y"));
+        db.query("UPDATE otp_codes SET attempts = 5 WHERE code_id = 'c'");
+        // The network one counted guess short of its lock.
+        db.query(&format!(
+            "INSERT INTO rate_limits (key, window_start, count, updated_at)
+             VALUES ('{}', {t}, {}, {t})",
+            world.owner.keys.failures,
+            world.owner.limits.failures_before_lockout - 1,
+            t = NOW - 1000
+        ));
+        let (audit, created) = (AuditEvent::new(AuditKind::Login), created_event(0));
+        let first = world.login(0, "c", &audit, &created);
+        assert!(matches!(
+            commit_on(&db, &first, "consumer-a"),
+            LoginOutcome::NotUsable(CodeRefusal::LockedNow { .. })
+        ));
+        // The next match, during the lock, counts nothing and is a plain lock.
+        let again = world.login(1, "c", &audit, &created);
+        assert!(matches!(
+            commit_on(&db, &again, "consumer-b"),
+            LoginOutcome::NotUsable(CodeRefusal::LockedOut { .. })
+        ));
+        let d = db.query("SELECT attempts FROM otp_codes WHERE code_id = 'd'");
+        assert_eq!(d[0]["attempts"], 1, "only the first match was counted");
     }
 
     #[test]
