@@ -251,6 +251,10 @@ impl TokenKeys {
             decode_32(keys.signing_key).map_err(|e| KeyError(format!("{setting}: {e}")))?;
         let (signing, public) = match keys.algorithm {
             SigningAlgorithm::EdDsa => {
+                // Any 32 bytes are a seed, but all zeros is everyone's key.
+                if secret == [0; 32] {
+                    return Err(KeyError(format!("{setting}: must not be all zero bytes")));
+                }
                 let key = EdSigningKey::from_bytes(&secret);
                 let public = VerifyingKey::Ed25519(key.verifying_key());
                 (Signer::Ed25519(key), public)
@@ -443,9 +447,18 @@ fn parse_public_key(b64url: &str) -> Result<VerifyingKey, String> {
     let bytes = Base64UrlUnpadded::decode_vec(b64url.trim().trim_end_matches('='))
         .map_err(|_| "must be base64url".to_string())?;
     match bytes.len() {
-        32 => Ok(VerifyingKey::Ed25519(
-            EdPublicKey::from_slice(&bytes).map_err(|_| "not an Ed25519 key".to_string())?,
-        )),
+        32 => {
+            let key =
+                EdPublicKey::from_slice(&bytes).map_err(|_| "not an Ed25519 key".to_string())?;
+            // A small-order point "verifies" forged signatures under the
+            // check jwt-compact runs (dalek's `verify`, not `verify_strict`),
+            // and a non-canonical encoding is a second name for a key: no key
+            // pair makes either, so neither is published or trusted.
+            if key.is_weak() || key.to_edwards().compress().as_bytes() != bytes.as_slice() {
+                return Err("a weak or non-canonical Ed25519 key".to_string());
+            }
+            Ok(VerifyingKey::Ed25519(key))
+        }
         33 | 65 => EcPublicKey::from_slice(&bytes)
             .map(VerifyingKey::P256)
             .map_err(|_| "not a P-256 point".to_string()),
@@ -788,6 +801,33 @@ mod tests {
             ..seed_only(SEED)
         };
         assert_eq!(error(off_curve), "JWT_NEXT_PUBLIC_KEY: not an Ed25519 key");
+        // Points of small order (all zeros has order 4; 01 00…00 is the
+        // identity) and the non-canonical y = p (the encoding of y = 0):
+        // points, but no key pair's.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let mut p_itself = [0xffu8; 32];
+        p_itself[0] = 0xed;
+        p_itself[31] = 0x7f;
+        for bytes in [[0u8; 32], identity, p_itself] {
+            let raw = [Base64UrlUnpadded::encode_string(&bytes)];
+            let previous = [raw[0].as_str()];
+            let weak = KeyMaterial {
+                previous_public: &previous,
+                ..seed_only(SEED)
+            };
+            let message = TokenKeys::new(weak, issuance()).err().unwrap().0;
+            assert_eq!(
+                message, "JWT_PREVIOUS_PUBLIC_KEYS: a weak or non-canonical Ed25519 key",
+                "{bytes:?}"
+            );
+        }
+        // All zeros is a seed anyone can sign with.
+        let zero_seed = Base64UrlUnpadded::encode_string(&[0u8; 32]);
+        assert_eq!(
+            error(seed_only(&zero_seed)),
+            "JWT_PRIVATE_KEY: must not be all zero bytes"
+        );
     }
 
     // ES256 (P-256). The expected values were computed independently, with
