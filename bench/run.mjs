@@ -29,7 +29,7 @@ import { attribute, connectInspector, profiled, summarise } from "./profile.mjs"
 import { prepareReference } from "../harness/reference.mjs";
 import { countTrips } from "./trips.mjs";
 import { spawnApp } from "../harness/app.mjs";
-import { groupProcesses, waitForHealth, WITHOUT_INSPECTOR } from "../harness/devserver.mjs";
+import { cpuTimeMs, waitForHealth, WITHOUT_INSPECTOR, workerdPids } from "../harness/devserver.mjs";
 import { freePort } from "../harness/ports.mjs";
 import { ROOT } from "../harness/worker_options.mjs";
 
@@ -39,7 +39,6 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const PROFILE_SECONDS = Number(process.env.BENCH_PROFILE_SECONDS ?? 4);
 const ROUTES = (process.env.BENCH_ROUTES ?? "health,send,verify").split(",");
 const THREADS = 2;
-const CLK_TCK = 100; // /proc/<pid>/stat counts CPU in clock ticks (USER_HZ)
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: ROOT, encoding: "utf8", ...opts });
 const log = (message) => process.stderr.write(`[bench] ${message}\n`);
 const median = (xs) => {
@@ -298,18 +297,6 @@ async function stopSides(sides) {
   }
 }
 
-function workerdPids(pgid) {
-  return groupProcesses(pgid).filter((p) => p.comm.startsWith("workerd")).map((p) => p.pid);
-}
-function cpuTicks(pids) {
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
-  }
-  return ticks;
-}
 
 // 4. Round trips of every path of ours, from its log lines. The loaded server
 // runs with production's REQUEST_LOG ("failures": no line for a 200), so the
@@ -377,12 +364,12 @@ async function load(side, route, seconds) {
   return runLoad(side, await ROUTE_ARGS[route](side, seconds), seconds);
 }
 async function runLoad(side, [mode, path, file], seconds) {
-  const before = cpuTicks(side.pids);
+  const before = cpuTimeMs(side.pids);
   const out = await runAsync("wrk", [
     `-t${THREADS}`, `-c${CONNECTIONS}`, `-d${seconds}s`, "-s", "bench/load.lua", side.base,
     "--", mode, path, String(THREADS), ...(file ? [file] : []),
   ]);
-  const cpuMs = ((cpuTicks(side.pids) - before) * 1000) / CLK_TCK;
+  const cpuMs = cpuTimeMs(side.pids) - before;
   const f = JSON.parse(out.trim().split("\n").at(-1));
   const rps = f.requests / (f.durationUs / 1e6);
   side.fastest = Math.max(side.fastest ?? 0, rps);

@@ -84,6 +84,23 @@ function processTable() {
   return table;
 }
 
+/** The workerd processes in `pgid`'s group (a dev server's runtime). */
+export function workerdPids(pgid) {
+  return groupProcesses(pgid).filter((p) => p.comm.startsWith("workerd")).map((p) => p.pid);
+}
+
+/** The CPU time (user + system) `pids` have used so far, in ms, from /proc. */
+export function cpuTimeMs(pids) {
+  const CLK_TCK = 100; // /proc/<pid>/stat counts in clock ticks (USER_HZ)
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
+  }
+  return (ticks * 1000) / CLK_TCK;
+}
+
 /** The processes in `pgid`'s group and all their descendants: { pid, comm, state, ppid, pgrp }. */
 export function groupProcesses(pgid) {
   const table = processTable();

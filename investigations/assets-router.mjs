@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../harness/ports.mjs";
-import { groupProcesses, waitForHealth, WITHOUT_INSPECTOR } from "../harness/devserver.mjs";
+import { cpuTimeMs, waitForHealth, WITHOUT_INSPECTOR, workerdPids } from "../harness/devserver.mjs";
 import { withoutTable } from "../harness/worker_options.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -56,24 +56,16 @@ for (const side of sides) {
   if (!(await waitForHealth(side.base, Date.now() + 300_000))) throw new Error(`${side.name} did not start`);
 }
 
-/** utime + stime of the side's workerd processes, in clock ticks of 10 ms. */
-function ticks(side) {
-  let total = 0;
-  for (const p of groupProcesses(side.child.pid).filter((p) => p.comm.startsWith("workerd"))) {
-    const stat = readFileSync(`/proc/${p.pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    total += Number(fields[11]) + Number(fields[12]);
-  }
-  return total;
-}
+/** The CPU time of the side's workerd processes so far, in ms. */
+const workerdMs = (side) => cpuTimeMs(workerdPids(side.child.pid));
 
 const rounds = Number(process.env.ROUNDS ?? 6);
 for (let round = 0; round < rounds; round++) {
   for (const side of round % 2 ? [...sides].reverse() : sides) {
-    const before = ticks(side);
+    const before = workerdMs(side);
     const out = execFileSync("wrk", ["-t2", "-c16", "-d5s", `${side.base}/health`], { encoding: "utf8" });
     const requests = Number(out.match(/(\d+) requests in/)[1]);
-    const cpu = ((ticks(side) - before) * 10) / requests;
+    const cpu = (workerdMs(side) - before) / requests;
     (side.rounds ??= []).push({ rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)[1]), cpu });
   }
 }

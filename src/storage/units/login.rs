@@ -445,6 +445,13 @@ mod tests {
             self.pending_for(db, id, issued_at, None)
         }
 
+        /// Request `n` signs in with `code_id` as `consumer`: a plain
+        /// login's audit and its own `user.created`, run on `db`.
+        fn sign_in(&self, db: &Sqlite, n: usize, code_id: &str, consumer: &str) -> LoginOutcome {
+            let (audit, created) = (AuditEvent::new(AuditKind::Login), created_event(n));
+            commit_on(db, &self.login(n, code_id, &audit, &created), consumer)
+        }
+
         /// A review address's fixed code, as its send stored it.
         fn review_code(&self, db: &Sqlite, id: &str, issued_at: i64) -> PendingCode {
             let code = self.pending(db, id, issued_at);
@@ -766,7 +773,6 @@ mod tests {
     fn a_mailed_code_ends_the_sessions_of_the_review_account_it_makes_real() {
         let db = Sqlite::migrated();
         let world = World::new();
-        let audit = AuditEvent::new(AuditKind::Login);
         let sessions = || {
             db.query("SELECT id, revoked_at, revoked_reason FROM sessions ORDER BY id")
                 .into_iter()
@@ -774,18 +780,10 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         world.review_code(&db, "fixed", NOW - 1000);
-        commit_on(
-            &db,
-            &world.login(0, "fixed", &audit, &created_event(0)),
-            "consumer-a",
-        );
+        world.sign_in(&db, 0, "fixed", "consumer-a");
         // Another review login (a second reviewer) leaves the first one's session.
         world.review_code(&db, "fixed2", NOW - 900);
-        commit_on(
-            &db,
-            &world.login(1, "fixed2", &audit, &created_event(1)),
-            "consumer-b",
-        );
+        world.sign_in(&db, 1, "fixed2", "consumer-b");
         assert_eq!(
             sessions(),
             [("ses_1".into(), Json::Null), ("ses_2".into(), Json::Null)]
@@ -794,11 +792,7 @@ mod tests {
         // sessions end, and only the owner's new one is live.
         db.query("DELETE FROM sessions WHERE id = 'ses_2'");
         world.pending(&db, "mailed", NOW - 800);
-        commit_on(
-            &db,
-            &world.login(1, "mailed", &audit, &created_event(1)),
-            "consumer-c",
-        );
+        world.sign_in(&db, 1, "mailed", "consumer-c");
         assert_eq!(
             sessions(),
             [
@@ -809,11 +803,7 @@ mod tests {
         // A real account's logins end nothing.
         db.query("DELETE FROM sessions WHERE id = 'ses_1'");
         world.pending(&db, "mailed2", NOW - 700);
-        commit_on(
-            &db,
-            &world.login(0, "mailed2", &audit, &created_event(0)),
-            "consumer-d",
-        );
+        world.sign_in(&db, 0, "mailed2", "consumer-d");
         assert_eq!(
             sessions(),
             [("ses_1".into(), Json::Null), ("ses_2".into(), Json::Null)]
@@ -824,27 +814,14 @@ mod tests {
     fn a_lost_race_ends_no_review_session() {
         let db = Sqlite::migrated();
         let world = World::new();
-        let audit = AuditEvent::new(AuditKind::Login);
         world.review_code(&db, "fixed", NOW - 1000);
-        commit_on(
-            &db,
-            &world.login(0, "fixed", &audit, &created_event(0)),
-            "consumer-a",
-        );
+        world.sign_in(&db, 0, "fixed", "consumer-a");
         world.pending(&db, "mailed", NOW - 800);
-        commit_on(
-            &db,
-            &world.login(1, "mailed", &audit, &created_event(1)),
-            "consumer-b",
-        );
+        world.sign_in(&db, 1, "mailed", "consumer-b");
         db.query("UPDATE sessions SET revoked_at = NULL, revoked_reason = NULL");
         db.query("UPDATE users SET review = 1");
         // The same mailed code again: used already, so this request did not win.
-        commit_on(
-            &db,
-            &world.login(1, "mailed", &audit, &created_event(1)),
-            "consumer-c",
-        );
+        world.sign_in(&db, 1, "mailed", "consumer-c");
         assert_eq!(
             db.query("SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NOT NULL")[0]["n"],
             0
@@ -856,8 +833,7 @@ mod tests {
         let db = Sqlite::migrated();
         let world = World::new();
         world.pending(&db, "c1", NOW - 1000);
-        let (audit, created) = (AuditEvent::new(AuditKind::Login), created_event(0));
-        commit_on(&db, &world.login(0, "c1", &audit, &created), "consumer-a");
+        world.sign_in(&db, 0, "c1", "consumer-a");
         assert_eq!(db.query("SELECT review FROM users")[0]["review"], 0);
         assert_eq!(
             db.query("SELECT event FROM audit_events")[0]["event"],
@@ -915,16 +891,13 @@ mod tests {
             world.owner.limits.failures_before_lockout - 1,
             t = NOW - 1000
         ));
-        let (audit, created) = (AuditEvent::new(AuditKind::Login), created_event(0));
-        let first = world.login(0, "c", &audit, &created);
         assert!(matches!(
-            commit_on(&db, &first, "consumer-a"),
+            world.sign_in(&db, 0, "c", "consumer-a"),
             LoginOutcome::NotUsable(CodeRefusal::LockedNow { .. })
         ));
         // The next match, during the lock, counts nothing and is a plain lock.
-        let again = world.login(1, "c", &audit, &created);
         assert!(matches!(
-            commit_on(&db, &again, "consumer-b"),
+            world.sign_in(&db, 1, "c", "consumer-b"),
             LoginOutcome::NotUsable(CodeRefusal::LockedOut { .. })
         ));
         let d = db.query("SELECT attempts FROM otp_codes WHERE code_id = 'd'");
