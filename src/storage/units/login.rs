@@ -452,6 +452,18 @@ mod tests {
             commit_on(db, &self.login(n, code_id, &audit, &created), consumer)
         }
 
+        /// c: an attacker's own code (login x), its anonymous attempts
+        /// spent, so matching it without a login id may not use it; d: a
+        /// newer code (login y), usable.
+        fn spent_and_usable(&self, db: &Sqlite) {
+            self.pending_for(db, "c", NOW - 2000, Some("x"));
+            self.pending_for(db, "d", NOW - 1000, Some("y"));
+            db.query(&format!(
+                "UPDATE otp_codes SET attempts = {} WHERE code_id = 'c'",
+                self.owner.policy.max_attempts
+            ));
+        }
+
         /// A review address's fixed code, as its send stored it.
         fn review_code(&self, db: &Sqlite, id: &str, issued_at: i64) -> PendingCode {
             let code = self.pending(db, id, issued_at);
@@ -845,15 +857,9 @@ mod tests {
     fn matching_a_code_this_path_may_not_use_counts_as_a_wrong_guess() {
         let db = Sqlite::migrated();
         let world = World::new();
-        // c: the attacker's own code (login x), its anonymous attempts spent;
-        // d: a newer code, usable.
-        world.pending_for(&db, "c", NOW - 2000, Some("x"));
-        world.pending_for(&db, "d", NOW - 1000, Some("y"));
-        db.query("UPDATE otp_codes SET attempts = 5 WHERE code_id = 'c'");
-        let (audit, created) = (AuditEvent::new(AuditKind::Login), created_event(0));
+        world.spent_and_usable(&db);
         // A guess without a login id that matched c in a stale KV copy.
-        let login = world.login(0, "c", &audit, &created);
-        match commit_on(&db, &login, "consumer-a") {
+        match world.sign_in(&db, 0, "c", "consumer-a") {
             LoginOutcome::NotUsable(CodeRefusal::Wrong { attempts: 1 }) => {}
             other => panic!("{other:?}"),
         }
@@ -880,9 +886,7 @@ mod tests {
     fn a_counted_match_that_locks_the_request_out_is_told_so_once() {
         let db = Sqlite::migrated();
         let world = World::new();
-        world.pending_for(&db, "c", NOW - 2000, Some("x"));
-        world.pending_for(&db, "d", NOW - 1000, Some("y"));
-        db.query("UPDATE otp_codes SET attempts = 5 WHERE code_id = 'c'");
+        world.spent_and_usable(&db);
         // The network one counted guess short of its lock.
         db.query(&format!(
             "INSERT INTO rate_limits (key, window_start, count, updated_at)
